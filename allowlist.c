@@ -1,0 +1,349 @@
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* jsmn (Debian libjsmn-dev): header-only tokenizer, strict mode. */
+#define JSMN_STATIC
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS
+#include <jsmn.h>
+
+#include "allowlist.h"
+
+struct doc {
+	const char *buf;
+	jsmntok_t *t;
+	int	n;
+	char	*err;
+	size_t	errlen;
+};
+
+static int
+fail(struct doc *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->err, d->errlen, fmt, ap);
+	va_end(ap);
+	return (-1);
+}
+
+/* Does string token ${i} equal ${s}?  Escapes are not decoded. */
+static int
+tok_eq(const struct doc *d, int i, const char *s)
+{
+	const jsmntok_t *t = &d->t[i];
+	size_t n = (size_t)(t->end - t->start);
+
+	return (t->type == JSMN_STRING && strlen(s) == n &&
+	    memcmp(d->buf + t->start, s, n) == 0);
+}
+
+/* Index of the token after the subtree rooted at ${i}. */
+static int
+skip(const struct doc *d, int i)
+{
+	int pending = 1;
+
+	/* Every token's size counts its direct children (a key has one). */
+	while (pending > 0 && i < d->n) {
+		pending += d->t[i].size - 1;
+		i++;
+	}
+	return (i);
+}
+
+/* Reject documents nested deeper than ALLOWLIST_MAX_DEPTH. */
+static int
+check_depth(struct doc *d)
+{
+	int i, p, depth;
+
+	for (i = 0; i < d->n; i++) {
+		if (d->t[i].type != JSMN_OBJECT && d->t[i].type != JSMN_ARRAY)
+			continue;
+		/* Walk up at most MAX_DEPTH levels: O(tokens), not O(n^2). */
+		depth = 1;
+		for (p = d->t[i].parent; p >= 0 &&
+		    depth <= ALLOWLIST_MAX_DEPTH; p = d->t[p].parent)
+			if (d->t[p].type != JSMN_STRING)
+				depth++;
+		if (depth > ALLOWLIST_MAX_DEPTH)
+			return (fail(d, "nested deeper than %d levels",
+			    ALLOWLIST_MAX_DEPTH));
+	}
+	return (0);
+}
+
+/* Copy string token ${i} (no escapes allowed) into ${out}. */
+static int
+get_string(struct doc *d, int i, char *out, size_t cap, const char *what)
+{
+	const jsmntok_t *t = &d->t[i];
+	size_t n = (size_t)(t->end - t->start);
+
+	if (t->type != JSMN_STRING)
+		return (fail(d, "%s is not a string", what));
+	if (n == 0 || n >= cap || memchr(d->buf + t->start, '\\', n))
+		return (fail(d, "%s has a bad length or escapes", what));
+	memcpy(out, d->buf + t->start, n);
+	out[n] = '\0';
+	return (0);
+}
+
+/* Parse "YYYY-MM-DD-hh-mm-ss" (UTC) strictly. */
+static int
+parse_date(const char *s, time_t *out)
+{
+	struct tm tm;
+	int f[6], i, k = 0;
+
+	if (strlen(s) != 19)
+		return (-1);
+	for (i = 0; i < 6; i++) {
+		int w = i == 0 ? 4 : 2, v = 0;
+		for (; w > 0; w--, k++) {
+			if (s[k] < '0' || s[k] > '9')
+				return (-1);
+			v = v * 10 + (s[k] - '0');
+		}
+		if (i < 5 && s[k++] != '-')
+			return (-1);
+		f[i] = v;
+	}
+	if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 ||
+	    f[4] > 59 || f[5] > 60 || f[0] < 2000)
+		return (-1);
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = f[0] - 1900;
+	tm.tm_mon = f[1] - 1;
+	tm.tm_mday = f[2];
+	tm.tm_hour = f[3];
+	tm.tm_min = f[4];
+	tm.tm_sec = f[5];
+	*out = timegm(&tm);
+	return (0);
+}
+
+/*
+ * One entry of "prefixes" (${v6} == 0) or "ipv6_prefixes": an object with
+ * exactly the keys ip_prefix|ipv6_prefix, region, service and
+ * network_border_group, all strings.  Returns the next token index or -1.
+ */
+static int
+parse_entry(struct doc *d, int i, int v6, const char *region,
+    struct cidrset *set)
+{
+	const char *pkey = v6 ? "ipv6_prefix" : "ip_prefix";
+	char prefix[64], reg[32], svc[64], nbg[64];
+	int k, got = 0, end = skip(d, i), r;
+	struct cidr c;
+
+	if (d->t[i].type != JSMN_OBJECT || d->t[i].size != 4)
+		return (fail(d, "entry at byte %d is not an object with "
+		    "4 keys", d->t[i].start));
+	for (k = i + 1; k < end; k += 2) {
+		if (tok_eq(d, k, pkey) && !(got & 1)) {
+			r = get_string(d, k + 1, prefix, sizeof(prefix), pkey);
+			got |= 1;
+		} else if (tok_eq(d, k, "region") && !(got & 2)) {
+			r = get_string(d, k + 1, reg, sizeof(reg), "region");
+			got |= 2;
+		} else if (tok_eq(d, k, "service") && !(got & 4)) {
+			r = get_string(d, k + 1, svc, sizeof(svc), "service");
+			got |= 4;
+		} else if (tok_eq(d, k, "network_border_group") &&
+		    !(got & 8)) {
+			r = get_string(d, k + 1, nbg, sizeof(nbg),
+			    "network_border_group");
+			got |= 8;
+		} else {
+			return (fail(d, "unknown or repeated key at byte %d",
+			    d->t[k].start));
+		}
+		if (r)
+			return (-1);
+	}
+	if (got != 15)
+		return (fail(d, "entry at byte %d lacks a key",
+		    d->t[i].start));
+	r = cidr_parse(prefix, strlen(prefix), &c);
+	if (r == -2)
+		return (fail(d, "%s %s has host bits set", pkey, prefix));
+	if (r != 0 || (c.net.family == AF_INET6) != v6)
+		return (fail(d, "%s %s is malformed", pkey, prefix));
+	if (strcmp(svc, "AMAZON") == 0 && strcmp(reg, region) == 0) {
+		c.tag = ALLOWLIST_TAG_AWS;
+		if (cidrset_add(set, &c))
+			return (fail(d, "out of memory"));
+	}
+	return (end);
+}
+
+/* The array value of "prefixes" or "ipv6_prefixes" at token ${i}. */
+static int
+parse_array(struct doc *d, int i, int v6, const char *region,
+    struct cidrset *set, struct allowlist_info *info)
+{
+	int n, k;
+
+	if (d->t[i].type != JSMN_ARRAY)
+		return (fail(d, "%s is not an array",
+		    v6 ? "ipv6_prefixes" : "prefixes"));
+	n = d->t[i].size;
+	for (k = i + 1; n > 0; n--) {
+		if ((k = parse_entry(d, k, v6, region, set)) < 0)
+			return (-1);
+		info->entries++;
+	}
+	return (k);
+}
+
+/* The top-level object: four known keys, each exactly once. */
+static int
+parse_top(struct doc *d, const char *region, struct cidrset *set,
+    struct allowlist_info *info)
+{
+	int i, n, got = 0;
+
+	if (d->n < 1 || d->t[0].type != JSMN_OBJECT)
+		return (fail(d, "not a JSON object"));
+	if (skip(d, 0) != d->n)
+		return (fail(d, "trailing data after the object"));
+	for (i = 1, n = d->t[0].size; n > 0; n--) {
+		if (tok_eq(d, i, "syncToken") && !(got & 1)) {
+			if (get_string(d, i + 1, info->sync_token,
+			    sizeof(info->sync_token), "syncToken"))
+				return (-1);
+			got |= 1;
+			i += 2;
+		} else if (tok_eq(d, i, "createDate") && !(got & 2)) {
+			if (get_string(d, i + 1, info->create_date,
+			    sizeof(info->create_date), "createDate"))
+				return (-1);
+			if (parse_date(info->create_date, &info->created))
+				return (fail(d, "createDate %s is not "
+				    "YYYY-MM-DD-hh-mm-ss", info->create_date));
+			got |= 2;
+			i += 2;
+		} else if (tok_eq(d, i, "prefixes") && !(got & 4)) {
+			got |= 4;
+			if ((i = parse_array(d, i + 1, 0, region, set,
+			    info)) < 0)
+				return (-1);
+		} else if (tok_eq(d, i, "ipv6_prefixes") && !(got & 8)) {
+			got |= 8;
+			if ((i = parse_array(d, i + 1, 1, region, set,
+			    info)) < 0)
+				return (-1);
+		} else {
+			return (fail(d, "unknown or repeated top-level key "
+			    "at byte %d", d->t[i].start));
+		}
+	}
+	if (got != 15)
+		return (fail(d, "missing one of syncToken, createDate, "
+		    "prefixes, ipv6_prefixes"));
+	return (0);
+}
+
+int
+allowlist_parse(const char *buf, size_t len, const char *region,
+    struct cidrset *set, struct allowlist_info *info, char *err,
+    size_t errlen)
+{
+	struct doc d = { buf, NULL, 0, err, errlen };
+	jsmn_parser p;
+	int n, rc = -1;
+	size_t before = set->n;
+
+	memset(info, 0, sizeof(*info));
+	if (len > ALLOWLIST_MAX_BYTES)
+		return (fail(&d, "larger than %u bytes", ALLOWLIST_MAX_BYTES));
+
+	/* First pass counts the tokens, so the array is exactly sized. */
+	jsmn_init(&p);
+	n = jsmn_parse(&p, buf, len, NULL, 0);
+	if (n < 0)
+		return (fail(&d, "not valid JSON (jsmn error %d)", n));
+	if ((unsigned)n > ALLOWLIST_MAX_TOKENS)
+		return (fail(&d, "more than %u JSON tokens",
+		    ALLOWLIST_MAX_TOKENS));
+	if ((d.t = calloc((size_t)n + 1, sizeof(*d.t))) == NULL)
+		return (fail(&d, "out of memory"));
+	jsmn_init(&p);
+	if ((d.n = jsmn_parse(&p, buf, len, d.t, (unsigned)n)) != n) {
+		fail(&d, "not valid JSON");
+		goto done;
+	}
+	if (check_depth(&d) || parse_top(&d, region, set, info))
+		goto done;
+	cidrset_finish(set);
+	info->v4 = cidrset_count(set, AF_INET);
+	info->v6 = cidrset_count(set, AF_INET6);
+	rc = 0;
+done:
+	if (rc != 0)
+		set->n = before;
+	free(d.t);
+	return (rc);
+}
+
+int
+allowlist_load(const char *path, const char *region, struct cidrset *set,
+    struct allowlist_info *info, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t r;
+	int fd, rc = -1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		snprintf(err, errlen, "open: %s", strerror(errno));
+		return (-1);
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "not a regular file");
+		goto done;
+	}
+	if ((uintmax_t)st.st_size > ALLOWLIST_MAX_BYTES) {
+		snprintf(err, errlen, "larger than %u bytes",
+		    ALLOWLIST_MAX_BYTES);
+		goto done;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	/* Read at most the size seen by fstat, plus one byte to see growth. */
+	while (len <= (size_t)st.st_size) {
+		r = read(fd, buf + len, (size_t)st.st_size + 1 - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "read: %s", strerror(errno));
+			goto done;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	if (len != (size_t)st.st_size) {
+		snprintf(err, errlen, "file changed while being read");
+		goto done;
+	}
+	rc = allowlist_parse(buf, len, region, set, info, err, errlen);
+done:
+	free(buf);
+	close(fd);
+	return (rc);
+}

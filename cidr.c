@@ -1,0 +1,300 @@
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cidr.h"
+
+static const uint8_t v4mapped[12] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+};
+
+/* Turn ::ffff:a.b.c.d into a.b.c.d; leave every other address alone. */
+static void
+unmap(struct cidr_addr *a)
+{
+
+	if (a->family == AF_INET6 && memcmp(a->a, v4mapped, 12) == 0) {
+		memmove(a->a, a->a + 12, 4);
+		memset(a->a + 4, 0, 12);
+		a->family = AF_INET;
+	}
+}
+
+int
+cidr_addr_parse(const char *s, size_t n, struct cidr_addr *out)
+{
+	char buf[CIDR_ADDRSTRLEN];
+	size_t i;
+	int v6 = 0;
+
+	if (n == 0 || n >= sizeof(buf))
+		return (-1);
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == ':')
+			v6 = 1;
+		else if (!((c >= '0' && c <= '9') || c == '.' ||
+		    (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+			return (-1);
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	memset(out, 0, sizeof(*out));
+	out->family = v6 ? AF_INET6 : AF_INET;
+	if (inet_pton(out->family, buf, out->a) != 1)
+		return (-1);
+	unmap(out);
+	return (0);
+}
+
+/* Parse a decimal prefix length of at most three digits. */
+static int
+parse_len(const char *s, size_t n, unsigned max, unsigned *len)
+{
+	size_t i;
+
+	if (n == 0 || n > 3 || (n > 1 && s[0] == '0'))
+		return (-1);
+	*len = 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return (-1);
+		*len = *len * 10 + (unsigned)(s[i] - '0');
+	}
+	return (*len <= max ? 0 : -1);
+}
+
+/* Are all bits of ${a} after the first ${len} zero? */
+static int
+host_bits_clear(const struct cidr_addr *a, unsigned len)
+{
+	unsigned bytes = a->family == AF_INET ? 4 : 16;
+	unsigned i;
+
+	for (i = len / 8; i < bytes; i++) {
+		uint8_t mask = (uint8_t)(i == len / 8 ? 0xff >> (len % 8) :
+		    0xff);
+		if (a->a[i] & mask)
+			return (0);
+	}
+	return (1);
+}
+
+int
+cidr_parse(const char *s, size_t n, struct cidr *out)
+{
+	const char *slash = memchr(s, '/', n);
+	size_t alen = slash != NULL ? (size_t)(slash - s) : n;
+	unsigned max, len;
+	int mapped;
+
+	memset(out, 0, sizeof(*out));
+	if (cidr_addr_parse(s, alen, &out->net))
+		return (-1);
+	/* cidr_addr_parse unmapped ::ffff:x; prefix lengths count from v6. */
+	mapped = out->net.family == AF_INET && memchr(s, ':', alen) != NULL;
+	max = (out->net.family == AF_INET && !mapped) ? 32 : 128;
+	if (slash == NULL)
+		len = max;
+	else if (parse_len(slash + 1, n - alen - 1, max, &len))
+		return (-1);
+	if (mapped) {
+		/* ::ffff:a.b.c.d/N: an IPv4 prefix only when N >= 96. */
+		if (len < 96)
+			return (-1);
+		len -= 96;
+	}
+	out->len = (uint8_t)len;
+	if (!host_bits_clear(&out->net, len))
+		return (-2);
+	return (0);
+}
+
+int
+cidr_addr_from_sockaddr(const struct sockaddr *sa, struct cidr_addr *out,
+    uint16_t *port)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+	memset(out, 0, sizeof(*out));
+	if (sa->sa_family == AF_INET) {
+		out->family = AF_INET;
+		memcpy(out->a, &sin->sin_addr, 4);
+		if (port != NULL)
+			*port = ntohs(sin->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		out->family = AF_INET6;
+		memcpy(out->a, &sin6->sin6_addr, 16);
+		if (port != NULL)
+			*port = ntohs(sin6->sin6_port);
+		unmap(out);
+	} else {
+		return (-1);
+	}
+	return (0);
+}
+
+socklen_t
+cidr_addr_to_sockaddr(const struct cidr_addr *a, uint16_t port,
+    struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (a->family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, a->a, 4);
+		return (sizeof(*sin));
+	}
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	memcpy(&sin6->sin6_addr, a->a, 16);
+	return (sizeof(*sin6));
+}
+
+int
+cidr_contains(const struct cidr *c, const struct cidr_addr *a)
+{
+	unsigned full = c->len / 8, rest = c->len % 8;
+	uint8_t mask;
+
+	if (c->net.family != a->family)
+		return (0);
+	if (memcmp(c->net.a, a->a, full) != 0)
+		return (0);
+	if (rest == 0)
+		return (1);
+	mask = (uint8_t)(0xff << (8 - rest));
+	return ((c->net.a[full] & mask) == (a->a[full] & mask));
+}
+
+int
+cidr_addr_eq(const struct cidr_addr *a, const struct cidr_addr *b)
+{
+
+	return (a->family == b->family && memcmp(a->a, b->a, 16) == 0);
+}
+
+void
+cidr_addr_format(const struct cidr_addr *a, char buf[CIDR_ADDRSTRLEN])
+{
+
+	if (inet_ntop(a->family, a->a, buf, CIDR_ADDRSTRLEN) == NULL)
+		strcpy(buf, "?");
+}
+
+void
+cidr_format(const struct cidr *c, char buf[CIDR_ADDRSTRLEN + 4])
+{
+	size_t n;
+
+	cidr_addr_format(&c->net, buf);
+	n = strlen(buf);
+	snprintf(buf + n, CIDR_ADDRSTRLEN + 4 - n, "/%u", (unsigned)c->len);
+}
+
+void
+cidr_sockaddr_format(const struct sockaddr *sa, char buf[CIDR_ADDRSTRLEN + 8])
+{
+	struct cidr_addr a;
+	char host[CIDR_ADDRSTRLEN];
+	uint16_t port;
+
+	if (cidr_addr_from_sockaddr(sa, &a, &port)) {
+		strcpy(buf, "?");
+		return;
+	}
+	cidr_addr_format(&a, host);
+	snprintf(buf, CIDR_ADDRSTRLEN + 8, a.family == AF_INET6 ?
+	    "[%s]:%u" : "%s:%u", host, (unsigned)port);
+}
+
+int
+cidrset_add(struct cidrset *s, const struct cidr *c)
+{
+	struct cidr *nv;
+	size_t ncap;
+
+	if (s->n == s->cap) {
+		ncap = s->cap ? s->cap * 2 : 16;
+		if ((nv = realloc(s->v, ncap * sizeof(*nv))) == NULL)
+			return (-1);
+		s->v = nv;
+		s->cap = ncap;
+	}
+	s->v[s->n++] = *c;
+	return (0);
+}
+
+static int
+cmp_cidr(const void *x, const void *y)
+{
+	const struct cidr *a = x, *b = y;
+	int r;
+
+	if (a->net.family != b->net.family)
+		return (a->net.family < b->net.family ? -1 : 1);
+	if ((r = memcmp(a->net.a, b->net.a, 16)) != 0)
+		return (r);
+	if (a->len != b->len)
+		return (a->len < b->len ? -1 : 1);
+	return (a->tag < b->tag ? -1 : a->tag > b->tag);
+}
+
+void
+cidrset_finish(struct cidrset *s)
+{
+	size_t i, o;
+
+	if (s->n == 0)
+		return;
+	qsort(s->v, s->n, sizeof(*s->v), cmp_cidr);
+	for (i = o = 1; i < s->n; i++)
+		if (cmp_cidr(&s->v[i], &s->v[o - 1]) != 0)
+			s->v[o++] = s->v[i];
+	s->n = o;
+}
+
+const struct cidr *
+cidrset_find(const struct cidrset *s, const struct cidr_addr *a)
+{
+	size_t i;
+
+	/*
+	 * A linear scan: a region holds a few thousand prefixes at most and
+	 * this runs once per resolved address (every TTL), never per byte.
+	 */
+	for (i = 0; i < s->n; i++)
+		if (cidr_contains(&s->v[i], a))
+			return (&s->v[i]);
+	return (NULL);
+}
+
+size_t
+cidrset_count(const struct cidrset *s, int family)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		if (s->v[i].net.family == family)
+			n++;
+	return (n);
+}
+
+void
+cidrset_free(struct cidrset *s)
+{
+
+	if (s == NULL)
+		return;
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}

@@ -1,0 +1,435 @@
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allowlist.h"
+#include "config.h"
+
+enum opt_id {
+	O_REGION, O_FIPS, O_LISTEN, O_IP_RANGES, O_ALLOW_CIDR, O_ALLOW_CLIENT,
+	O_MAX_CONNS, O_IDLE, O_MAX_SESSION, O_CONNECT, O_DRAIN, O_LOG_FORMAT,
+	O_STATS, O_CHECK, O_VERSION, O_HELP, O_COUNT
+};
+
+struct opt {
+	const char *flag;
+	const char *env;	/* NULL: no variable */
+	int	arg;		/* takes a value */
+	int	list;		/* repeatable flag / comma-separated variable */
+	unsigned min, max;	/* for numbers */
+	const char *def;	/* default, as text */
+};
+
+static const struct opt opts[O_COUNT] = {
+	[O_REGION] = { "--region", "SES_REGION", 1, 0, 0, 0, "us-east-1" },
+	[O_FIPS] = { "--fips", "SES_FIPS", 0, 0, 0, 0, NULL },
+	[O_LISTEN] = { "--listen", "LISTEN", 1, 0, 0, 0, NULL },
+	[O_IP_RANGES] = { "--ip-ranges", "SES_IP_RANGES", 1, 0, 0, 0,
+	    "/etc/ses-smtp-proxy/ip-ranges.json" },
+	[O_ALLOW_CIDR] = { "--allow-cidr", "SES_ALLOW_CIDRS", 1, 1, 0, 0,
+	    NULL },
+	[O_ALLOW_CLIENT] = { "--allow-client", "ALLOW_CLIENTS", 1, 1, 0, 0,
+	    NULL },
+	[O_MAX_CONNS] = { "--max-conns", "MAX_CONNS", 1, 0, 1, 1000000,
+	    "1024" },
+	[O_IDLE] = { "--idle-timeout", "IDLE_TIMEOUT", 1, 0, 1, 86400,
+	    "300" },
+	[O_MAX_SESSION] = { "--max-session", "MAX_SESSION", 1, 0, 0, 604800,
+	    "3600" },
+	[O_CONNECT] = { "--connect-timeout", "CONNECT_TIMEOUT", 1, 0, 1, 300,
+	    "10" },
+	[O_DRAIN] = { "--drain-timeout", "DRAIN_TIMEOUT", 1, 0, 0, 3600,
+	    "8" },
+	[O_LOG_FORMAT] = { "--log-format", "LOG_FORMAT", 1, 0, 0, 0,
+	    "json" },
+	[O_STATS] = { "--stats-interval", "STATS_INTERVAL", 1, 0, 0, 86400,
+	    "60" },
+	[O_CHECK] = { "--check", NULL, 0, 0, 0, 0, NULL },
+	[O_VERSION] = { "--version", NULL, 0, 0, 0, 0, NULL },
+	[O_HELP] = { "--help", NULL, 0, 0, 0, 0, NULL },
+};
+
+/* Longest value accepted from argv or the environment. */
+#define VALUE_MAX	4096
+
+/* Where each option's value came from, for messages. */
+struct seen {
+	const char *val[O_COUNT];
+	const char *src[O_COUNT];	/* flag or variable name */
+	int	given[O_COUNT];
+};
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return (-1);
+}
+
+/* Count the run of bytes from ${s} within [lo, hi]. */
+static size_t
+span(const char *s, char lo, char hi)
+{
+	size_t n = 0;
+
+	while (s[n] >= lo && s[n] <= hi)
+		n++;
+	return (n);
+}
+
+int
+config_region_valid(const char *r)
+{
+	size_t n, parts = 0;
+
+	/* [a-z]{2}(-[a-z]+)+-[0-9]{1,2}: us-east-1, us-gov-west-1. */
+	if (strlen(r) > 32 || span(r, 'a', 'z') != 2)
+		return (0);
+	r += 2;
+	while (r[0] == '-' && (n = span(r + 1, 'a', 'z')) > 0) {
+		r += 1 + n;
+		parts++;
+	}
+	if (parts == 0 || r[0] != '-')
+		return (0);
+	n = span(r + 1, '0', '9');
+	return (n >= 1 && n <= 2 && r[1 + n] == '\0');
+}
+
+static int
+parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	unsigned long v = 0;
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 7 || (n > 1 && s[0] == '0'))
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return (-1);
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v < min || v > max)
+		return (-1);
+	*out = (unsigned)v;
+	return (0);
+}
+
+/* "a.b.c.d:port" or "[v6]:port" into a sockaddr. */
+static int
+parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	const char *colon = strrchr(s, ':');
+	struct cidr_addr a;
+	const char *h = s;
+	size_t hn;
+	unsigned port;
+
+	if (colon == NULL || parse_uint(colon + 1, 1, 65535, &port))
+		return (-1);
+	hn = (size_t)(colon - s);
+	if (hn >= 2 && s[0] == '[' && s[hn - 1] == ']') {
+		h = s + 1;
+		hn -= 2;
+		if (memchr(h, ':', hn) == NULL)
+			return (-1);
+	} else if (memchr(s, ':', hn) != NULL) {
+		return (-1);	/* IPv6 needs brackets */
+	}
+	if (cidr_addr_parse(h, hn, &a))
+		return (-1);
+	/* Keep an explicit [::ffff:a.b.c.d] as the IPv4 address it names. */
+	*len = cidr_addr_to_sockaddr(&a, (uint16_t)port, ss);
+	return (0);
+}
+
+/* A comma-separated list (or one flag value) of CIDRs into ${set}. */
+static int
+parse_cidrs(const char *s, struct cidrset *set, uint8_t tag,
+    const char *src, char *err, size_t errlen)
+{
+	const char *p = s, *e;
+	struct cidr c;
+	int r;
+
+	for (;;) {
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		r = cidr_parse(p, (size_t)(e - p), &c);
+		if (r == -2)
+			return (fail(err, errlen, "%s: \"%.*s\" has bits set "
+			    "beyond the prefix length", src, (int)(e - p), p));
+		if (r != 0)
+			return (fail(err, errlen, "%s: \"%.*s\" is not an "
+			    "address or CIDR prefix", src, (int)(e - p), p));
+		c.tag = tag;
+		if (cidrset_add(set, &c))
+			return (fail(err, errlen, "out of memory"));
+		if (*e == '\0')
+			break;
+		p = e + 1;
+	}
+	return (0);
+}
+
+static const char *
+env_get(char **envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp != NULL && *envp != NULL; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return (*envp + n + 1);
+	return (NULL);
+}
+
+/* Find the option for argv[i]; split "--flag=value". */
+static int
+match_flag(const char *a, const char **inl)
+{
+	size_t n;
+	int i;
+
+	for (i = 0; i < O_COUNT; i++) {
+		n = strlen(opts[i].flag);
+		if (strncmp(a, opts[i].flag, n) != 0)
+			continue;
+		if (a[n] == '\0') {
+			*inl = NULL;
+			return (i);
+		}
+		if (a[n] == '=' && opts[i].arg) {
+			*inl = a + n + 1;
+			return (i);
+		}
+	}
+	return (-1);
+}
+
+/* Walk argv: record each option once; repeatable lists go straight in. */
+static int
+scan_argv(struct config *cfg, struct seen *sn, int argc, char **argv,
+    char *err, size_t errlen)
+{
+	const char *val;
+	int i, id;
+
+	for (i = 1; i < argc; i++) {
+		if ((id = match_flag(argv[i], &val)) < 0)
+			return (fail(err, errlen, "unknown option \"%.64s\"",
+			    argv[i]));
+		if (opts[id].arg && val == NULL) {
+			if (i + 1 >= argc)
+				return (fail(err, errlen, "%s needs a value",
+				    opts[id].flag));
+			val = argv[++i];
+		}
+		if (val != NULL && strlen(val) > VALUE_MAX)
+			return (fail(err, errlen, "%s: value too long",
+			    opts[id].flag));
+		if (sn->given[id] && !opts[id].list)
+			return (fail(err, errlen, "%s given more than once",
+			    opts[id].flag));
+		sn->given[id] = 1;
+		sn->val[id] = val;
+		sn->src[id] = opts[id].flag;
+		if (id == O_ALLOW_CIDR && parse_cidrs(val, &cfg->allow_cidr,
+		    ALLOWLIST_TAG_OPERATOR, opts[id].flag, err, errlen))
+			return (-1);
+		if (id == O_ALLOW_CLIENT && parse_cidrs(val,
+		    &cfg->allow_client, 0, opts[id].flag, err, errlen))
+			return (-1);
+	}
+	return (0);
+}
+
+/* Fill in values from the environment, then defaults. */
+static int
+scan_env(struct config *cfg, struct seen *sn, char **envp, char *err,
+    size_t errlen)
+{
+	const char *v;
+	int id;
+
+	for (id = 0; id < O_COUNT; id++) {
+		if (sn->given[id] || opts[id].env == NULL)
+			continue;
+		if ((v = env_get(envp, opts[id].env)) == NULL) {
+			sn->val[id] = opts[id].def;
+			sn->src[id] = opts[id].flag;
+			continue;
+		}
+		if (strlen(v) > VALUE_MAX)
+			return (fail(err, errlen, "%s: value too long",
+			    opts[id].env));
+		sn->given[id] = 1;
+		sn->val[id] = v;
+		sn->src[id] = opts[id].env;
+		if (id == O_ALLOW_CIDR && parse_cidrs(v, &cfg->allow_cidr,
+		    ALLOWLIST_TAG_OPERATOR, opts[id].env, err, errlen))
+			return (-1);
+		if (id == O_ALLOW_CLIENT && parse_cidrs(v, &cfg->allow_client,
+		    0, opts[id].env, err, errlen))
+			return (-1);
+	}
+	return (0);
+}
+
+static int
+apply_numbers(struct config *cfg, const struct seen *sn, char *err,
+    size_t errlen)
+{
+	static const struct {
+		int	id;
+		size_t	off;
+	} nums[] = {
+		{ O_MAX_CONNS, offsetof(struct config, max_conns) },
+		{ O_IDLE, offsetof(struct config, idle_timeout) },
+		{ O_MAX_SESSION, offsetof(struct config, max_session) },
+		{ O_CONNECT, offsetof(struct config, connect_timeout) },
+		{ O_DRAIN, offsetof(struct config, drain_timeout) },
+		{ O_STATS, offsetof(struct config, stats_interval) },
+	};
+	size_t i;
+	int id;
+
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		id = nums[i].id;
+		if (parse_uint(sn->val[id], opts[id].min, opts[id].max,
+		    (unsigned *)(void *)((char *)cfg + nums[i].off)))
+			return (fail(err, errlen, "%s: \"%.64s\" is not a "
+			    "whole number from %u to %u", sn->src[id],
+			    sn->val[id], opts[id].min, opts[id].max));
+	}
+	return (0);
+}
+
+static int
+apply_fips(struct config *cfg, const struct seen *sn, char *err,
+    size_t errlen)
+{
+	const char *v = sn->val[O_FIPS];
+
+	if (!sn->given[O_FIPS])
+		cfg->fips = 0;
+	else if (v == NULL || strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
+		cfg->fips = 1;
+	else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || *v == '\0')
+		cfg->fips = 0;
+	else
+		return (fail(err, errlen, "%s: \"%.64s\" is not 0 or 1",
+		    sn->src[O_FIPS], v));
+	return (0);
+}
+
+static int
+apply_strings(struct config *cfg, const struct seen *sn, char *err,
+    size_t errlen)
+{
+	const char *v;
+
+	v = sn->val[O_REGION];
+	if (!config_region_valid(v))
+		return (fail(err, errlen, "%s: \"%.64s\" is not an AWS region "
+		    "name (e.g. us-east-1, eu-west-1)", sn->src[O_REGION], v));
+	strcpy(cfg->region, v);
+	snprintf(cfg->upstream_host, sizeof(cfg->upstream_host),
+	    "email-smtp%s.%s.amazonaws.com", cfg->fips ? "-fips" : "", v);
+
+	v = sn->val[O_LOG_FORMAT];
+	if (strcmp(v, "json") == 0)
+		cfg->log_json = 1;
+	else if (strcmp(v, "text") == 0)
+		cfg->log_json = 0;
+	else
+		return (fail(err, errlen, "%s: \"%.64s\" is not json or text",
+		    sn->src[O_LOG_FORMAT], v));
+
+	v = sn->val[O_IP_RANGES];
+	if (*v == '\0')
+		return (fail(err, errlen, "%s: empty path",
+		    sn->src[O_IP_RANGES]));
+	cfg->ip_ranges = v;
+
+	if ((v = sn->val[O_LISTEN]) == NULL) {
+		cfg->listen_default = 1;
+		return (0);
+	}
+	if (parse_listen(v, &cfg->listen[0], &cfg->listen_len[0]))
+		return (fail(err, errlen, "%s: \"%.64s\" is not ADDR:PORT "
+		    "(e.g. 0.0.0.0:1587 or [::1]:1587, port 1-65535)",
+		    sn->src[O_LISTEN], v));
+	cfg->nlisten = 1;
+	return (0);
+}
+
+int
+config_parse(struct config *cfg, int argc, char **argv, char **envp,
+    char *err, size_t errlen)
+{
+	struct seen sn;
+
+	memset(cfg, 0, sizeof(*cfg));
+	memset(&sn, 0, sizeof(sn));
+	if (scan_argv(cfg, &sn, argc, argv, err, errlen))
+		return (-1);
+	if (sn.given[O_HELP] || sn.given[O_VERSION]) {
+		cfg->mode = sn.given[O_HELP] ? CONFIG_HELP : CONFIG_VERSION;
+		return (0);
+	}
+	cfg->mode = sn.given[O_CHECK] ? CONFIG_CHECK : CONFIG_RUN;
+	if (scan_env(cfg, &sn, envp, err, errlen) ||
+	    apply_fips(cfg, &sn, err, errlen) ||
+	    apply_strings(cfg, &sn, err, errlen) ||
+	    apply_numbers(cfg, &sn, err, errlen))
+		return (-1);
+	cidrset_finish(&cfg->allow_cidr);
+	cidrset_finish(&cfg->allow_client);
+	return (0);
+}
+
+void
+config_free(struct config *cfg)
+{
+
+	cidrset_free(&cfg->allow_cidr);
+	cidrset_free(&cfg->allow_client);
+}
+
+const char *
+config_usage(void)
+{
+
+	return (
+"usage: ses-smtp-proxy [options]\n"
+"Relay TCP :1587 to email-smtp.<region>.amazonaws.com:587, and nowhere else.\n"
+"\n"
+"  --region R             SES_REGION       AWS region (us-east-1)\n"
+"  --fips                 SES_FIPS=1       use email-smtp-fips.R.amazonaws.com\n"
+"  --listen ADDR:PORT     LISTEN           (0.0.0.0:1587 and [::]:1587)\n"
+"  --ip-ranges PATH       SES_IP_RANGES    AWS ip-ranges.json\n"
+"                         (/etc/ses-smtp-proxy/ip-ranges.json)\n"
+"  --allow-cidr CIDR      SES_ALLOW_CIDRS  extra trusted upstream networks\n"
+"  --allow-client CIDR    ALLOW_CLIENTS    client networks allowed (any)\n"
+"  --max-conns N          MAX_CONNS        concurrent sessions (1024)\n"
+"  --idle-timeout S       IDLE_TIMEOUT     idle seconds before close (300)\n"
+"  --max-session S        MAX_SESSION      session length cap, 0 = none (3600)\n"
+"  --connect-timeout S    CONNECT_TIMEOUT  per upstream address (10)\n"
+"  --drain-timeout S      DRAIN_TIMEOUT    after SIGTERM (8)\n"
+"  --log-format F         LOG_FORMAT       json or text (json)\n"
+"  --stats-interval S     STATS_INTERVAL   stats event period, 0 = off (60)\n"
+"  --check                validate, resolve once, print verdicts, exit 0/1\n"
+"  --version, --help\n"
+"\n"
+"Flags win over environment variables. The upstream port is always 587.\n"
+"Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n");
+}

@@ -1,0 +1,61 @@
+#ifndef LOG_H_
+#define LOG_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Structured logging: one event per line on fd 2, written with a single
+ * write(2) from a stack buffer, as JSON (default) or logfmt.  Values are
+ * escaped; a line longer than LOG_LINE_MAX is cut and marked trunc.
+ * Payload bytes must never be passed to this module.
+ */
+
+#define LOG_LINE_MAX	1024
+
+enum log_level {
+	LOG_DEBUG,
+	LOG_INFO,
+	LOG_WARN,
+	LOG_ERROR
+};
+
+struct log_line {
+	char	buf[LOG_LINE_MAX];
+	size_t	len;
+	int	trunc;
+};
+
+/** log_init(json): select JSON lines (${json} != 0) or logfmt. */
+void log_init(int json);
+
+/** log_begin(l, level, event): start a line for ${event} at ${level}. */
+void log_begin(struct log_line *l, enum log_level level, const char *event);
+
+/** log_str(l, key, val): add a string field (NULL is written as null/""). */
+void log_str(struct log_line *l, const char *key, const char *val);
+
+/** log_u64(l, key, v): add an unsigned number field. */
+void log_u64(struct log_line *l, const char *key, uint64_t v);
+
+/** log_end(l): terminate the line and write it to fd 2 in one write(2). */
+void log_end(struct log_line *l);
+
+/** log_msg(level, event, msg): a line with a single "msg" field. */
+void log_msg(enum log_level level, const char *event, const char *msg);
+
+/**
+ * log_errno(event, what): an error line whose "error" field reads
+ * "${what}: strerror(errno)"; errno is cleared afterwards.
+ */
+void log_errno(const char *event, const char *what);
+
+/**
+ * log_escape(dst, cap, src): escape ${src} into ${dst} so that it is valid
+ * inside a JSON string and a quoted logfmt value (quotes, backslashes,
+ * control and non-ASCII bytes escaped); returns the length written, or
+ * ${cap} when the value did not fit (the output is then cut).
+ */
+size_t log_escape(char *dst, size_t cap, const char *src);
+
+#endif /* !LOG_H_ */

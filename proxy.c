@@ -1,0 +1,295 @@
+/*
+ * ses-smtp-proxy: relay TCP :1587 to email-smtp.<region>.amazonaws.com:587
+ * and nowhere else.  main() is the startup sequence, one step per block:
+ * everything is read and every socket that listens is created before the
+ * first client is accepted.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "allowlist.h"
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "relay.h"
+#include "resolvconf.h"
+#include "upstream.h"
+
+#define EXIT_RUNTIME	1
+#define EXIT_CONFIG	2
+#define STALE_DAYS	30
+#define NOFILE_RESERVE	32	/* listeners, DNS sockets, epoll, stdio */
+
+extern char **environ;
+
+static struct config cfg;
+static struct cidrset allow;
+static struct allowlist_info info;
+static struct resolvconf rc;
+static struct cidr_addr hosts[HOSTS_MAX_ADDRS];
+static size_t nhosts;
+
+/* A configuration problem: one line naming the flag or file, exit 2. */
+static int
+config_error(const char *what, const char *msg)
+{
+	struct log_line l;
+	char buf[600];
+
+	snprintf(buf, sizeof(buf), "%s: %s", what, msg);
+	log_begin(&l, LOG_ERROR, "config_error");
+	log_str(&l, "error", buf);
+	log_end(&l);
+	return (EXIT_CONFIG);
+}
+
+static void
+log_startup(void)
+{
+	struct log_line l;
+	char up[CONFIG_HOSTLEN + 8];
+
+	snprintf(up, sizeof(up), "%s:%d", cfg.upstream_host, UPSTREAM_PORT);
+	log_begin(&l, LOG_INFO, "startup");
+	log_str(&l, "version", VERSION);
+	log_str(&l, "region", cfg.region);
+	log_str(&l, "upstream", up);
+	log_u64(&l, "max_conns", cfg.max_conns);
+	log_u64(&l, "pid", (uint64_t)getpid());
+	log_end(&l);
+}
+
+/* Read ip-ranges.json, add --allow-cidr, log what was loaded. */
+static int
+load_allowlist(void)
+{
+	char err[256], opt[128];
+	struct log_line l;
+	size_t i;
+	time_t now = time(NULL);
+
+	snprintf(opt, sizeof(opt), "--ip-ranges %s", cfg.ip_ranges);
+	if (allowlist_load(cfg.ip_ranges, cfg.region, &allow, &info, err,
+	    sizeof(err)))
+		return (config_error(opt, err));
+	if (info.v4 + info.v6 == 0) {
+		snprintf(err, sizeof(err), "no AMAZON prefixes for region %s "
+		    "(see --region)", cfg.region);
+		return (config_error(opt, err));
+	}
+	for (i = 0; i < cfg.allow_cidr.n; i++)
+		if (cidrset_add(&allow, &cfg.allow_cidr.v[i]))
+			return (config_error(opt, "out of memory"));
+	cidrset_finish(&allow);
+
+	log_begin(&l, LOG_INFO, "allowlist_loaded");
+	log_str(&l, "file", cfg.ip_ranges);
+	log_str(&l, "sync_token", info.sync_token);
+	log_str(&l, "create_date", info.create_date);
+	log_str(&l, "region", cfg.region);
+	log_u64(&l, "v4", info.v4);
+	log_u64(&l, "v6", info.v6);
+	log_u64(&l, "allow_cidrs", cfg.allow_cidr.n);
+	log_end(&l);
+	if (now > info.created && now - info.created > STALE_DAYS * 86400) {
+		log_begin(&l, LOG_WARN, "allowlist_stale");
+		log_str(&l, "file", cfg.ip_ranges);
+		log_str(&l, "create_date", info.create_date);
+		log_u64(&l, "age_days", (uint64_t)(now - info.created) / 86400);
+		log_end(&l);
+	}
+	return (0);
+}
+
+/* /etc/resolv.conf and /etc/hosts, read now and never again. */
+static void
+load_resolver(void)
+{
+	static char buf[HOSTS_MAX_BYTES];
+	long n;
+
+	n = resolvconf_read("/etc/resolv.conf", buf, RESOLVCONF_MAX_BYTES);
+	resolvconf_parse(buf, n < 0 ? 0 : (size_t)n, &rc);
+	n = resolvconf_read("/etc/hosts", buf, sizeof(buf));
+	nhosts = n < 0 ? 0 : hosts_lookup(buf, (size_t)n, cfg.upstream_host,
+	    hosts, HOSTS_MAX_ADDRS);
+}
+
+/* Two descriptors per session plus a reserve; lower the cap if need be. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)cfg.max_conns * 2 + NOFILE_RESERVE;
+	struct log_line l;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < need) {
+		rl.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur < need) {
+		cfg.max_conns = rl.rlim_cur > NOFILE_RESERVE + 2 ?
+		    (unsigned)((rl.rlim_cur - NOFILE_RESERVE) / 2) : 1;
+		log_begin(&l, LOG_WARN, "max_conns_lowered");
+		log_u64(&l, "nofile", rl.rlim_cur);
+		log_u64(&l, "max_conns", cfg.max_conns);
+		log_end(&l);
+	}
+}
+
+static int
+listen_one(const struct sockaddr_storage *ss, socklen_t len, int optional)
+{
+	char name[CIDR_ADDRSTRLEN + 8], msg[160];
+	const char *what;
+	struct log_line l;
+
+	cidr_sockaddr_format((const struct sockaddr *)ss, name);
+	if (relay_listen((const struct sockaddr *)ss, len, &what) == 0) {
+		log_begin(&l, LOG_INFO, "listening");
+		log_str(&l, "addr", name);
+		log_end(&l);
+		return (0);
+	}
+	if (optional && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
+		return (0);	/* no IPv6 here: serve IPv4 only */
+	snprintf(msg, sizeof(msg), "--listen %s: %s: %s", name, what,
+	    strerror(errno));
+	log_msg(LOG_ERROR, "startup_failed", msg);
+	return (-1);
+}
+
+static int
+create_listeners(void)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	if (!cfg.listen_default)
+		return (listen_one(&cfg.listen[0], cfg.listen_len[0], 0));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(1587);
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(1587);
+	if (listen_one((struct sockaddr_storage *)(void *)&sin, sizeof(sin),
+	    0) != 0)
+		return (-1);
+	return (listen_one((struct sockaddr_storage *)(void *)&sin6,
+	    sizeof(sin6), 1));
+}
+
+/* --check: print every resolved address with its verdict. */
+static void
+callback_check_done(void)
+{
+	const struct upstream_result *r;
+	char a[CIDR_ADDRSTRLEN], why[96];
+	size_t i, n = upstream_results(&r), usable = 0;
+
+	printf("upstream host=%s port=%d source=%s\n", cfg.upstream_host,
+	    UPSTREAM_PORT, nhosts > 0 ? "hosts" : "dns");
+	for (i = 0; i < n; i++) {
+		cidr_addr_format(&r[i].addr, a);
+		if (r[i].match == NULL) {
+			printf("address addr=%s verdict=denied "
+			    "reason=outside_allowlist\n", a);
+			continue;
+		}
+		upstream_why(r[i].match, why, sizeof(why));
+		printf("address addr=%s verdict=allowed match=\"%s\"\n", a,
+		    why);
+		usable++;
+	}
+	printf("result usable=%zu\n", usable);
+	fflush(stdout);
+	loop_stop(usable > 0 ? 0 : 1);
+}
+
+static int
+run_check(void)
+{
+	static const struct loop_hooks hooks = { NULL, NULL };
+
+	printf("allowlist file=%s sync_token=%s create_date=%s region=%s "
+	    "v4=%zu v6=%zu allow_cidrs=%zu\n", cfg.ip_ranges,
+	    info.sync_token, info.create_date, cfg.region, info.v4, info.v6,
+	    cfg.allow_cidr.n);
+	if (loop_init() != 0)
+		return (EXIT_RUNTIME);
+	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
+	    nhosts, callback_check_done);
+	upstream_start();
+	return (loop_run(&hooks) == 0 ? 0 : EXIT_RUNTIME);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct relay_config rcfg;
+	char err[512];
+	int rv;
+
+	/* 1. Parse: flags, then environment, then defaults. */
+	log_init(1);
+	if (config_parse(&cfg, argc, argv, environ, err, sizeof(err))) {
+		fprintf(stderr, "ses-smtp-proxy: %s (see --help)\n", err);
+		return (EXIT_CONFIG);
+	}
+	if (cfg.mode == CONFIG_HELP) {
+		fputs(config_usage(), stdout);
+		return (0);
+	}
+	if (cfg.mode == CONFIG_VERSION) {
+		printf("ses-smtp-proxy %s\n", VERSION);
+		return (0);
+	}
+	log_init(cfg.log_json);
+	log_startup();
+
+	/* 2. Read every file now: the allowlist and the resolver's two. */
+	if ((rv = load_allowlist()) != 0)
+		return (rv);
+	load_resolver();
+	if (cfg.mode == CONFIG_CHECK)
+		return (run_check());
+
+	/* 3. Descriptors for max_conns sessions; the listening sockets. */
+	raise_nofile();
+	if (create_listeners() != 0)
+		return (EXIT_RUNTIME);
+
+	/* 4. Event loop, signals (SIGTERM/SIGINT drain, SIGPIPE ignored). */
+	if (loop_init() != 0)
+		return (EXIT_RUNTIME);
+	rcfg.max_conns = cfg.max_conns;
+	rcfg.idle_s = cfg.idle_timeout;
+	rcfg.max_session_s = cfg.max_session;
+	rcfg.connect_s = cfg.connect_timeout;
+	rcfg.drain_s = cfg.drain_timeout;
+	rcfg.stats_s = cfg.stats_interval;
+	rcfg.allow_client = &cfg.allow_client;
+	relay_init(&rcfg);
+	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
+	    nhosts, relay_upstream_changed);
+
+	/* 5. First resolution, then serve until drained. */
+	upstream_start();
+	rv = relay_run();
+	log_msg(LOG_INFO, "shutdown", rv == 0 ? "drained" : "loop failed");
+	cidrset_free(&allow);
+	config_free(&cfg);
+	return (rv);
+}

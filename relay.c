@@ -1,0 +1,872 @@
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+#include "relay.h"
+#include "upstream.h"
+
+#define MAX_LISTEN		4
+#define ACCEPT_BATCH		64
+#define ACCEPT_PAUSE_MS		100	/* back-off after EMFILE */
+#define REJECT_LOG_MS		1000	/* at most one conn_rejected/s/reason */
+
+static const char msg_denied[] = "554 5.7.1 Access denied\r\n";
+static const char msg_busy[] =
+    "421 4.3.2 Too many connections, try again later\r\n";
+static const char msg_unavail[] =
+    "421 4.4.0 SES endpoint unavailable, try again later\r\n";
+
+enum cstate {
+	C_WAIT_DNS,		/* no validated address yet; resolving */
+	C_CONNECTING,		/* non-blocking connect to one address */
+	C_RELAY
+};
+
+/* One direction: bytes read from one socket, not yet written to the other. */
+struct half {
+	char	*buf;		/* NULL unless a write was partial */
+	size_t	off, len;
+	int	eof;		/* the source sent FIN */
+	int	shut;		/* FIN passed on with shutdown(SHUT_WR) */
+	uint64_t bytes;		/* delivered to the destination */
+};
+
+struct conn {
+	struct loop_watch cw, uw;	/* client, upstream */
+	enum cstate state;
+	struct half up, down;		/* client->SES, SES->client */
+	uint64_t id;
+	uint64_t t_open, t_active, t_attempt;
+	uint64_t hkey;			/* deadline as stored in the heap */
+	size_t	hidx;
+	unsigned tries;
+	int	have_up;
+	struct cidr_addr upaddr;
+	char	client[CIDR_ADDRSTRLEN + 8];
+	struct conn *prev, *next;	/* live list, or dead list (next) */
+};
+
+static struct relay_config cfg;
+static struct loop_watch listeners[MAX_LISTEN];
+static int nlisteners;
+static struct conn *live, *dead;
+static struct conn **heap;
+static size_t nheap;
+static unsigned nconns;
+static uint64_t conn_seq;
+static int draining;
+static char scratch[RELAY_CHUNK];
+static struct loop_timer conn_timer, stats_timer, drain_timer, accept_timer;
+static uint64_t reject_log_at[2], reject_suppressed[2];
+
+static struct {
+	uint64_t accepted, rejected, closed, bytes_in, bytes_out;
+	uint64_t upstream_failures;
+} st;
+
+static void callback_client(struct loop_watch *, uint32_t);
+static void callback_upstream(struct loop_watch *, uint32_t);
+static void conn_close(struct conn *, const char *);
+static void connect_next(struct conn *);
+static void fail_no_upstream(struct conn *);
+
+/* ---- deadlines: a binary min-heap keyed lazily on each conn's deadline */
+
+static uint64_t
+deadline(const struct conn *c)
+{
+	uint64_t d;
+
+	switch (c->state) {
+	case C_WAIT_DNS:
+		return (c->t_open + cfg.connect_s * 1000ull);
+	case C_CONNECTING:
+		return (c->t_attempt + cfg.connect_s * 1000ull);
+	default:
+		d = c->t_active + cfg.idle_s * 1000ull;
+		if (cfg.max_session_s != 0 &&
+		    c->t_open + cfg.max_session_s * 1000ull < d)
+			d = c->t_open + cfg.max_session_s * 1000ull;
+		return (d);
+	}
+}
+
+static void
+heap_swap(size_t i, size_t j)
+{
+	struct conn *t = heap[i];
+
+	heap[i] = heap[j];
+	heap[j] = t;
+	heap[i]->hidx = i;
+	heap[j]->hidx = j;
+}
+
+static void
+heap_up(size_t i)
+{
+
+	while (i > 0 && heap[(i - 1) / 2]->hkey > heap[i]->hkey) {
+		heap_swap(i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+heap_down(size_t i)
+{
+	size_t l, m;
+
+	for (;;) {
+		l = 2 * i + 1;
+		m = i;
+		if (l < nheap && heap[l]->hkey < heap[m]->hkey)
+			m = l;
+		if (l + 1 < nheap && heap[l + 1]->hkey < heap[m]->hkey)
+			m = l + 1;
+		if (m == i)
+			return;
+		heap_swap(i, m);
+		i = m;
+	}
+}
+
+/* Re-key ${c} after a state change (its deadline may move either way). */
+static void
+heap_update(struct conn *c)
+{
+
+	c->hkey = deadline(c);
+	heap_up(c->hidx);
+	heap_down(c->hidx);
+}
+
+static void
+heap_remove(struct conn *c)
+{
+	size_t i = c->hidx;
+
+	heap_swap(i, --nheap);
+	if (i < nheap) {
+		heap_up(i);
+		heap_down(i);
+	}
+}
+
+/* ---- logging helpers */
+
+static void
+log_rejected(const char *client, int which, const char *reason)
+{
+	struct log_line l;
+
+	/* A flood must not turn into a flood of log lines. */
+	if (loop_now() < reject_log_at[which]) {
+		reject_suppressed[which]++;
+		return;
+	}
+	reject_log_at[which] = loop_now() + REJECT_LOG_MS;
+	log_begin(&l, LOG_WARN, "conn_rejected");
+	log_str(&l, "client", client);
+	log_str(&l, "reason", reason);
+	log_u64(&l, "suppressed", reject_suppressed[which]);
+	log_end(&l);
+	reject_suppressed[which] = 0;
+}
+
+static void
+log_connect_failed(const struct conn *c, const char *error)
+{
+	struct log_line l;
+	char a[CIDR_ADDRSTRLEN];
+
+	cidr_addr_format(&c->upaddr, a);
+	log_begin(&l, LOG_WARN, "upstream_connect_failed");
+	log_u64(&l, "conn", c->id);
+	log_str(&l, "upstream", a);
+	log_str(&l, "error", error);
+	log_end(&l);
+}
+
+static void
+log_stats(void)
+{
+	struct log_line l;
+
+	log_begin(&l, LOG_INFO, "stats");
+	log_u64(&l, "conns", nconns);
+	log_u64(&l, "accepted", st.accepted);
+	log_u64(&l, "rejected", st.rejected);
+	log_u64(&l, "closed", st.closed);
+	log_u64(&l, "bytes_in", st.bytes_in);
+	log_u64(&l, "bytes_out", st.bytes_out);
+	log_u64(&l, "upstream_failures", st.upstream_failures);
+	log_u64(&l, "dns_queries", upstream_queries());
+	log_u64(&l, "upstreams", upstream_count());
+	log_end(&l);
+}
+
+/* ---- listening and admission */
+
+int
+relay_listen(const struct sockaddr *sa, socklen_t len, const char **what)
+{
+	int fd, one = 1;
+
+	if (nlisteners == MAX_LISTEN) {
+		errno = EMFILE;
+		*what = "listen (too many)";
+		return (-1);
+	}
+	*what = "socket";
+	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, IPPROTO_TCP)) < 0)
+		return (-1);
+	/* REUSEADDR: a restart binds at once despite TIME_WAIT. */
+	*what = "setsockopt SO_REUSEADDR";
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		goto err;
+	*what = "setsockopt IPV6_V6ONLY";
+	if (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof(one)))
+		goto err;
+	*what = "bind";
+	if (bind(fd, sa, len))
+		goto err;
+	*what = "listen";
+	if (listen(fd, SOMAXCONN))
+		goto err;
+	listeners[nlisteners].fd = fd;
+	listeners[nlisteners].events = 0;
+	nlisteners++;
+	return (0);
+err:
+	one = errno;
+	close(fd);
+	errno = one;
+	return (-1);
+}
+
+int
+relay_nlisteners(void)
+{
+
+	return (nlisteners);
+}
+
+static void
+listeners_set(uint32_t events)
+{
+	int i;
+
+	for (i = 0; i < nlisteners; i++)
+		if (listeners[i].fd >= 0 &&
+		    loop_watch_set(&listeners[i], events) != 0)
+			log_errno("conn_error", "epoll_ctl listener");
+}
+
+/* Answer with one SMTP line and close, without touching SES. */
+static void
+reject(int fd, const char *msg, size_t len)
+{
+
+	/* Best effort: the line fits in an empty socket buffer. */
+	(void)send(fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+	st.rejected++;
+}
+
+static void
+set_nodelay(int fd)
+{
+	int one = 1;
+
+	/* SMTP is request/response: pass small writes on at once. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void
+conn_open(int fd, const struct sockaddr_storage *ss)
+{
+	struct log_line l;
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		reject(fd, msg_busy, sizeof(msg_busy) - 1);
+		return;
+	}
+	c->id = ++conn_seq;
+	c->t_open = c->t_active = loop_now();
+	c->cw.fd = fd;
+	c->cw.cb = callback_client;
+	c->uw.fd = -1;
+	c->uw.cb = callback_upstream;
+	cidr_sockaddr_format((const struct sockaddr *)ss, c->client);
+	c->next = live;
+	if (live != NULL)
+		live->prev = c;
+	live = c;
+	c->hidx = nheap;
+	heap[nheap++] = c;
+	nconns++;
+	st.accepted++;
+	set_nodelay(fd);
+	log_begin(&l, LOG_INFO, "conn_open");
+	log_u64(&l, "conn", c->id);
+	log_str(&l, "client", c->client);
+	log_end(&l);
+
+	c->state = C_WAIT_DNS;
+	heap_update(c);
+	if (upstream_count() > 0) {
+		connect_next(c);
+		return;
+	}
+	/* No usable address: wait for a resolution in flight, or fail. */
+	upstream_kick();
+	if (!upstream_resolving())
+		fail_no_upstream(c);
+}
+
+/* Admission for one accepted socket. */
+static void
+admit(int fd, const struct sockaddr_storage *ss)
+{
+	char buf[CIDR_ADDRSTRLEN + 8];
+	struct cidr_addr a;
+
+	if (cfg.allow_client->n > 0 &&
+	    (cidr_addr_from_sockaddr((const struct sockaddr *)ss, &a, NULL) ||
+	    cidrset_find(cfg.allow_client, &a) == NULL)) {
+		cidr_sockaddr_format((const struct sockaddr *)ss, buf);
+		reject(fd, msg_denied, sizeof(msg_denied) - 1);
+		log_rejected(buf, 0, "access_denied");
+		return;
+	}
+	if (nconns >= cfg.max_conns) {
+		cidr_sockaddr_format((const struct sockaddr *)ss, buf);
+		reject(fd, msg_busy, sizeof(msg_busy) - 1);
+		log_rejected(buf, 1, "max_conns");
+		return;
+	}
+	conn_open(fd, ss);
+}
+
+static void
+callback_listen(struct loop_watch *w, uint32_t revents)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int i, fd;
+
+	(void)revents;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		sl = sizeof(ss);
+		fd = accept4(w->fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0) {
+			admit(fd, &ss);
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* Out of descriptors: pause instead of spinning. */
+			log_errno("accept_paused", "accept4");
+			listeners_set(0);
+			accept_timer.at = loop_now() + ACCEPT_PAUSE_MS;
+			return;
+		}
+		if (errno != ECONNABORTED && errno != EINTR &&
+		    errno != EPROTO && errno != EPERM) {
+			log_errno("conn_error", "accept4");
+			return;
+		}
+	}
+}
+
+static void
+callback_accept_timer(struct loop_timer *t)
+{
+
+	(void)t;
+	if (!draining)
+		listeners_set(EPOLLIN);
+}
+
+/* ---- upstream connect with failover */
+
+static void
+fail_no_upstream(struct conn *c)
+{
+
+	(void)send(c->cw.fd, msg_unavail, sizeof(msg_unavail) - 1,
+	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	conn_close(c, "no_upstream");
+}
+
+/* Start a connect to ${c}'s next address; each address is tried once. */
+static void
+connect_next(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd;
+
+	loop_watch_close(&c->uw);
+	while (c->tries < upstream_count()) {
+		c->tries++;
+		if (upstream_next(&c->upaddr) != 0)
+			break;
+		c->have_up = 1;
+		sl = cidr_addr_to_sockaddr(&c->upaddr, UPSTREAM_PORT, &ss);
+		fd = socket(c->upaddr.family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, IPPROTO_TCP);
+		if (fd < 0) {
+			log_errno("conn_error", "socket");
+			break;
+		}
+		set_nodelay(fd);
+		if (connect(fd, (struct sockaddr *)&ss, sl) == 0 ||
+		    errno == EINPROGRESS) {
+			c->uw.fd = fd;
+			c->state = C_CONNECTING;
+			c->t_attempt = loop_now();
+			heap_update(c);
+			if (loop_watch_set(&c->uw, EPOLLOUT) == 0)
+				return;
+			log_errno("conn_error", "epoll_ctl");
+			break;
+		}
+		log_connect_failed(c, strerror(errno));
+		close(fd);
+		st.upstream_failures++;
+		upstream_kick();
+	}
+	fail_no_upstream(c);
+}
+
+static void
+update_interest(struct conn *c);
+
+/* The connect on ${c}->uw finished, well or badly. */
+static void
+connect_done(struct conn *c)
+{
+	socklen_t sl = sizeof(int);
+	int err = 0;
+
+	if (getsockopt(c->uw.fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0)
+		err = errno;
+	if (err != 0) {
+		log_connect_failed(c, strerror(err));
+		st.upstream_failures++;
+		upstream_kick();
+		connect_next(c);
+		return;
+	}
+	c->state = C_RELAY;
+	c->t_active = loop_now();
+	heap_update(c);
+	update_interest(c);
+}
+
+void
+relay_upstream_changed(void)
+{
+	struct conn *c, *n;
+
+	for (c = live; c != NULL; c = n) {
+		n = c->next;
+		if (c->state != C_WAIT_DNS)
+			continue;
+		if (upstream_count() > 0)
+			connect_next(c);
+		else if (!upstream_resolving())
+			fail_no_upstream(c);
+	}
+}
+
+/* ---- the relay proper */
+
+static void
+update_interest(struct conn *c)
+{
+	uint32_t ce = 0, ue = 0;
+
+	if (c->state == C_RELAY) {
+		/* Read a side only while nothing of it waits to be written. */
+		if (!c->up.eof && c->up.len == 0)
+			ce |= EPOLLIN;
+		if (c->down.len > 0)
+			ce |= EPOLLOUT;
+		if (!c->down.eof && c->down.len == 0)
+			ue |= EPOLLIN;
+		if (c->up.len > 0)
+			ue |= EPOLLOUT;
+	} else if (c->state == C_CONNECTING) {
+		ue = EPOLLOUT;
+	}
+	if (loop_watch_set(&c->cw, ce) != 0 ||
+	    (c->uw.fd >= 0 && loop_watch_set(&c->uw, ue) != 0)) {
+		log_errno("conn_error", "epoll_ctl");
+		conn_close(c, "error");
+	}
+}
+
+/* Pass EOF on once everything before it has been written. */
+static int
+pass_eof(struct half *h, int dst)
+{
+
+	if (!h->eof || h->len != 0 || h->shut)
+		return (0);
+	h->shut = 1;
+	/* ENOTCONN: the peer is already gone; a simultaneous close. */
+	if (shutdown(dst, SHUT_WR) != 0 && errno != ENOTCONN)
+		return (-1);
+	return (0);
+}
+
+/*
+ * Write what ${h} holds (or the ${n} bytes of ${src}) to ${dst}; keep the
+ * rest in ${h}->buf.  Returns 0, or -1 with errno from send.
+ */
+static int
+push(struct conn *c, struct half *h, int dst, const char *src, size_t n)
+{
+	ssize_t w;
+
+	if (h->len > 0) {
+		src = h->buf + h->off;
+		n = h->len;
+	}
+	w = send(dst, src, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return (-1);
+		w = 0;
+	}
+	h->bytes += (uint64_t)w;
+	if (w > 0)
+		c->t_active = loop_now();
+	if (h->len > 0) {
+		h->off += (size_t)w;
+		h->len -= (size_t)w;
+		if (h->len == 0) {
+			free(h->buf);
+			h->buf = NULL;
+		}
+	} else if ((size_t)w < n) {
+		/* Backpressure: hold the rest; update_interest stops reads. */
+		if ((h->buf = malloc(n - (size_t)w)) == NULL) {
+			errno = ENOMEM;
+			return (-1);
+		}
+		memcpy(h->buf, src + w, n - (size_t)w);
+		h->off = 0;
+		h->len = n - (size_t)w;
+	}
+	return (0);
+}
+
+#define FAIL_SRC	1	/* pull: the read side failed */
+#define FAIL_DST	2	/* pull: the write side failed */
+
+/* Read once from ${src} into ${dst} through ${h}: 0, FAIL_SRC, FAIL_DST. */
+static int
+pull(struct conn *c, struct half *h, int src, int dst)
+{
+	ssize_t n;
+
+	n = recv(src, scratch, sizeof(scratch), 0);
+	if (n > 0) {
+		c->t_active = loop_now();
+		return (push(c, h, dst, scratch, (size_t)n) ? FAIL_DST : 0);
+	}
+	if (n == 0) {
+		h->eof = 1;
+		return (pass_eof(h, dst) ? FAIL_DST : 0);
+	}
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return (0);
+	return (FAIL_SRC);
+}
+
+/* Abort ${fd} with a RST rather than a FIN (propagates a reset). */
+static void
+reset_fd(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	if (fd >= 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+/* A socket error on ${c}'s client side (or upstream side) ends it. */
+static void
+conn_fail(struct conn *c, int client_side)
+{
+	int reset = errno == ECONNRESET || errno == EPIPE ||
+	    errno == ETIMEDOUT || errno == EHOSTUNREACH;
+
+	if (!reset) {
+		log_errno("conn_error", client_side ? "client socket" :
+		    "upstream socket");
+		conn_close(c, "error");
+		return;
+	}
+	reset_fd(client_side ? c->uw.fd : c->cw.fd);
+	conn_close(c, client_side ? "client_reset" : "upstream_reset");
+}
+
+static void
+finish_or_wait(struct conn *c)
+{
+
+	if (c->up.shut && c->down.shut)
+		conn_close(c, "closed");
+	else
+		update_interest(c);
+}
+
+/*
+ * Events on one side ${self} of ${c}: write what the other side sent
+ * (${in}: data travelling towards ${self}), then read what ${self} sends
+ * (${out}: data travelling away from it).
+ */
+static void
+side_event(struct conn *c, struct loop_watch *self, struct loop_watch *peer,
+    struct half *in, struct half *out, uint32_t revents, int is_client)
+{
+	uint32_t ready = revents & (EPOLLERR | EPOLLHUP);
+	int r;
+
+	if ((self->events & EPOLLOUT) && (revents & (EPOLLOUT | ready)) &&
+	    (push(c, in, self->fd, NULL, 0) != 0 ||
+	    pass_eof(in, self->fd) != 0)) {
+		conn_fail(c, is_client);
+		return;
+	}
+	if ((self->events & EPOLLIN) && (revents & (EPOLLIN | ready)) &&
+	    out->len == 0 &&
+	    (r = pull(c, out, self->fd, peer->fd)) != 0) {
+		conn_fail(c, r == FAIL_SRC ? is_client : !is_client);
+		return;
+	}
+	finish_or_wait(c);
+}
+
+static void
+callback_client(struct loop_watch *w, uint32_t revents)
+{
+	struct conn *c = (struct conn *)(void *)((char *)w -
+	    offsetof(struct conn, cw));
+
+	side_event(c, &c->cw, &c->uw, &c->down, &c->up, revents, 1);
+}
+
+static void
+callback_upstream(struct loop_watch *w, uint32_t revents)
+{
+	struct conn *c = (struct conn *)(void *)((char *)w -
+	    offsetof(struct conn, uw));
+
+	if (c->state == C_CONNECTING)
+		connect_done(c);
+	else
+		side_event(c, &c->uw, &c->cw, &c->up, &c->down, revents, 0);
+}
+
+/* ---- closing, timers, drain */
+
+static void
+conn_close(struct conn *c, const char *reason)
+{
+	struct log_line l;
+	char up[CIDR_ADDRSTRLEN];
+
+	if (c->have_up)
+		cidr_addr_format(&c->upaddr, up);
+	log_begin(&l, LOG_INFO, "conn_close");
+	log_u64(&l, "conn", c->id);
+	log_str(&l, "client", c->client);
+	log_str(&l, "upstream", c->have_up ? up : NULL);
+	log_u64(&l, "bytes_in", c->up.bytes);
+	log_u64(&l, "bytes_out", c->down.bytes);
+	log_u64(&l, "ms", loop_now() - c->t_open);
+	log_str(&l, "reason", reason);
+	log_end(&l);
+
+	st.closed++;
+	st.bytes_in += c->up.bytes;
+	st.bytes_out += c->down.bytes;
+	loop_watch_close(&c->cw);
+	loop_watch_close(&c->uw);
+	free(c->up.buf);
+	free(c->down.buf);
+	c->up.buf = c->down.buf = NULL;
+	heap_remove(c);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		live = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	/* Freed after the batch: later events of this batch may name it. */
+	c->next = dead;
+	dead = c;
+	nconns--;
+	if (draining && nconns == 0)
+		loop_stop(0);
+}
+
+static void
+expire(struct conn *c)
+{
+
+	switch (c->state) {
+	case C_WAIT_DNS:
+		fail_no_upstream(c);
+		break;
+	case C_CONNECTING:
+		log_connect_failed(c, "connect timeout");
+		st.upstream_failures++;
+		upstream_kick();
+		connect_next(c);
+		break;
+	default:
+		if (cfg.max_session_s != 0 && loop_now() >=
+		    c->t_open + cfg.max_session_s * 1000ull)
+			conn_close(c, "max_session");
+		else
+			conn_close(c, "idle_timeout");
+	}
+}
+
+static void
+callback_conn_timer(struct loop_timer *t)
+{
+	struct conn *c;
+	uint64_t d;
+
+	(void)t;
+	while (nheap > 0 && heap[0]->hkey <= loop_now()) {
+		c = heap[0];
+		/* Activity only moves a deadline later: re-key lazily. */
+		if ((d = deadline(c)) > loop_now()) {
+			c->hkey = d;
+			heap_down(0);
+		} else {
+			expire(c);
+		}
+	}
+}
+
+static void
+callback_stats_timer(struct loop_timer *t)
+{
+
+	log_stats();
+	t->at = loop_now() + cfg.stats_s * 1000ull;
+}
+
+static void
+callback_drain_timer(struct loop_timer *t)
+{
+
+	(void)t;
+	while (live != NULL)
+		conn_close(live, "drain_timeout");
+	loop_stop(0);
+}
+
+static void
+callback_signal(int signo)
+{
+	struct log_line l;
+	int i;
+
+	if (draining) {
+		/* A second signal: stop waiting for the sessions. */
+		callback_drain_timer(&drain_timer);
+		return;
+	}
+	draining = 1;
+	for (i = 0; i < nlisteners; i++)
+		loop_watch_close(&listeners[i]);
+	accept_timer.at = 0;
+	log_begin(&l, LOG_INFO, "shutdown_begin");
+	log_str(&l, "signal", signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	log_u64(&l, "conns", nconns);
+	log_u64(&l, "drain_timeout", cfg.drain_s);
+	log_end(&l);
+	if (nconns == 0)
+		loop_stop(0);
+	else
+		drain_timer.at = loop_now() + cfg.drain_s * 1000ull + 1;
+}
+
+static void
+callback_after_batch(void)
+{
+	struct conn *c;
+
+	while ((c = dead) != NULL) {
+		dead = c->next;
+		free(c);
+	}
+	/* The earliest deadline drives the connection timer. */
+	conn_timer.at = nheap > 0 ? (heap[0]->hkey ? heap[0]->hkey : 1) : 0;
+}
+
+void
+relay_init(const struct relay_config *c)
+{
+	int i;
+
+	cfg = *c;
+	/* The heap never holds more than max_conns entries. */
+	heap = calloc(cfg.max_conns, sizeof(*heap));
+	for (i = 0; i < nlisteners; i++)
+		listeners[i].cb = callback_listen;
+	conn_timer.cb = callback_conn_timer;
+	stats_timer.cb = callback_stats_timer;
+	drain_timer.cb = callback_drain_timer;
+	accept_timer.cb = callback_accept_timer;
+	loop_timer_add(&conn_timer);
+	loop_timer_add(&stats_timer);
+	loop_timer_add(&drain_timer);
+	loop_timer_add(&accept_timer);
+}
+
+int
+relay_run(void)
+{
+	static const struct loop_hooks hooks = {
+		callback_signal, callback_after_batch
+	};
+	int rc;
+
+	if (heap == NULL) {
+		log_msg(LOG_ERROR, "startup_failed", "out of memory");
+		return (1);
+	}
+	listeners_set(EPOLLIN);
+	if (cfg.stats_s != 0)
+		stats_timer.at = loop_now() + cfg.stats_s * 1000ull;
+	rc = loop_run(&hooks);
+	callback_after_batch();
+	upstream_stop();
+	return (rc == 0 ? 0 : 1);
+}

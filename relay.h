@@ -1,0 +1,45 @@
+#ifndef RELAY_H_
+#define RELAY_H_
+
+#include <sys/socket.h>
+
+#include "cidr.h"
+
+/*
+ * Client sessions: accept, admission (client networks, connection cap),
+ * the upstream connect with failover, the byte-for-byte relay with
+ * backpressure and half-close, timeouts, and the SIGTERM drain.
+ */
+
+#define RELAY_CHUNK	16384	/* largest read; at most one held per way */
+
+struct relay_config {
+	unsigned max_conns;
+	unsigned idle_s;
+	unsigned max_session_s;		/* 0: no cap */
+	unsigned connect_s;
+	unsigned drain_s;
+	unsigned stats_s;		/* 0: no stats events */
+	const struct cidrset *allow_client;	/* empty: any client */
+};
+
+/**
+ * relay_listen(sa, len, name): create a listening TCP socket on ${sa}
+ * (SO_REUSEADDR; IPV6_V6ONLY on IPv6).  Returns 0, or -1 with errno set
+ * and the failing syscall's name stored in ${*what}.
+ */
+int relay_listen(const struct sockaddr *sa, socklen_t len, const char **what);
+
+/** relay_nlisteners(): how many listening sockets exist. */
+int relay_nlisteners(void);
+
+/** relay_init(cfg): take ${cfg}; call after loop_init(). */
+void relay_init(const struct relay_config *cfg);
+
+/** relay_upstream_changed(): a resolution completed (upstream notify). */
+void relay_upstream_changed(void);
+
+/** relay_run(): serve until drained; returns the exit code (0 or 1). */
+int relay_run(void);
+
+#endif /* !RELAY_H_ */

@@ -1,0 +1,271 @@
+"""Fixtures of the integration suite. Run it through run.sh: every test
+assumes a private network namespace whose only interface is loopback."""
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import types
+from pathlib import Path
+
+import pytest
+
+from fakes import FakeDNS, FakeSES, Listener, LoopThread, RawUpstream, ses_name
+from helpers import make_certs, write_allowlist
+from proxyproc import Proxy, run_once
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+BINARY = Path(os.environ.get("SES_SMTP_PROXY_BIN", REPO / "ses-smtp-proxy"))
+SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"))
+PER_TEST_LIMIT_S = 120
+
+RESOLV_CONF = "nameserver 127.0.0.53\noptions timeout:1 attempts:1\n"
+BASE_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+DEFAULT_ARGS = {
+    "--listen": "127.0.0.1:1587",
+    "--idle-timeout": "10",
+    "--connect-timeout": "1",
+    "--drain-timeout": "2",
+    "--stats-interval": "0",
+}
+
+# Non-loopback addresses put on lo (inside the test namespace only) so that
+# a connection attempt to them would land on a counting listener.
+EXTRA_LO_ADDRS = ["10.0.0.1/32", "172.16.0.1/32", "192.168.1.1/32",
+                  "169.254.169.254/32", "100.64.0.1/32", "fc00::1/128",
+                  "64:ff9b::a00:1/128", "fe80::1/128"]
+
+
+def pytest_sessionstart(session):
+    if socket.if_nameindex() != [(1, "lo")]:
+        pytest.exit("refusing to run: this network namespace has interfaces "
+                    "other than lo; run tests/integration/run.sh", returncode=2)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+@pytest.fixture(autouse=True)
+def _time_limit():
+    """Every test is bounded in time, whatever it waits for."""
+    def expired(signum, frame):
+        raise TimeoutError(f"test exceeded {PER_TEST_LIMIT_S}s")
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(PER_TEST_LIMIT_S)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+# --------------------------------------------------------------------------
+# Session-wide pieces of the fake world
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def binary():
+    if not os.access(BINARY, os.X_OK):
+        pytest.fail(f"{BINARY} is missing: build it with make first")
+    return BINARY
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("world")
+
+
+@pytest.fixture(scope="session")
+def certs(session_dir):
+    """A CA and a certificate for the SES name it signed; ctx is the fake
+    SES's server-side TLS context, client_ctx verifies the SES name."""
+    d = session_dir / "certs"
+    d.mkdir()
+    ca, cert, key = make_certs(d, ses_name())
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(cafile=str(ca))
+    return types.SimpleNamespace(ca=ca, cert=cert, key=key, ctx=ctx,
+                                 client_ctx=client_ctx)
+
+
+@pytest.fixture(scope="session")
+def loop_thread():
+    lt = LoopThread()
+    yield lt
+    lt.close()
+
+
+@pytest.fixture(scope="session")
+def _dns_server():
+    server = FakeDNS("127.0.0.53", 53)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def dns(_dns_server):
+    """The fake DNS, reset: the SES name is a CNAME to 127.0.0.2, TTL 300."""
+    _dns_server.reset()
+    _dns_server.set_ses(v4=["127.0.0.2"], ttl=300)
+    yield _dns_server
+    _dns_server.reset()
+
+
+@pytest.fixture(scope="session")
+def allowlist(session_dir):
+    return write_allowlist(session_dir / "ip-ranges.json")
+
+
+@pytest.fixture(scope="session")
+def lo_aliases():
+    """Put the non-loopback test addresses on lo (this namespace only)."""
+    for addr in EXTRA_LO_ADDRS:
+        subprocess.run(["ip", "addr", "add", addr, "dev", "lo"], check=True,
+                       timeout=10)
+    yield [a.split("/")[0] for a in EXTRA_LO_ADDRS]
+    for addr in EXTRA_LO_ADDRS:
+        subprocess.run(["ip", "addr", "del", addr, "dev", "lo"], timeout=10)
+
+
+# --------------------------------------------------------------------------
+# Per-test servers
+# --------------------------------------------------------------------------
+
+@pytest.fixture
+def ses_factory(loop_thread, certs):
+    made = []
+
+    def make(host="127.0.0.2", port=587):
+        server = FakeSES(loop_thread, host, certs.ctx, port).start()
+        made.append(server)
+        return server
+    yield make
+    for server in made:
+        server.stop()
+
+
+@pytest.fixture
+def ses(ses_factory):
+    """The fake SES on 127.0.0.2:587."""
+    return ses_factory("127.0.0.2")
+
+
+@pytest.fixture
+def upstream_factory(loop_thread):
+    made = []
+
+    def make(kind, host="127.0.0.2", port=587):
+        server = RawUpstream(loop_thread, kind, host, port).start()
+        made.append(server)
+        return server
+    yield make
+    for server in made:
+        server.stop()
+
+
+@pytest.fixture
+def listener_factory():
+    made = []
+
+    def make(host="127.0.0.2", port=587, backlog=128):
+        lst = Listener(host, port, backlog)
+        made.append(lst)
+        return lst
+    yield make
+    for lst in made:
+        lst.close()
+
+
+# --------------------------------------------------------------------------
+# The proxy
+# --------------------------------------------------------------------------
+
+def _with_defaults(args, allowlist, env):
+    args = [str(a) for a in args]
+    given = {a.split("=", 1)[0] for a in args if a.startswith("--")}
+    env = env or {}
+    out = []
+    for flag, value in DEFAULT_ARGS.items():
+        if flag not in given:
+            out += [flag, value]
+    if "--ip-ranges" not in given and "SES_IP_RANGES" not in env:
+        out += ["--ip-ranges", str(allowlist)]
+    return out + args
+
+
+def _log_format(args, env):
+    for i, a in enumerate(args):
+        if a == "--log-format" and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith("--log-format="):
+            return a.split("=", 1)[1]
+    return (env or {}).get("LOG_FORMAT", "json")
+
+
+def _fixture_files(tmp_path, hosts, resolv):
+    n = len(list(tmp_path.glob("hosts.*")))
+    hosts_file = tmp_path / f"hosts.{n}"
+    hosts_file.write_text(BASE_HOSTS + "".join(f"{a}\t{name}\n" for a, name in hosts))
+    resolv_file = tmp_path / f"resolv.{n}"
+    resolv_file.write_text(RESOLV_CONF if resolv is None else resolv)
+    return hosts_file, resolv_file
+
+
+@pytest.fixture
+def proxy_factory(binary, tmp_path, allowlist, request):
+    """start(*args, env=, hosts=[(addr, name)], defaults=True, pid1=False,
+    wait_resolved=True) -> a running Proxy that has logged `listening`.
+
+    Flags from DEFAULT_ARGS (and --ip-ranges) are added unless args name
+    them. At teardown the proxy must still be alive (unless the test stopped
+    it), must exit on SIGTERM, and every stderr line must have parsed."""
+    started = []
+
+    def start(*args, env=None, hosts=(), resolv=None, defaults=True,
+              pid1=False, wait_listening=True, wait_resolved=True):
+        full = _with_defaults(args, allowlist, env) if defaults else list(args)
+        hosts_file, resolv_file = _fixture_files(tmp_path, hosts, resolv)
+        proxy = Proxy(binary, full, hosts_file, resolv_file, env=env, pid1=pid1,
+                      log_format=_log_format(full, env))
+        started.append(proxy)
+        if wait_listening:
+            proxy.wait_event("listening", timeout=15)
+        if wait_resolved:
+            proxy.wait_event("upstream_resolved", timeout=15)
+        return proxy
+
+    yield start
+
+    failed = getattr(request.node, "rep_call", None)
+    problems = []
+    for proxy in started:
+        if not proxy.stopped_on_purpose and not proxy.alive():
+            problems.append(f"proxy exited unexpectedly with {proxy.popen.returncode}")
+        rc = proxy.stop()
+        if rc is None:
+            problems.append("proxy did not exit on SIGTERM; killed")
+        if proxy.bad_lines:
+            problems.append(f"stderr lines that do not parse as {proxy.log_format} "
+                            f"log events: {proxy.bad_lines[:5]}")
+        if problems or (failed is not None and failed.failed):
+            print(f"--- proxy {proxy.args} log ---\n{proxy.log_text()[-8000:]}")
+            if proxy.stdout:
+                print("--- stdout ---\n" + "\n".join(proxy.stdout[-50:]))
+    assert not problems, "; ".join(problems)
+
+
+@pytest.fixture
+def run_proxy(binary, tmp_path, allowlist):
+    """run(*args, env=, hosts=, defaults=True) -> (rc, stdout, stderr) of a
+    proxy run to completion (--check, --version, configuration errors)."""
+    def run(*args, env=None, hosts=(), resolv=None, defaults=True, timeout=30):
+        full = _with_defaults(args, allowlist, env) if defaults else list(args)
+        hosts_file, resolv_file = _fixture_files(tmp_path, hosts, resolv)
+        return run_once(binary, full, hosts_file, resolv_file, env=env,
+                        timeout=timeout)
+    return run

@@ -1,0 +1,205 @@
+"""Logs: no payload (PRV-08), exact byte counts, stats counters, and the
+logfmt format."""
+
+import base64
+import ipaddress
+import shutil
+import subprocess
+
+import pytest
+
+from fakes import SES_GREETING, TEST_PASSWORD, TEST_USER, ses_name
+from helpers import (PROXY_PORT, connect, host_of, read_line, read_reply,
+                     recv_until_closed, write_allowlist)
+
+REQUIRED_KEYS = {"ts", "level", "event"}
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def secrets():
+    """Every form in which the test credentials cross the proxy."""
+    u, p = TEST_USER.encode(), TEST_PASSWORD.encode()
+    forms = {TEST_USER, TEST_PASSWORD, b64(u), b64(p), b64(b"\0" + u + b"\0" + p),
+             b64(u + b"\0" + u + b"\0" + p)}
+    # base64 of a string inside a longer blob: the middle of the encoding
+    forms |= {f[4:-4] for f in list(forms) if len(f) > 16}
+    return forms
+
+
+def cleartext_auth_session():
+    """AUTH sent before STARTTLS: SES refuses it, but the credential bytes
+    do cross the proxy in the clear, so a payload logger would catch them."""
+    u, p = TEST_USER.encode(), TEST_PASSWORD.encode()
+    with connect() as s:
+        assert read_line(s) == SES_GREETING
+        for line in (b"EHLO client.example.com",
+                     b"AUTH PLAIN " + base64.b64encode(b"\0" + u + b"\0" + p),
+                     b"AUTH LOGIN", base64.b64encode(u), base64.b64encode(p),
+                     b"AUTH LOGIN " + base64.b64encode(u),
+                     u + b" " + p, b"QUIT"):
+            s.sendall(line + b"\r\n")
+            reply = read_reply(s)
+            assert reply[:1] in (b"2", b"5"), reply
+        assert recv_until_closed(s)[1] == "eof"
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_prv08_credentials_never_logged(dns, ses, proxy_factory, certs,
+                                        log_format):
+    proxy = proxy_factory("--log-format", log_format, "--stats-interval", "1")
+    cleartext_auth_session()
+    for mech in ("PLAIN", "LOGIN"):
+        out = subprocess.run(
+            ["swaks", "--server", "127.0.0.1:1587", "--tls", "--tls-verify",
+             "--tls-ca-path", str(certs.ca), "--tls-sni", ses_name(),
+             "--auth", mech, "--auth-user", TEST_USER,
+             "--auth-password", TEST_PASSWORD, "--from", "a@example.com",
+             "--to", "b@example.com"],
+            capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout
+    assert len(ses.messages) == 2 and ses.connections == 3
+    proxy.wait_count("conn_close", 3)
+    proxy.wait_event("stats", timeout=5, start=proxy.mark())
+    assert proxy.stop() == 0
+    text = proxy.log_text() + "\n".join(proxy.stdout)
+    leaked = sorted(f for f in secrets() if f in text)
+    assert leaked == [], f"credential material in the log: {leaked}"
+
+
+def test_conn_open_close_carry_exact_byte_counts(dns, ses, proxy_factory):
+    proxy = proxy_factory()
+    sent = received = 0
+    with connect() as s:
+        port = s.getsockname()[1]
+        greeting = read_line(s)
+        received += len(greeting)
+        for cmd in (b"EHLO client.example.com\r\n", b"NOOP\r\n",
+                    b"HELP\r\n", b"QUIT\r\n"):
+            s.sendall(cmd)
+            sent += len(cmd)
+            received += len(read_reply(s))
+        rest, how = recv_until_closed(s)
+        received += len(rest)
+    assert how == "eof"
+    opened = proxy.wait_event("conn_open")
+    closed = proxy.wait_event("conn_close")
+    assert opened["conn"] == closed["conn"]
+    for event in (opened, closed):
+        assert str(event["client"]) == f"127.0.0.1:{port}"
+    assert (int(closed["bytes_in"]), int(closed["bytes_out"])) == (sent, received)
+    assert closed["reason"] == "closed"
+    assert host_of(closed["upstream"]) == ipaddress.ip_address("127.0.0.2")
+    assert int(closed["ms"]) >= 0
+
+
+def test_every_line_has_ts_level_event(dns, ses, proxy_factory):
+    proxy = proxy_factory()
+    with connect() as s:
+        read_line(s)
+    proxy.wait_event("conn_close")
+    assert proxy.stop() == 0
+    for e in proxy.events:
+        assert REQUIRED_KEYS <= set(e), e
+    names = [e["event"] for e in proxy.events]
+    for expected in ("startup", "allowlist_loaded", "listening",
+                     "upstream_resolved", "conn_open", "conn_close",
+                     "shutdown_begin", "shutdown"):
+        assert expected in names
+
+
+def test_startup_event_fields(dns, ses, proxy_factory, allowlist):
+    proxy = proxy_factory("--max-conns", "7")
+    start = proxy.named("startup")[0]
+    assert start["region"] == "us-east-1"
+    assert start["upstream"] in (f"{ses_name()}:587", ses_name())
+    assert int(start["max_conns"]) == 7
+    assert int(start["pid"]) == proxy.pid
+    assert "127.0.0.1:1587" in str(start["listen"])
+    loaded = proxy.named("allowlist_loaded")[0]
+    assert loaded["file"] == str(allowlist)
+    assert str(loaded["sync_token"]) == "1787411825"
+    assert loaded["region"] == "us-east-1"
+    # 127.0.0.0/28 (AMAZON) for v4 and ::1/128 for v6 in us-east-1.
+    assert (int(loaded["v4"]), int(loaded["v6"])) == (1, 1)
+    assert proxy.named("listening")[0]["addr"] == f"127.0.0.1:{PROXY_PORT}"
+
+
+def test_stale_allowlist_warned(dns, ses, proxy_factory, tmp_path):
+    old = write_allowlist(tmp_path / "old.json", create_date="2020-01-02-03-04-05")
+    proxy = proxy_factory("--ip-ranges", old)
+    stale = proxy.wait_event("allowlist_stale")
+    assert stale["level"] in ("warn", "warning")
+    assert stale["create_date"] == "2020-01-02-03-04-05"
+    assert int(stale["age_days"]) > 30
+
+
+def test_fresh_allowlist_not_warned(dns, ses, proxy_factory):
+    proxy = proxy_factory()
+    assert proxy.named("allowlist_stale") == []
+
+
+def test_stats_counters_match_what_happened(dns, ses, proxy_factory):
+    """--stats-interval 1: counters are cumulative since start (the README
+    does not say; this is the reading tested here)."""
+    proxy = proxy_factory("--stats-interval", "1",
+                          "--allow-client", "127.0.0.0/30")
+    sent = received = 0
+    for _ in range(3):
+        with connect() as s:
+            received += len(read_line(s))
+            s.sendall(b"QUIT\r\n")
+            sent += 6
+            data, how = recv_until_closed(s)
+            received += len(data)
+            assert how == "eof"
+    with connect(source="127.0.0.9") as s:
+        assert read_line(s).startswith(b"554 5.7.1")
+    proxy.wait_count("conn_close", 3)
+    proxy.wait_count("conn_rejected", 1)
+    queries = dns.query_count()
+    stats = proxy.wait_event("stats", start=proxy.mark(), timeout=5)
+    assert int(stats["conns"]) == 0
+    assert int(stats["closed"]) == 3
+    assert int(stats["rejected"]) == 1
+    assert int(stats["accepted"]) in (3, 4)  # does it count the rejected one?
+    assert (int(stats["bytes_in"]), int(stats["bytes_out"])) == (sent, received)
+    assert int(stats["upstream_failures"]) == 0
+    assert int(stats["dns_queries"]) == queries
+    assert ses.connections == 3
+
+
+def test_stats_disabled_with_zero(dns, ses, proxy_factory):
+    proxy = proxy_factory("--stats-interval", "0")
+    with connect() as s:
+        read_line(s)
+    proxy.wait_event("conn_close", timeout=5)
+    assert proxy.stop() == 0
+    assert proxy.named("stats") == []
+
+
+def test_text_format_is_logfmt_with_quoted_values(dns, ses, proxy_factory,
+                                                  allowlist, tmp_path):
+    spaced = tmp_path / "ip ranges.json"
+    shutil.copy(allowlist, spaced)
+    proxy = proxy_factory("--log-format", "text", "--ip-ranges", spaced)
+    with connect() as s:
+        read_line(s)
+    closed = proxy.wait_event("conn_close")
+    assert proxy.stop() == 0
+    # Every line parsed as logfmt (the fixture checks bad_lines) and has
+    # the common keys; a value with a space is quoted.
+    for e in proxy.events:
+        assert REQUIRED_KEYS <= set(e), e
+    loaded = proxy.named("allowlist_loaded")[0]
+    assert loaded["file"] == str(spaced)
+    assert f'file="{spaced}"' in proxy.log_text()
+    assert closed["client"].startswith("127.0.0.1:")
+    assert not any(line.lstrip().startswith("{") for line in proxy.lines)
+
+
+def test_log_format_from_env(dns, ses, proxy_factory):
+    proxy = proxy_factory(env={"LOG_FORMAT": "text"})
+    assert proxy.log_format == "text" and proxy.named("listening")

@@ -1,0 +1,573 @@
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allowlist.h"
+#include "config.h"
+#include "harness.h"
+
+#define MAXARG	40
+
+/*
+ * Writable copies of argv and envp: config_parse may keep pointers into
+ * them, so they live until the next call.
+ */
+static struct {
+	char	*argv[MAXARG + 2];
+	char	*envp[MAXARG + 1];
+	char	store[64 * 1024];
+	size_t	used;
+	int	argc;
+} av;
+
+static char *
+keep(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = av.store + av.used;
+
+	if (av.used + n > sizeof(av.store)) {
+		fprintf(stderr, "test arguments too long\n");
+		exit(2);
+	}
+	memcpy(p, s, n);
+	av.used += n;
+	return (p);
+}
+
+/* Parse ${args} and ${env} (NULL-terminated; either may be NULL). */
+static int
+parse(struct config *cfg, const char *const *args, const char *const *env,
+    char *err, size_t errlen)
+{
+	int i;
+
+	av.used = 0;
+	av.argc = 0;
+	av.argv[av.argc++] = keep("ses-smtp-proxy");
+	for (i = 0; args != NULL && args[i] != NULL && i < MAXARG; i++)
+		av.argv[av.argc++] = keep(args[i]);
+	av.argv[av.argc] = NULL;
+	for (i = 0; env != NULL && env[i] != NULL && i < MAXARG; i++)
+		av.envp[i] = keep(env[i]);
+	av.envp[i] = NULL;
+	err[0] = '\0';
+	return (config_parse(cfg, av.argc, av.argv, av.envp, err, errlen));
+}
+
+#define ARGS(...)	((const char *const []){ __VA_ARGS__, NULL })
+#define NOARGS		((const char *const []){ NULL })
+
+static void
+test_defaults(void)
+{
+	struct config cfg;
+	char err[256];
+
+	TEST_START("config_parse defaults");
+	if (!ASSERT_INT_EQ(parse(&cfg, NOARGS, NOARGS, err, sizeof(err)), 0))
+		printf("  err: %s\n", err);
+	ASSERT_INT_EQ(cfg.mode, CONFIG_RUN);
+	ASSERT_STR_EQ(cfg.region, "us-east-1");
+	ASSERT_INT_EQ(cfg.fips, 0);
+	ASSERT_STR_EQ(cfg.upstream_host, "email-smtp.us-east-1.amazonaws.com");
+	ASSERT_INT_EQ(cfg.listen_default, 1);
+	ASSERT_SIZE_EQ(cfg.nlisten, 0);
+	if (ASSERT_PTR_NONNULL(cfg.ip_ranges))
+		ASSERT_STR_EQ(cfg.ip_ranges,
+		    "/etc/ses-smtp-proxy/ip-ranges.json");
+	ASSERT_SIZE_EQ(cfg.allow_cidr.n, 0);
+	ASSERT_SIZE_EQ(cfg.allow_client.n, 0);
+	ASSERT_INT_EQ(cfg.max_conns, 1024);
+	ASSERT_INT_EQ(cfg.idle_timeout, 300);
+	ASSERT_INT_EQ(cfg.connect_timeout, 10);
+	ASSERT_INT_EQ(cfg.drain_timeout, 8);
+	ASSERT_INT_EQ(cfg.max_session, 3600);
+	ASSERT_INT_EQ(cfg.stats_interval, 60);
+	ASSERT_INT_EQ(cfg.log_json, 1);
+	config_free(&cfg);
+	TEST_DONE();
+
+	TEST_START("config_parse unrelated environment ignored");
+	ASSERT_INT_EQ(parse(&cfg, NOARGS, ARGS("PATH=/bin", "SES_REGIONX=x",
+	    "XSES_REGION=eu-west-1", "ses_region=eu-west-1", "MAX_CONNS_=5",
+	    "SES_REGION_=x", "=", "HOME"), err, sizeof(err)), 0);
+	ASSERT_STR_EQ(cfg.region, "us-east-1");
+	ASSERT_INT_EQ(cfg.max_conns, 1024);
+	config_free(&cfg);
+	TEST_DONE();
+}
+
+/* Which field a case checks, and its expected value. */
+enum field {
+	F_REGION, F_UPSTREAM, F_FIPS, F_IPR, F_MAXC, F_IDLE, F_SESS, F_CONN,
+	F_DRAIN, F_STATS, F_JSON, F_MODE, F_NCIDR, F_NCLIENT, F_LISTEN
+};
+
+static int
+check(const struct config *cfg, enum field f, const char *s, long n)
+{
+	char buf[CIDR_ADDRSTRLEN + 8];
+
+	switch (f) {
+	case F_REGION:
+		return (ASSERT_STR_EQ(cfg->region, s));
+	case F_UPSTREAM:
+		return (ASSERT_STR_EQ(cfg->upstream_host, s));
+	case F_IPR:
+		return (ASSERT_PTR_NONNULL(cfg->ip_ranges) &&
+		    ASSERT_STR_EQ(cfg->ip_ranges, s));
+	case F_FIPS:
+		return (ASSERT_INT_EQ(cfg->fips != 0, n));
+	case F_MAXC:
+		return (ASSERT_INT_EQ(cfg->max_conns, n));
+	case F_IDLE:
+		return (ASSERT_INT_EQ(cfg->idle_timeout, n));
+	case F_SESS:
+		return (ASSERT_INT_EQ(cfg->max_session, n));
+	case F_CONN:
+		return (ASSERT_INT_EQ(cfg->connect_timeout, n));
+	case F_DRAIN:
+		return (ASSERT_INT_EQ(cfg->drain_timeout, n));
+	case F_STATS:
+		return (ASSERT_INT_EQ(cfg->stats_interval, n));
+	case F_JSON:
+		return (ASSERT_INT_EQ(cfg->log_json != 0, n));
+	case F_MODE:
+		return (ASSERT_INT_EQ(cfg->mode, n));
+	case F_NCIDR:
+		return (ASSERT_SIZE_EQ(cfg->allow_cidr.n, n));
+	case F_NCLIENT:
+		return (ASSERT_SIZE_EQ(cfg->allow_client.n, n));
+	case F_LISTEN:
+		if (!ASSERT_SIZE_EQ(cfg->nlisten, 1) ||
+		    !ASSERT_INT_EQ(cfg->listen_default, 0))
+			return (0);
+		cidr_sockaddr_format((const struct sockaddr *)&cfg->listen[0],
+		    buf);
+		ASSERT_SIZE_EQ(cfg->listen_len[0],
+		    cfg->listen[0].ss_family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+		return (ASSERT_STR_EQ(buf, s));
+	}
+	return (0);
+}
+
+#define A_(...)		{ __VA_ARGS__ }
+#define NONE		{ NULL }
+
+/* Accepted settings: flags in both forms, environment, precedence. */
+static void
+test_accept(void)
+{
+	static const struct {
+		const char *args[8];
+		const char *env[8];
+		enum field f;
+		const char *s;
+		long	n;
+	} t[] = {
+		{ A_("--region", "eu-west-1"), NONE, F_REGION, "eu-west-1", 0 },
+		{ A_("--region=eu-west-1"), NONE, F_REGION, "eu-west-1", 0 },
+		{ A_("--region", "eu-west-1"), NONE, F_UPSTREAM,
+		    "email-smtp.eu-west-1.amazonaws.com", 0 },
+		{ A_("--region", "us-gov-west-1"), NONE, F_UPSTREAM,
+		    "email-smtp.us-gov-west-1.amazonaws.com", 0 },
+		{ NONE, A_("SES_REGION=ap-southeast-2"), F_UPSTREAM,
+		    "email-smtp.ap-southeast-2.amazonaws.com", 0 },
+		{ A_("--region", "us-west-2"), A_("SES_REGION=eu-west-1"),
+		    F_REGION, "us-west-2", 0 },
+		{ A_("--fips"), NONE, F_UPSTREAM,
+		    "email-smtp-fips.us-east-1.amazonaws.com", 0 },
+		{ A_("--fips"), NONE, F_FIPS, NULL, 1 },
+		{ A_("--fips", "--region", "us-gov-west-1"), NONE, F_UPSTREAM,
+		    "email-smtp-fips.us-gov-west-1.amazonaws.com", 0 },
+		{ A_("--region=ca-central-1", "--fips"), NONE, F_UPSTREAM,
+		    "email-smtp-fips.ca-central-1.amazonaws.com", 0 },
+		{ NONE, A_("SES_FIPS=1"), F_UPSTREAM,
+		    "email-smtp-fips.us-east-1.amazonaws.com", 0 },
+		{ NONE, A_("SES_FIPS=1", "SES_REGION=us-west-1"), F_UPSTREAM,
+		    "email-smtp-fips.us-west-1.amazonaws.com", 0 },
+		{ NONE, A_("SES_FIPS=0"), F_UPSTREAM,
+		    "email-smtp.us-east-1.amazonaws.com", 0 },
+		{ NONE, A_("SES_FIPS=0"), F_FIPS, NULL, 0 },
+		{ A_("--ip-ranges", "/x/y.json"), NONE, F_IPR, "/x/y.json", 0 },
+		{ A_("--ip-ranges=/x/y.json"), NONE, F_IPR, "/x/y.json", 0 },
+		{ NONE, A_("SES_IP_RANGES=/e.json"), F_IPR, "/e.json", 0 },
+		{ A_("--ip-ranges=/f.json"), A_("SES_IP_RANGES=/e.json"), F_IPR,
+		    "/f.json", 0 },
+		{ A_("--max-conns", "5"), NONE, F_MAXC, NULL, 5 },
+		{ A_("--max-conns=5"), NONE, F_MAXC, NULL, 5 },
+		{ NONE, A_("MAX_CONNS=7"), F_MAXC, NULL, 7 },
+		{ A_("--max-conns", "6"), A_("MAX_CONNS=7"), F_MAXC, NULL, 6 },
+		{ A_("--max-conns", "100000"), NONE, F_MAXC, NULL, 100000 },
+		{ A_("--idle-timeout", "7"), NONE, F_IDLE, NULL, 7 },
+		{ A_("--idle-timeout=7"), NONE, F_IDLE, NULL, 7 },
+		{ NONE, A_("IDLE_TIMEOUT=9"), F_IDLE, NULL, 9 },
+		{ A_("--idle-timeout=8"), A_("IDLE_TIMEOUT=9"), F_IDLE, NULL,
+		    8 },
+		{ A_("--max-session", "0"), NONE, F_SESS, NULL, 0 },
+		{ A_("--max-session=60"), NONE, F_SESS, NULL, 60 },
+		{ NONE, A_("MAX_SESSION=0"), F_SESS, NULL, 0 },
+		{ A_("--max-session=5"), A_("MAX_SESSION=0"), F_SESS, NULL, 5 },
+		{ A_("--connect-timeout", "3"), NONE, F_CONN, NULL, 3 },
+		{ A_("--connect-timeout=3"), NONE, F_CONN, NULL, 3 },
+		{ NONE, A_("CONNECT_TIMEOUT=4"), F_CONN, NULL, 4 },
+		{ A_("--connect-timeout=2"), A_("CONNECT_TIMEOUT=4"), F_CONN,
+		    NULL, 2 },
+		{ A_("--drain-timeout", "0"), NONE, F_DRAIN, NULL, 0 },
+		{ A_("--drain-timeout=30"), NONE, F_DRAIN, NULL, 30 },
+		{ NONE, A_("DRAIN_TIMEOUT=20"), F_DRAIN, NULL, 20 },
+		{ A_("--drain-timeout=1"), A_("DRAIN_TIMEOUT=20"), F_DRAIN,
+		    NULL, 1 },
+		{ A_("--stats-interval", "0"), NONE, F_STATS, NULL, 0 },
+		{ A_("--stats-interval=15"), NONE, F_STATS, NULL, 15 },
+		{ NONE, A_("STATS_INTERVAL=0"), F_STATS, NULL, 0 },
+		{ A_("--stats-interval=5"), A_("STATS_INTERVAL=0"), F_STATS,
+		    NULL, 5 },
+		{ A_("--log-format", "text"), NONE, F_JSON, NULL, 0 },
+		{ A_("--log-format=text"), NONE, F_JSON, NULL, 0 },
+		{ A_("--log-format=json"), NONE, F_JSON, NULL, 1 },
+		{ NONE, A_("LOG_FORMAT=text"), F_JSON, NULL, 0 },
+		{ A_("--log-format=json"), A_("LOG_FORMAT=text"), F_JSON, NULL,
+		    1 },
+		{ A_("--listen", "1.2.3.4:1587"), NONE, F_LISTEN,
+		    "1.2.3.4:1587", 0 },
+		{ A_("--listen=1.2.3.4:1587"), NONE, F_LISTEN, "1.2.3.4:1587",
+		    0 },
+		{ A_("--listen", "[::1]:1587"), NONE, F_LISTEN, "[::1]:1587",
+		    0 },
+		{ A_("--listen=[::]:2525"), NONE, F_LISTEN, "[::]:2525", 0 },
+		{ A_("--listen=0.0.0.0:1"), NONE, F_LISTEN, "0.0.0.0:1", 0 },
+		{ A_("--listen=0.0.0.0:65535"), NONE, F_LISTEN,
+		    "0.0.0.0:65535", 0 },
+		{ NONE, A_("LISTEN=127.0.0.1:2587"), F_LISTEN,
+		    "127.0.0.1:2587", 0 },
+		{ A_("--listen=127.0.0.2:1"), A_("LISTEN=127.0.0.1:2587"),
+		    F_LISTEN, "127.0.0.2:1", 0 },
+		{ A_("--allow-cidr", "10.0.0.0/8"), NONE, F_NCIDR, NULL, 1 },
+		{ A_("--allow-cidr=10.0.0.0/8"), NONE, F_NCIDR, NULL, 1 },
+		{ A_("--allow-cidr", "10.0.0.0/8", "--allow-cidr=192.168.0.0/16",
+		    "--allow-cidr", "2001:db8::/32"), NONE, F_NCIDR, NULL, 3 },
+		{ NONE, A_("SES_ALLOW_CIDRS=10.0.0.0/8,192.168.0.0/16,"
+		    "2001:db8::/32"), F_NCIDR, NULL, 3 },
+		{ NONE, A_("SES_ALLOW_CIDRS=10.0.0.0/8"), F_NCIDR, NULL, 1 },
+		{ A_("--allow-cidr=1.0.0.0/8"), A_("SES_ALLOW_CIDRS=10.0.0.0/8,"
+		    "11.0.0.0/8"), F_NCIDR, NULL, 1 },
+		{ A_("--allow-client", "192.168.0.0/16"), NONE, F_NCLIENT, NULL,
+		    1 },
+		{ A_("--allow-client=192.168.0.0/16", "--allow-client",
+		    "::1/128"), NONE, F_NCLIENT, NULL, 2 },
+		{ NONE, A_("ALLOW_CLIENTS=127.0.0.0/8,::1/128,10.0.0.0/8"),
+		    F_NCLIENT, NULL, 3 },
+		{ A_("--allow-client=127.0.0.0/8"), NONE, F_NCIDR, NULL, 0 },
+		{ A_("--allow-cidr=127.0.0.0/8"), NONE, F_NCLIENT, NULL, 0 },
+		{ A_("--check"), NONE, F_MODE, NULL, CONFIG_CHECK },
+		{ A_("--check", "--region", "eu-west-1"), NONE, F_REGION,
+		    "eu-west-1", 0 },
+		{ A_("--region", "eu-west-1", "--check"), NONE, F_MODE, NULL,
+		    CONFIG_CHECK },
+		{ A_("--version"), NONE, F_MODE, NULL, CONFIG_VERSION },
+		{ A_("--help"), NONE, F_MODE, NULL, CONFIG_HELP },
+		{ A_("--help"), A_("MAX_CONNS=abc"), F_MODE, NULL,
+		    CONFIG_HELP },
+		{ NONE, NONE, F_MODE, NULL, CONFIG_RUN },
+	};
+	struct config cfg;
+	char err[256];
+	size_t i, j;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char desc[200] = "";
+		for (j = 0; t[i].args[j] != NULL; j++)
+			snprintf(desc + strlen(desc), sizeof(desc) -
+			    strlen(desc), "%s ", t[i].args[j]);
+		for (j = 0; t[i].env[j] != NULL; j++)
+			snprintf(desc + strlen(desc), sizeof(desc) -
+			    strlen(desc), "[%s] ", t[i].env[j]);
+		TEST_START("config_parse accepts %s", desc);
+		if (ASSERT_INT_EQ(parse(&cfg, t[i].args, t[i].env, err,
+		    sizeof(err)), 0))
+			check(&cfg, t[i].f, t[i].s, t[i].n);
+		else
+			printf("  err: %s\n", err);
+		config_free(&cfg);
+		TEST_DONE();
+	}
+}
+
+/* The prefixes of the repeatable options, and their tags. */
+static void
+test_lists(void)
+{
+	struct config cfg;
+	struct cidr_addr a;
+	const struct cidr *c;
+	char err[256];
+
+	TEST_START("config_parse --allow-cidr contents and tag");
+	ASSERT_INT_EQ(parse(&cfg, ARGS("--allow-cidr", "10.0.0.0/8",
+	    "--allow-cidr=2001:db8::/32"), NOARGS, err, sizeof(err)), 0);
+	ASSERT_SIZE_EQ(cidrset_count(&cfg.allow_cidr, AF_INET), 1);
+	ASSERT_SIZE_EQ(cidrset_count(&cfg.allow_cidr, AF_INET6), 1);
+	cidr_addr_parse("10.9.9.9", 8, &a);
+	c = cidrset_find(&cfg.allow_cidr, &a);
+	if (ASSERT_PTR_NONNULL(c))
+		ASSERT_INT_EQ(c->tag, ALLOWLIST_TAG_OPERATOR);
+	cidr_addr_parse("2001:db8::9", 11, &a);
+	ASSERT_PTR_NONNULL(cidrset_find(&cfg.allow_cidr, &a));
+	cidr_addr_parse("11.0.0.1", 8, &a);
+	ASSERT_PTR_NULL(cidrset_find(&cfg.allow_cidr, &a));
+	config_free(&cfg);
+	TEST_DONE();
+
+	TEST_START("config_parse ALLOW_CLIENTS contents");
+	ASSERT_INT_EQ(parse(&cfg, NOARGS, ARGS("ALLOW_CLIENTS=192.0.2.0/24,"
+	    "2001:db8::/48"), err, sizeof(err)), 0);
+	cidr_addr_parse("192.0.2.200", 11, &a);
+	ASSERT_PTR_NONNULL(cidrset_find(&cfg.allow_client, &a));
+	cidr_addr_parse("2001:db8:0:1::1", 15, &a);
+	ASSERT_PTR_NONNULL(cidrset_find(&cfg.allow_client, &a));
+	cidr_addr_parse("2001:db8:1::1", 13, &a);
+	ASSERT_PTR_NULL(cidrset_find(&cfg.allow_client, &a));
+	ASSERT_SIZE_EQ(cfg.allow_cidr.n, 0);
+	config_free(&cfg);
+	TEST_DONE();
+}
+
+/* Rejected: -1 and a message that names the flag or variable. */
+static void
+test_reject(void)
+{
+	static const struct {
+		const char *args[8];
+		const char *env[8];
+		const char *name;	/* must appear in err */
+	} t[] = {
+		{ A_("--bogus"), NONE, "--bogus" },
+		{ A_("--regionx", "eu-west-1"), NONE, "--regionx" },
+		{ A_("--fipsx"), NONE, "--fipsx" },
+		{ A_("--max-conns5"), NONE, "--max-conns5" },
+		{ A_("eu-west-1"), NONE, "eu-west-1" },
+		{ A_("-r"), NONE, "-r" },
+		{ A_("--region"), NONE, "--region" },
+		{ A_("--listen"), NONE, "--listen" },
+		{ A_("--max-conns"), NONE, "--max-conns" },
+		{ A_("--allow-cidr"), NONE, "--allow-cidr" },
+		{ A_("--region="), NONE, "--region" },
+		{ A_("--region", "eu-west-1", "--region", "eu-west-1"), NONE,
+		    "--region" },
+		{ A_("--region=eu-west-1", "--region", "us-west-2"), NONE,
+		    "--region" },
+		{ A_("--fips", "--fips"), NONE, "--fips" },
+		{ A_("--max-conns", "1", "--max-conns", "1"), NONE,
+		    "--max-conns" },
+		{ A_("--log-format=json", "--log-format=json"), NONE,
+		    "--log-format" },
+		{ A_("--ip-ranges=/a", "--ip-ranges=/b"), NONE, "--ip-ranges" },
+		{ A_("--check", "--check"), NONE, "--check" },
+		{ A_("--region", "US-EAST-1"), NONE, "--region" },
+		{ A_("--region", "us-east-1.evil.com"), NONE, "--region" },
+		{ A_("--region", "us-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-1"),
+		    NONE, "--region" },
+		{ NONE, A_("SES_REGION=../../etc"), "SES_REGION" },
+		{ NONE, A_("SES_REGION="), "SES_REGION" },
+		{ A_("--log-format", "xml"), NONE, "--log-format" },
+		{ A_("--log-format", "JSON "), NONE, "--log-format" },
+		{ NONE, A_("LOG_FORMAT=xml"), "LOG_FORMAT" },
+		{ A_("--ip-ranges="), NONE, "--ip-ranges" },
+		{ NONE, A_("SES_FIPS=maybe"), "SES_FIPS" },
+		/* Numbers. */
+		{ A_("--max-conns", "0"), NONE, "--max-conns" },
+		{ A_("--max-conns", "-1"), NONE, "--max-conns" },
+		{ A_("--max-conns", "+5"), NONE, "--max-conns" },
+		{ A_("--max-conns", "05"), NONE, "--max-conns" },
+		{ A_("--max-conns", "00"), NONE, "--max-conns" },
+		{ A_("--max-conns", " 5"), NONE, "--max-conns" },
+		{ A_("--max-conns", "5 "), NONE, "--max-conns" },
+		{ A_("--max-conns", "5s"), NONE, "--max-conns" },
+		{ A_("--max-conns", "0x10"), NONE, "--max-conns" },
+		{ A_("--max-conns", "1e3"), NONE, "--max-conns" },
+		{ A_("--max-conns", "1.5"), NONE, "--max-conns" },
+		{ A_("--max-conns", ""), NONE, "--max-conns" },
+		{ A_("--max-conns", "4294967296"), NONE, "--max-conns" },
+		{ A_("--max-conns", "4294968320"), NONE, "--max-conns" },
+		{ A_("--max-conns", "18446744073709552640"), NONE,
+		    "--max-conns" },
+		{ A_("--max-conns", "99999999999999999999999999999"), NONE,
+		    "--max-conns" },
+		{ A_("--max-conns=abc"), NONE, "--max-conns" },
+		{ NONE, A_("MAX_CONNS=abc"), "MAX_CONNS" },
+		{ NONE, A_("MAX_CONNS=4294967297"), "MAX_CONNS" },
+		{ NONE, A_("MAX_CONNS="), "MAX_CONNS" },
+		{ A_("--idle-timeout", "x"), NONE, "--idle-timeout" },
+		{ A_("--idle-timeout", "010"), NONE, "--idle-timeout" },
+		{ A_("--idle-timeout", "4294967596"), NONE, "--idle-timeout" },
+		{ NONE, A_("IDLE_TIMEOUT=-5"), "IDLE_TIMEOUT" },
+		{ A_("--max-session", "-1"), NONE, "--max-session" },
+		{ A_("--max-session", "4294967296"), NONE, "--max-session" },
+		{ NONE, A_("MAX_SESSION=1h"), "MAX_SESSION" },
+		{ A_("--connect-timeout", "0"), NONE, "--connect-timeout" },
+		{ A_("--connect-timeout", "4294967306"), NONE,
+		    "--connect-timeout" },
+		{ NONE, A_("CONNECT_TIMEOUT=ten"), "CONNECT_TIMEOUT" },
+		{ A_("--drain-timeout", "08"), NONE, "--drain-timeout" },
+		{ NONE, A_("DRAIN_TIMEOUT=8.5"), "DRAIN_TIMEOUT" },
+		{ A_("--stats-interval", "-60"), NONE, "--stats-interval" },
+		{ NONE, A_("STATS_INTERVAL=4294967356"), "STATS_INTERVAL" },
+		/* Listen addresses. */
+		{ A_("--listen", "::1:1587"), NONE, "--listen" },
+		{ A_("--listen", "1.2.3.4:0"), NONE, "--listen" },
+		{ A_("--listen", "1.2.3.4:65536"), NONE, "--listen" },
+		{ A_("--listen", "1.2.3.4:4294968883"), NONE, "--listen" },
+		{ A_("--listen", "1.2.3.4"), NONE, "--listen" },
+		{ A_("--listen", "1.2.3.4:"), NONE, "--listen" },
+		{ A_("--listen", "1.2.3.4:01587"), NONE, "--listen" },
+		{ A_("--listen", "1.2.3.4:+1587"), NONE, "--listen" },
+		{ A_("--listen", "1.2.3.4:-1"), NONE, "--listen" },
+		{ A_("--listen", "1.2.3.4:1587 "), NONE, "--listen" },
+		{ A_("--listen", "1.2.3.4:15x87"), NONE, "--listen" },
+		{ A_("--listen", "[::1]1587"), NONE, "--listen" },
+		{ A_("--listen", "[::1]:"), NONE, "--listen" },
+		{ A_("--listen", "[::1:1587"), NONE, "--listen" },
+		{ A_("--listen", "::1]:1587"), NONE, "--listen" },
+		{ A_("--listen", "[]:1587"), NONE, "--listen" },
+		{ A_("--listen", "localhost:1587"), NONE, "--listen" },
+		{ A_("--listen", "256.0.0.1:1587"), NONE, "--listen" },
+		{ A_("--listen", ""), NONE, "--listen" },
+		{ NONE, A_("LISTEN=::1:1587"), "LISTEN" },
+		{ NONE, A_("LISTEN=0.0.0.0:0"), "LISTEN" },
+		/* Prefix lists. */
+		{ A_("--allow-cidr", "banana"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "10.0.0.1/8"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "10.0.0.0/33"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", ""), NONE, "--allow-cidr" },
+		{ A_("--allow-client", "10.0.0.0/8/8"), NONE,
+		    "--allow-client" },
+		{ NONE, A_("SES_ALLOW_CIDRS=banana"), "SES_ALLOW_CIDRS" },
+		{ NONE, A_("SES_ALLOW_CIDRS=10.0.0.0/8,"), "SES_ALLOW_CIDRS" },
+		{ NONE, A_("SES_ALLOW_CIDRS=,10.0.0.0/8"), "SES_ALLOW_CIDRS" },
+		{ NONE, A_("SES_ALLOW_CIDRS=10.0.0.0/8,,11.0.0.0/8"),
+		    "SES_ALLOW_CIDRS" },
+		{ NONE, A_("SES_ALLOW_CIDRS=10.0.0.0/8,11.0.0.1/8"),
+		    "SES_ALLOW_CIDRS" },
+		{ NONE, A_("ALLOW_CLIENTS=10.0.0.0/8;11.0.0.0/8"),
+		    "ALLOW_CLIENTS" },
+		{ NONE, A_("ALLOW_CLIENTS=2001:db8::1/32"), "ALLOW_CLIENTS" },
+	};
+	struct config cfg;
+	char err[256];
+	size_t i, j;
+	int r;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char desc[200] = "";
+		for (j = 0; t[i].args[j] != NULL; j++)
+			snprintf(desc + strlen(desc), sizeof(desc) -
+			    strlen(desc), "\"%s\" ", t[i].args[j]);
+		for (j = 0; t[i].env[j] != NULL; j++)
+			snprintf(desc + strlen(desc), sizeof(desc) -
+			    strlen(desc), "[%s] ", t[i].env[j]);
+		TEST_START("config_parse rejects %s", desc);
+		r = parse(&cfg, t[i].args, t[i].env, err, sizeof(err));
+		ASSERT_INT_EQ(r, -1);
+		if (!ASSERT_PTR_NONNULL(strstr(err, t[i].name)))
+			printf("  err: \"%s\", wanted \"%s\" in it\n", err,
+			    t[i].name);
+		config_free(&cfg);
+		TEST_DONE();
+	}
+
+	TEST_START("config_parse err is cut to errlen");
+	{
+		char tiny[12];
+		memset(tiny, '#', sizeof(tiny));
+		av.used = 0;
+		av.argv[0] = keep("ses-smtp-proxy");
+		av.argv[1] = keep("--bogus-option-with-a-long-name");
+		av.argv[2] = NULL;
+		av.envp[0] = NULL;
+		ASSERT_INT_EQ(config_parse(&cfg, 2, av.argv, av.envp, tiny, 8),
+		    -1);
+		ASSERT_SIZE_LE(strnlen(tiny, 8), 7);
+		ASSERT_INT_EQ(tiny[8], '#');
+		config_free(&cfg);
+	}
+	TEST_DONE();
+}
+
+static void
+test_region_valid(void)
+{
+	static char longname[301];
+	static const struct {
+		const char *r;
+		int	ok;
+	} t[] = {
+		{ "us-east-1", 1 }, { "us-gov-west-1", 1 },
+		{ "ap-southeast-2", 1 }, { "eu-central-1", 1 },
+		{ "cn-north-1", 1 }, { "me-central-1", 1 },
+		{ "il-central-1", 1 }, { "ap-northeast-3", 1 },
+		{ "ca-west-1", 1 }, { "us-isob-east-1", 1 },
+		{ "us-east-1.evil.com", 0 }, { "../", 0 }, { "", 0 },
+		{ "US-EAST-1", 0 }, { "Us-east-1", 0 }, { "us-east", 0 },
+		{ "us-east-123", 0 }, { "u-east-1", 0 }, { "use-east-1", 0 },
+		{ "useast-1", 0 }, { "us--east-1", 0 }, { "us-east-1 ", 0 },
+		{ " us-east-1", 0 }, { "us-east-1\n", 0 }, { "-east-1", 0 },
+		{ "us-east-", 0 }, { "us-east-1-", 0 }, { "us_east_1", 0 },
+		{ "us-east-1a", 0 }, { "us-east-1/../", 0 }, { "us-ea st-1", 0 },
+		{ "us-1", 0 }, { "us-east-x", 0 }, { "us-east--1", 0 },
+		{ "us-east-1.", 0 }, { "us-east-1:", 0 }, { "us-éast-1", 0 },
+		{ longname, 0 },
+	};
+	size_t i;
+
+	memset(longname, 'a', sizeof(longname) - 1);
+	memcpy(longname, "us-", 3);
+	memcpy(longname + sizeof(longname) - 3, "-1", 2);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		TEST_START("config_region_valid \"%.40s\"", t[i].r);
+		ASSERT_INT_EQ(config_region_valid(t[i].r) != 0, t[i].ok);
+		TEST_DONE();
+	}
+}
+
+static void
+test_usage(void)
+{
+	static const char *const flags[] = {
+		"--region", "--fips", "--listen", "--ip-ranges", "--allow-cidr",
+		"--allow-client", "--max-conns", "--idle-timeout",
+		"--max-session", "--connect-timeout", "--drain-timeout",
+		"--log-format", "--stats-interval", "--check", "--version",
+		"--help",
+	};
+	const char *u = config_usage();
+	size_t i;
+
+	TEST_START("config_usage names every flag");
+	if (ASSERT_PTR_NONNULL(u)) {
+		ASSERT_PTR_NONNULL(strstr(u, "usage"));
+		for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+			if (!ASSERT_PTR_NONNULL(strstr(u, flags[i])))
+				printf("  missing %s\n", flags[i]);
+	}
+	TEST_DONE();
+}
+
+int
+main(void)
+{
+
+	test_defaults();
+	test_accept();
+	test_lists();
+	test_reject();
+	test_region_valid();
+	test_usage();
+	return (test_summary());
+}

@@ -1,0 +1,440 @@
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "allowlist.h"
+#include "log.h"
+#include "loop.h"
+#include "upstream.h"
+
+struct query {
+	struct loop_watch w;
+	uint16_t qtype;
+	uint16_t id;
+	int	done;
+	int	status;		/* dns_parse result, or QUERY_TIMEOUT etc. */
+	struct dns_answer ans;
+};
+
+#define QUERY_TIMEOUT	-10
+#define QUERY_NETERR	-11
+
+static struct {
+	const char *host;
+	const char *region;
+	const struct cidrset *allow;
+	struct resolvconf rc;
+	const struct cidr_addr *hosts;
+	size_t	nhosts;
+	void	(*notify)(void);
+
+	struct cidr_addr good[UPSTREAM_MAX_ADDRS];	/* validated set */
+	size_t	ngood;
+	size_t	rr;
+	uint64_t good_at;
+
+	struct upstream_result res[UPSTREAM_MAX_ADDRS];	/* last answer */
+	size_t	nres;
+
+	struct query q[2];
+	unsigned attempt;
+	int	inflight;
+	uint64_t started;
+	unsigned backoff;
+	struct loop_timer timer;
+	unsigned long queries;
+} up;
+
+static void callback_dns(struct loop_watch *, uint32_t);
+static void callback_timer(struct loop_timer *);
+
+void
+upstream_init(const char *host, const char *region,
+    const struct cidrset *allow, const struct resolvconf *rc,
+    const struct cidr_addr *hosts, size_t nhosts, void (*notify)(void))
+{
+	int i;
+
+	memset(&up, 0, sizeof(up));
+	up.host = host;
+	up.region = region;
+	up.allow = allow;
+	up.rc = *rc;
+	up.hosts = hosts;
+	up.nhosts = nhosts;
+	up.notify = notify;
+	up.q[0].qtype = DNS_TYPE_A;
+	up.q[1].qtype = DNS_TYPE_AAAA;
+	for (i = 0; i < 2; i++) {
+		up.q[i].w.fd = -1;
+		up.q[i].w.cb = callback_dns;
+	}
+	up.timer.cb = callback_timer;
+}
+
+void
+upstream_why(const struct cidr *match, char *buf, size_t len)
+{
+	char p[CIDR_ADDRSTRLEN + 4];
+
+	cidr_format(match, p);
+	if (match->tag == ALLOWLIST_TAG_OPERATOR)
+		snprintf(buf, len, "--allow-cidr %s", p);
+	else
+		snprintf(buf, len, "AMAZON/%s %s", up.region, p);
+}
+
+/* Was ${a} denied by the previous answer too?  (Log each denial once.) */
+static int
+was_denied(const struct cidr_addr *a, const struct upstream_result *old,
+    size_t nold)
+{
+	size_t i;
+
+	for (i = 0; i < nold; i++)
+		if (old[i].match == NULL && cidr_addr_eq(&old[i].addr, a))
+			return (1);
+	return (0);
+}
+
+static void
+log_denied(const struct cidr_addr *a)
+{
+	struct log_line l;
+	char buf[CIDR_ADDRSTRLEN];
+
+	cidr_addr_format(a, buf);
+	log_begin(&l, LOG_WARN, "upstream_denied");
+	log_str(&l, "host", up.host);
+	log_str(&l, "addr", buf);
+	log_str(&l, "reason", "outside the AMAZON prefixes of the region and "
+	    "--allow-cidr");
+	log_end(&l);
+}
+
+static void
+log_resolved(const char *source, size_t ndenied, uint32_t ttl)
+{
+	struct log_line l;
+	char list[UPSTREAM_MAX_ADDRS * CIDR_ADDRSTRLEN], one[CIDR_ADDRSTRLEN];
+	size_t i, n = 0;
+
+	list[0] = '\0';
+	for (i = 0; i < up.ngood; i++) {
+		cidr_addr_format(&up.good[i], one);
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+		    i ? "," : "", one);
+	}
+	log_begin(&l, LOG_INFO, "upstream_resolved");
+	log_str(&l, "host", up.host);
+	log_str(&l, "source", source);
+	log_str(&l, "addrs", list);
+	log_u64(&l, "denied", ndenied);
+	log_u64(&l, "ttl", ttl);
+	log_end(&l);
+}
+
+/* Check each address, replace the validated set, log what changed. */
+static void
+adopt(const struct cidr_addr *addrs, size_t n, const char *source,
+    uint32_t ttl)
+{
+	struct upstream_result old[UPSTREAM_MAX_ADDRS];
+	size_t nold = up.nres, i, ndenied = 0, oldgood = up.ngood;
+	struct cidr_addr prev[UPSTREAM_MAX_ADDRS];
+	int changed;
+
+	memcpy(old, up.res, sizeof(old));
+	memcpy(prev, up.good, sizeof(prev));
+	up.nres = up.ngood = 0;
+	for (i = 0; i < n && i < UPSTREAM_MAX_ADDRS; i++) {
+		up.res[up.nres].addr = addrs[i];
+		up.res[up.nres].match = cidrset_find(up.allow, &addrs[i]);
+		if (up.res[up.nres].match != NULL) {
+			up.good[up.ngood++] = addrs[i];
+		} else {
+			ndenied++;
+			if (!was_denied(&addrs[i], old, nold))
+				log_denied(&addrs[i]);
+		}
+		up.nres++;
+	}
+	up.good_at = loop_now();
+	changed = up.ngood != oldgood ||
+	    memcmp(prev, up.good, up.ngood * sizeof(prev[0])) != 0;
+	if (changed || nold == 0)
+		log_resolved(source, ndenied, ttl);
+}
+
+static void
+close_query(struct query *q)
+{
+
+	loop_watch_close(&q->w);
+}
+
+/* Send query ${q} to the nameserver picked by the attempt number. */
+static void
+send_query(struct query *q)
+{
+	const struct cidr_addr *ns = &up.rc.ns[up.attempt % up.rc.nns];
+	uint8_t pkt[DNS_NAME_MAX + 32];
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int len;
+
+	close_query(q);
+	q->done = 0;
+	if (getrandom(&q->id, sizeof(q->id), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(q->id))
+		q->id = (uint16_t)(loop_clock() * 2654435761u >> 7);
+	len = dns_build_query(pkt, sizeof(pkt), q->id, up.host, q->qtype);
+	sl = cidr_addr_to_sockaddr(ns, 53, &ss);
+	/* A connected socket: the kernel drops datagrams from anyone else. */
+	q->w.fd = socket(ns->family, SOCK_DGRAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, IPPROTO_UDP);
+	if (len < 0 || q->w.fd < 0 ||
+	    connect(q->w.fd, (struct sockaddr *)&ss, sl) != 0 ||
+	    send(q->w.fd, pkt, (size_t)len, MSG_NOSIGNAL) != len ||
+	    loop_watch_set(&q->w, EPOLLIN) != 0) {
+		q->status = QUERY_NETERR;
+		q->done = 1;
+		close_query(q);
+		return;
+	}
+	up.queries++;
+}
+
+static void
+resolve_begin(void)
+{
+	int i;
+
+	up.inflight = 1;
+	up.attempt = 0;
+	up.started = loop_now();
+	for (i = 0; i < 2; i++)
+		send_query(&up.q[i]);
+	up.timer.at = loop_now() + up.rc.timeout_s * 1000;
+}
+
+static const char *
+status_text(int status)
+{
+
+	switch (status) {
+	case 0:
+		return ("no address records");
+	case DNS_ENXDOMAIN:
+		return ("NXDOMAIN");
+	case DNS_ESERVFAIL:
+		return ("SERVFAIL or REFUSED");
+	case QUERY_TIMEOUT:
+		return ("timeout");
+	default:
+		return ("network error");
+	}
+}
+
+static void
+finish_failed(void)
+{
+	struct log_line l;
+
+	up.backoff = up.backoff == 0 ? 1 : up.backoff * 2;
+	if (up.backoff > UPSTREAM_RETRY_MAX)
+		up.backoff = UPSTREAM_RETRY_MAX;
+	/* Keep serving the last good set for a while (serve-stale). */
+	if (up.ngood > 0 &&
+	    loop_now() - up.good_at > UPSTREAM_STALE_MAX * 1000ull) {
+		up.ngood = 0;
+		up.nres = 0;
+	}
+	log_begin(&l, LOG_WARN, "upstream_resolve_failed");
+	log_str(&l, "host", up.host);
+	log_str(&l, "error", status_text(up.q[0].status != 0 ?
+	    up.q[0].status : up.q[1].status));
+	log_u64(&l, "retry_s", up.backoff);
+	log_u64(&l, "kept", up.ngood);
+	log_end(&l);
+	up.timer.at = loop_now() + up.backoff * 1000;
+}
+
+/* Both queries have ended: adopt the answer or keep the old set. */
+static void
+finish(void)
+{
+	struct cidr_addr all[UPSTREAM_MAX_ADDRS];
+	uint32_t ttl = UINT32_MAX;
+	size_t n = 0, i;
+	int k;
+
+	up.inflight = 0;
+	for (k = 0; k < 2; k++) {
+		struct query *q = &up.q[k];
+		close_query(q);
+		if (q->status != 0 || q->ans.naddrs == 0)
+			continue;
+		for (i = 0; i < q->ans.naddrs; i++)
+			all[n++] = q->ans.addrs[i];
+		if (q->ans.ttl < ttl)
+			ttl = q->ans.ttl;
+	}
+	if (n == 0) {
+		finish_failed();
+	} else {
+		if (ttl < UPSTREAM_TTL_MIN)
+			ttl = UPSTREAM_TTL_MIN;
+		if (ttl > UPSTREAM_TTL_MAX)
+			ttl = UPSTREAM_TTL_MAX;
+		up.backoff = 0;
+		adopt(all, n, "dns", ttl);
+		up.timer.at = loop_now() + ttl * 1000ull;
+	}
+	if (up.notify != NULL)
+		up.notify();
+}
+
+static void
+callback_dns(struct loop_watch *w, uint32_t revents)
+{
+	struct query *q = w == &up.q[0].w ? &up.q[0] : &up.q[1];
+	uint8_t pkt[DNS_MAX_PACKET];
+	ssize_t n;
+	int i;
+
+	(void)revents;
+	/* Bounded: a flood of bogus datagrams cannot hold the loop. */
+	for (i = 0; i < 8 && !q->done; i++) {
+		n = recv(w->fd, pkt, sizeof(pkt), 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0) {
+			/* e.g. ECONNREFUSED from an ICMP port unreachable. */
+			q->status = QUERY_NETERR;
+			q->done = 1;
+			break;
+		}
+		q->status = dns_parse(pkt, (size_t)n, q->id, up.host,
+		    q->qtype, &q->ans);
+		if (q->status != DNS_EIGNORE)
+			q->done = 1;
+	}
+	if (!q->done)
+		return;
+	close_query(q);
+	if (up.q[0].done && up.q[1].done)
+		finish();
+}
+
+static void
+callback_timer(struct loop_timer *t)
+{
+	int i, retry = 0;
+
+	(void)t;
+	if (!up.inflight) {
+		resolve_begin();
+		return;
+	}
+	/* The attempt timed out: next nameserver for unanswered queries. */
+	up.attempt++;
+	for (i = 0; i < 2; i++) {
+		if (up.q[i].done)
+			continue;
+		if (up.attempt < up.rc.attempts * up.rc.nns) {
+			send_query(&up.q[i]);
+			retry = 1;
+		} else {
+			close_query(&up.q[i]);
+			up.q[i].status = QUERY_TIMEOUT;
+			up.q[i].done = 1;
+		}
+	}
+	if (retry)
+		up.timer.at = loop_now() + up.rc.timeout_s * 1000;
+	else if (up.q[0].done && up.q[1].done)
+		finish();
+}
+
+void
+upstream_start(void)
+{
+
+	loop_timer_add(&up.timer);
+	if (up.nhosts > 0) {
+		/* /etc/hosts names the SES host: static, never re-resolved. */
+		adopt(up.hosts, up.nhosts, "hosts", 0);
+		if (up.notify != NULL)
+			up.notify();
+		return;
+	}
+	resolve_begin();
+}
+
+size_t
+upstream_count(void)
+{
+
+	return (up.ngood);
+}
+
+int
+upstream_resolving(void)
+{
+
+	return (up.inflight);
+}
+
+int
+upstream_next(struct cidr_addr *out)
+{
+
+	if (up.ngood == 0)
+		return (-1);
+	*out = up.good[up.rr++ % up.ngood];
+	/* Defence in depth: the set holds only checked addresses. */
+	if (cidrset_find(up.allow, out) == NULL)
+		return (-1);
+	return (0);
+}
+
+void
+upstream_kick(void)
+{
+
+	if (up.nhosts > 0 || up.inflight ||
+	    loop_now() - up.started < UPSTREAM_KICK_MIN * 1000)
+		return;
+	resolve_begin();
+}
+
+size_t
+upstream_results(const struct upstream_result **out)
+{
+
+	*out = up.res;
+	return (up.nres);
+}
+
+unsigned long
+upstream_queries(void)
+{
+
+	return (up.queries);
+}
+
+void
+upstream_stop(void)
+{
+
+	close_query(&up.q[0]);
+	close_query(&up.q[1]);
+	up.timer.at = 0;
+	up.inflight = 0;
+}

@@ -1,0 +1,81 @@
+#ifndef UPSTREAM_H_
+#define UPSTREAM_H_
+
+#include <stddef.h>
+
+#include "cidr.h"
+#include "dns.h"
+#include "resolvconf.h"
+
+/*
+ * The SES endpoint: resolve its name inside the event loop (A and AAAA
+ * over UDP to the resolv.conf nameservers; never blocking), check every
+ * address against the allowlist, and hand out validated addresses in
+ * round-robin order.  Only addresses that passed the check are ever
+ * returned; connecting to the very address that was checked means a DNS
+ * answer cannot change between check and connect.
+ */
+
+/* The SES submission port: a constant, never a setting. */
+#define UPSTREAM_PORT		587
+
+#define UPSTREAM_MAX_ADDRS	(2 * DNS_MAX_ADDRS)
+#define UPSTREAM_TTL_MIN	2	/* seconds */
+#define UPSTREAM_TTL_MAX	300
+#define UPSTREAM_RETRY_MAX	30	/* backoff cap after failures */
+#define UPSTREAM_STALE_MAX	(24 * 3600)	/* keep a good set this long */
+#define UPSTREAM_KICK_MIN	5	/* early re-resolve at most this often */
+
+struct upstream_result {
+	struct cidr_addr addr;
+	const struct cidr *match;	/* NULL: denied */
+};
+
+/**
+ * upstream_init(host, region, allow, rc, hosts, nhosts, notify): prepare to
+ * resolve ${host}, checking addresses against ${allow} (tags say AMAZON
+ * prefix of ${region} or --allow-cidr).  When ${nhosts} > 0, the /etc/hosts
+ * addresses ${hosts} are used instead of DNS.  ${notify} is called after
+ * every completed resolution.  Nothing is sent until upstream_start().
+ */
+void upstream_init(const char *host, const char *region,
+    const struct cidrset *allow, const struct resolvconf *rc,
+    const struct cidr_addr *hosts, size_t nhosts, void (*notify)(void));
+
+/** upstream_start(): begin the first resolution (needs loop_init). */
+void upstream_start(void);
+
+/** upstream_count(): number of validated addresses available now. */
+size_t upstream_count(void);
+
+/** upstream_resolving(): is a resolution in flight? */
+int upstream_resolving(void);
+
+/**
+ * upstream_next(out): the next validated address in round-robin order.
+ * Returns 0, or -1 when there is none.
+ */
+int upstream_next(struct cidr_addr *out);
+
+/**
+ * upstream_kick(): an upstream connect failed; resolve again now unless a
+ * resolution started less than UPSTREAM_KICK_MIN seconds ago.
+ */
+void upstream_kick(void);
+
+/**
+ * upstream_results(out): the addresses of the last completed resolution
+ * with their verdicts; returns how many.  For --check.
+ */
+size_t upstream_results(const struct upstream_result **out);
+
+/** upstream_why(match, buf, len): "AMAZON/<region> P" or "--allow-cidr P". */
+void upstream_why(const struct cidr *match, char *buf, size_t len);
+
+/** upstream_queries(): DNS queries sent so far (for stats). */
+unsigned long upstream_queries(void);
+
+/** upstream_stop(): close the resolver's sockets and disarm its timer. */
+void upstream_stop(void);
+
+#endif /* !UPSTREAM_H_ */
