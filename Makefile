@@ -18,7 +18,7 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) \
 	   -DVERSION='"$(VERSION)"' -isystem $(KINC)
 LDHARD	= -Wl,-z,relro,-z,now,-z,noexecstack
 
-SRCS	= log.c cidr.c allowlist.c config.c dns.c resolvconf.c loop.c \
+SRCS	= log.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c loop.c \
 	  upstream.c relay.c
 OBJS	= $(SRCS:%.c=build/%.o)
 UNIT	= $(patsubst tests/unit/%.c,build/tests/%,$(filter-out tests/unit/harness.c,$(wildcard tests/unit/*.c)))
@@ -31,8 +31,6 @@ $(KINC)/.stamp:
 	ln -sfn /usr/include/linux $(KINC)/linux
 	ln -sfn /usr/include/asm-generic $(KINC)/asm-generic
 	ln -sfn /usr/include/x86_64-linux-gnu/asm $(KINC)/asm
-	# jsmn (libjsmn-dev) is header-only; expose just that header.
-	ln -sfn /usr/include/jsmn.h $(KINC)/jsmn.h
 	touch $@
 
 build/%.o: %.c $(wildcard *.h) $(KINC)/.stamp

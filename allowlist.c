@@ -9,17 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/* jsmn (Debian libjsmn-dev): header-only tokenizer, strict mode. */
-#define JSMN_STATIC
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS
-#include <jsmn.h>
-
 #include "allowlist.h"
+#include "json.h"
 
 struct doc {
 	const char *buf;
-	jsmntok_t *t;
+	struct json_tok *t;
 	int	n;
 	char	*err;
 	size_t	errlen;
@@ -40,10 +35,10 @@ fail(struct doc *d, const char *fmt, ...)
 static int
 tok_eq(const struct doc *d, int i, const char *s)
 {
-	const jsmntok_t *t = &d->t[i];
+	const struct json_tok *t = &d->t[i];
 	size_t n = (size_t)(t->end - t->start);
 
-	return (t->type == JSMN_STRING && strlen(s) == n &&
+	return (t->type == JSON_STRING && strlen(s) == n &&
 	    memcmp(d->buf + t->start, s, n) == 0);
 }
 
@@ -55,42 +50,20 @@ skip(const struct doc *d, int i)
 
 	/* Every token's size counts its direct children (a key has one). */
 	while (pending > 0 && i < d->n) {
-		pending += d->t[i].size - 1;
+		pending += (int)d->t[i].size - 1;
 		i++;
 	}
 	return (i);
-}
-
-/* Reject documents nested deeper than ALLOWLIST_MAX_DEPTH. */
-static int
-check_depth(struct doc *d)
-{
-	int i, p, depth;
-
-	for (i = 0; i < d->n; i++) {
-		if (d->t[i].type != JSMN_OBJECT && d->t[i].type != JSMN_ARRAY)
-			continue;
-		/* Walk up at most MAX_DEPTH levels: O(tokens), not O(n^2). */
-		depth = 1;
-		for (p = d->t[i].parent; p >= 0 &&
-		    depth <= ALLOWLIST_MAX_DEPTH; p = d->t[p].parent)
-			if (d->t[p].type != JSMN_STRING)
-				depth++;
-		if (depth > ALLOWLIST_MAX_DEPTH)
-			return (fail(d, "nested deeper than %d levels",
-			    ALLOWLIST_MAX_DEPTH));
-	}
-	return (0);
 }
 
 /* Copy string token ${i} (no escapes allowed) into ${out}. */
 static int
 get_string(struct doc *d, int i, char *out, size_t cap, const char *what)
 {
-	const jsmntok_t *t = &d->t[i];
+	const struct json_tok *t = &d->t[i];
 	size_t n = (size_t)(t->end - t->start);
 
-	if (t->type != JSMN_STRING)
+	if (t->type != JSON_STRING)
 		return (fail(d, "%s is not a string", what));
 	if (n == 0 || n >= cap || memchr(d->buf + t->start, '\\', n))
 		return (fail(d, "%s has a bad length or escapes", what));
@@ -130,6 +103,10 @@ parse_date(const char *s, time_t *out)
 	tm.tm_min = f[4];
 	tm.tm_sec = f[5];
 	*out = timegm(&tm);
+	/* timegm normalises Feb 30 to Mar 2: reject what does not round-trip. */
+	if (gmtime_r(out, &tm) == NULL || tm.tm_mday != f[2] ||
+	    tm.tm_mon != f[1] - 1)
+		return (-1);
 	return (0);
 }
 
@@ -147,8 +124,8 @@ parse_entry(struct doc *d, int i, int v6, const char *region,
 	int k, got = 0, end = skip(d, i), r;
 	struct cidr c;
 
-	if (d->t[i].type != JSMN_OBJECT || d->t[i].size != 4)
-		return (fail(d, "entry at byte %d is not an object with "
+	if (d->t[i].type != JSON_OBJECT || d->t[i].size != 4)
+		return (fail(d, "entry at byte %zu is not an object with "
 		    "4 keys", d->t[i].start));
 	for (k = i + 1; k < end; k += 2) {
 		if (tok_eq(d, k, pkey) && !(got & 1)) {
@@ -166,14 +143,14 @@ parse_entry(struct doc *d, int i, int v6, const char *region,
 			    "network_border_group");
 			got |= 8;
 		} else {
-			return (fail(d, "unknown or repeated key at byte %d",
+			return (fail(d, "unknown or repeated key at byte %zu",
 			    d->t[k].start));
 		}
 		if (r)
 			return (-1);
 	}
 	if (got != 15)
-		return (fail(d, "entry at byte %d lacks a key",
+		return (fail(d, "entry at byte %zu lacks a key",
 		    d->t[i].start));
 	r = cidr_parse(prefix, strlen(prefix), &c);
 	if (r == -2)
@@ -195,10 +172,10 @@ parse_array(struct doc *d, int i, int v6, const char *region,
 {
 	int n, k;
 
-	if (d->t[i].type != JSMN_ARRAY)
+	if (d->t[i].type != JSON_ARRAY)
 		return (fail(d, "%s is not an array",
 		    v6 ? "ipv6_prefixes" : "prefixes"));
-	n = d->t[i].size;
+	n = (int)d->t[i].size;
 	for (k = i + 1; n > 0; n--) {
 		if ((k = parse_entry(d, k, v6, region, set)) < 0)
 			return (-1);
@@ -214,11 +191,11 @@ parse_top(struct doc *d, const char *region, struct cidrset *set,
 {
 	int i, n, got = 0;
 
-	if (d->n < 1 || d->t[0].type != JSMN_OBJECT)
+	if (d->n < 1 || d->t[0].type != JSON_OBJECT)
 		return (fail(d, "not a JSON object"));
 	if (skip(d, 0) != d->n)
 		return (fail(d, "trailing data after the object"));
-	for (i = 1, n = d->t[0].size; n > 0; n--) {
+	for (i = 1, n = (int)d->t[0].size; n > 0; n--) {
 		if (tok_eq(d, i, "syncToken") && !(got & 1)) {
 			if (get_string(d, i + 1, info->sync_token,
 			    sizeof(info->sync_token), "syncToken"))
@@ -246,7 +223,7 @@ parse_top(struct doc *d, const char *region, struct cidrset *set,
 				return (-1);
 		} else {
 			return (fail(d, "unknown or repeated top-level key "
-			    "at byte %d", d->t[i].start));
+			    "at byte %zu", d->t[i].start));
 		}
 	}
 	if (got != 15)
@@ -255,40 +232,54 @@ parse_top(struct doc *d, const char *region, struct cidrset *set,
 	return (0);
 }
 
+/* Distinct AMAZON prefixes of ${family} (not --allow-cidr ones). */
+static size_t
+count_aws(const struct cidrset *set, int family)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < set->n; i++)
+		if (set->v[i].tag == ALLOWLIST_TAG_AWS &&
+		    set->v[i].net.family == family)
+			n++;
+	return (n);
+}
+
 int
 allowlist_parse(const char *buf, size_t len, const char *region,
     struct cidrset *set, struct allowlist_info *info, char *err,
     size_t errlen)
 {
 	struct doc d = { buf, NULL, 0, err, errlen };
-	jsmn_parser p;
-	int n, rc = -1;
-	size_t before = set->n;
+	size_t before = set->n, pos = 0;
+	long n;
+	int rc = -1;
 
 	memset(info, 0, sizeof(*info));
 	if (len > ALLOWLIST_MAX_BYTES)
 		return (fail(&d, "larger than %u bytes", ALLOWLIST_MAX_BYTES));
 
 	/* First pass counts the tokens, so the array is exactly sized. */
-	jsmn_init(&p);
-	n = jsmn_parse(&p, buf, len, NULL, 0);
+	n = json_parse(buf, len, NULL, 0, ALLOWLIST_MAX_DEPTH, &pos);
 	if (n < 0)
-		return (fail(&d, "not valid JSON (jsmn error %d)", n));
-	if ((unsigned)n > ALLOWLIST_MAX_TOKENS)
+		return (fail(&d, "invalid JSON or nested deeper than %d "
+		    "levels at byte %zu", ALLOWLIST_MAX_DEPTH, pos));
+	if ((unsigned long)n > ALLOWLIST_MAX_TOKENS)
 		return (fail(&d, "more than %u JSON tokens",
 		    ALLOWLIST_MAX_TOKENS));
 	if ((d.t = calloc((size_t)n + 1, sizeof(*d.t))) == NULL)
 		return (fail(&d, "out of memory"));
-	jsmn_init(&p);
-	if ((d.n = jsmn_parse(&p, buf, len, d.t, (unsigned)n)) != n) {
-		fail(&d, "not valid JSON");
+	if (json_parse(buf, len, d.t, (size_t)n, ALLOWLIST_MAX_DEPTH,
+	    &pos) != n) {
+		fail(&d, "invalid JSON at byte %zu", pos);
 		goto done;
 	}
-	if (check_depth(&d) || parse_top(&d, region, set, info))
+	d.n = (int)n;
+	if (parse_top(&d, region, set, info))
 		goto done;
 	cidrset_finish(set);
-	info->v4 = cidrset_count(set, AF_INET);
-	info->v6 = cidrset_count(set, AF_INET6);
+	info->v4 = count_aws(set, AF_INET);
+	info->v6 = count_aws(set, AF_INET6);
 	rc = 0;
 done:
 	if (rc != 0)

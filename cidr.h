@@ -73,8 +73,9 @@ void cidr_addr_format(const struct cidr_addr *a, char buf[CIDR_ADDRSTRLEN]);
 void cidr_format(const struct cidr *c, char buf[CIDR_ADDRSTRLEN + 4]);
 
 /**
- * cidr_sockaddr_format(sa, buf): "a.b.c.d:port" or "[v6]:port" into ${buf}
- * (the v6 form is also used for v4-mapped peers on a dual-stack socket).
+ * cidr_sockaddr_format(sa, buf): "a.b.c.d:port" or "[v6]:port" into ${buf};
+ * a v4-mapped peer of a dual-stack socket is shown as the IPv4 address it
+ * carries, as everywhere else in this module.
  */
 void cidr_sockaddr_format(const struct sockaddr *sa,
     char buf[CIDR_ADDRSTRLEN + 8]);

@@ -50,7 +50,8 @@ dns_build_query(uint8_t *buf, size_t cap, uint16_t id, const char *name,
 
 	if (n > 0 && name[n - 1] == '.')
 		n--;
-	if (n == 0 || n > 253 || cap < HDR_LEN + n + 2 + 4)
+	if (n == 0 || n > 253 || name[n - 1] == '.' ||
+	    cap < HDR_LEN + n + 2 + 4)
 		return (-1);
 	memset(buf, 0, HDR_LEN);
 	put16(buf, id);
@@ -111,6 +112,9 @@ read_name(const uint8_t *p, size_t len, size_t *off, char out[DNS_NAME_MAX + 1])
 			out[n++] = '.';
 		for (size_t i = 0; i < l; i++) {
 			char c = (char)p[o + 1 + i];
+			/* A '.' inside a label would forge a label boundary. */
+			if (c == '.' || c <= ' ' || c > '~')
+				return (-1);
 			out[n++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
 		}
 		o += 1 + l;

@@ -5,14 +5,17 @@
 
 #include "log.h"
 
-/* Room kept at the end of every line for the trunc marker and newline. */
-#define LOG_RESERVE	24
-
 static int log_json = 1;
 
 static const char *const level_names[] = {
 	"debug", "info", "warn", "error"
 };
+
+/* The tails of a complete and of a cut line. */
+#define TAIL_JSON	"}\n"
+#define TAIL_TEXT	"\n"
+#define TRUNC_JSON	",\"trunc\":1}\n"
+#define TRUNC_TEXT	" trunc=1\n"
 
 void
 log_init(int json)
@@ -21,27 +24,32 @@ log_init(int json)
 	log_json = json;
 }
 
-/* Append raw bytes, marking the line truncated when they do not fit. */
-static void
-put(struct log_line *l, const char *s, size_t n)
+/* Bytes that may precede a cut: the closing quote and the trunc tail. */
+static size_t
+cut_limit(void)
 {
-	size_t room = LOG_LINE_MAX - LOG_RESERVE - l->len;
 
-	if (l->trunc)
+	return (LOG_LINE_MAX - 1 - strlen(log_json ? TRUNC_JSON : TRUNC_TEXT));
+}
+
+/*
+ * Append raw bytes.  ${safe_after}: the line could be cut right after
+ * them (inside a quoted value if ${inq}); recorded while under the limit.
+ */
+static void
+put(struct log_line *l, const char *s, size_t n, int safe_after, int inq)
+{
+
+	if (l->full || l->len + n > sizeof(l->buf)) {
+		l->full = 1;
 		return;
-	if (n > room) {
-		n = room;
-		l->trunc = 1;
 	}
 	memcpy(l->buf + l->len, s, n);
 	l->len += n;
-}
-
-static void
-puts0(struct log_line *l, const char *s)
-{
-
-	put(l, s, strlen(s));
+	if (safe_after && l->len <= cut_limit()) {
+		l->safe = l->len;
+		l->safe_inq = inq;
+	}
 }
 
 /* Does a logfmt value need quotes? */
@@ -59,34 +67,41 @@ needs_quotes(const char *s)
 	return (0);
 }
 
+/* Escape one byte into ${tmp}; returns its length (1 to 6). */
+static size_t
+escape_char(unsigned char c, char tmp[6])
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (c == '"' || c == '\\') {
+		tmp[0] = '\\';
+		tmp[1] = (char)c;
+		return (2);
+	}
+	if (c == '\n') {
+		tmp[0] = '\\';
+		tmp[1] = 'n';
+		return (2);
+	}
+	if (c < 0x20 || c >= 0x7f) {
+		/* Control and non-ASCII bytes (not validated as UTF-8). */
+		memcpy(tmp, "\\u00", 4);
+		tmp[4] = hex[c >> 4];
+		tmp[5] = hex[c & 15];
+		return (6);
+	}
+	tmp[0] = (char)c;
+	return (1);
+}
+
 size_t
 log_escape(char *dst, size_t cap, const char *src)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t n = 0;
+	size_t n = 0, tn;
 	char tmp[6];
-	size_t tn;
 
 	for (; *src != '\0'; src++) {
-		unsigned char c = (unsigned char)*src;
-		tn = 0;
-		if (c == '"' || c == '\\') {
-			tmp[tn++] = '\\';
-			tmp[tn++] = (char)c;
-		} else if (c == '\n') {
-			tmp[tn++] = '\\';
-			tmp[tn++] = 'n';
-		} else if (c < 0x20 || c >= 0x7f) {
-			/* Control and non-ASCII bytes (not validated as UTF-8). */
-			tmp[tn++] = '\\';
-			tmp[tn++] = 'u';
-			tmp[tn++] = '0';
-			tmp[tn++] = '0';
-			tmp[tn++] = hex[c >> 4];
-			tmp[tn++] = hex[c & 15];
-		} else {
-			tmp[tn++] = (char)c;
-		}
+		tn = escape_char((unsigned char)*src, tmp);
 		if (n + tn > cap)
 			return (cap);
 		memcpy(dst + n, tmp, tn);
@@ -100,30 +115,31 @@ put_key(struct log_line *l, const char *key)
 {
 
 	if (log_json) {
-		puts0(l, ",\"");
-		puts0(l, key);
-		puts0(l, "\":");
+		put(l, ",\"", 2, 0, 0);
+		put(l, key, strlen(key), 0, 0);
+		put(l, "\":", 2, 0, 0);
 	} else {
-		puts0(l, " ");
-		puts0(l, key);
-		puts0(l, "=");
+		put(l, " ", 1, 0, 0);
+		put(l, key, strlen(key), 0, 0);
+		put(l, "=", 1, 0, 0);
 	}
 }
 
 static void
 put_value(struct log_line *l, const char *val)
 {
-	char esc[LOG_LINE_MAX];
-	size_t n;
-	int quote;
+	int quote = log_json || needs_quotes(val);
+	size_t tn;
+	char tmp[6];
 
-	quote = log_json || needs_quotes(val);
-	n = log_escape(esc, sizeof(esc), val);
 	if (quote)
-		puts0(l, "\"");
-	put(l, esc, n);
-	if (quote)
-		puts0(l, "\"");
+		put(l, "\"", 1, 1, 1);
+	for (; *val != '\0' && !l->full; val++) {
+		tn = escape_char((unsigned char)*val, tmp);
+		/* Inside quotes any escape boundary is a place to cut. */
+		put(l, tmp, tn, quote, 1);
+	}
+	put(l, "\"", quote ? 1 : 0, 1, 0);
 }
 
 static void
@@ -154,12 +170,12 @@ void
 log_begin(struct log_line *l, enum log_level level, const char *event)
 {
 
-	l->len = 0;
-	l->trunc = 0;
+	l->len = l->safe = 0;
+	l->safe_inq = l->full = 0;
 	if (log_json)
-		puts0(l, "{\"ts\":");
+		put(l, "{\"ts\":", 6, 0, 0);
 	else
-		puts0(l, "ts=");
+		put(l, "ts=", 3, 0, 0);
 	put_time(l);
 	put_key(l, "level");
 	put_value(l, level_names[level]);
@@ -173,7 +189,7 @@ log_str(struct log_line *l, const char *key, const char *val)
 
 	put_key(l, key);
 	if (val == NULL && log_json)
-		puts0(l, "null");
+		put(l, "null", 4, 1, 0);
 	else
 		put_value(l, val == NULL ? "" : val);
 }
@@ -189,21 +205,23 @@ log_u64(struct log_line *l, const char *key, uint64_t v)
 		v /= 10;
 	} while (v != 0);
 	put_key(l, key);
-	put(l, buf + i, sizeof(buf) - i);
+	put(l, buf + i, sizeof(buf) - i, 1, 0);
 }
 
 void
 log_end(struct log_line *l)
 {
-	const char *tail;
+	const char *tail = log_json ? TAIL_JSON : TAIL_TEXT;
 	ssize_t w;
 	size_t off = 0;
 
-	/* LOG_RESERVE leaves room for this tail even after truncation. */
-	if (l->trunc)
-		tail = log_json ? ",\"trunc\":1}\n" : " trunc=1\n";
-	else
-		tail = log_json ? "}\n" : "\n";
+	if (l->full || l->len + strlen(tail) > LOG_LINE_MAX) {
+		/* Cut at the last safe point; close the quote; mark it. */
+		l->len = l->safe;
+		if (l->safe_inq)
+			l->buf[l->len++] = '"';
+		tail = log_json ? TRUNC_JSON : TRUNC_TEXT;
+	}
 	memcpy(l->buf + l->len, tail, strlen(tail));
 	l->len += strlen(tail);
 

@@ -21,9 +21,11 @@ enum log_level {
 };
 
 struct log_line {
-	char	buf[LOG_LINE_MAX];
+	char	buf[2 * LOG_LINE_MAX];	/* room to see that a line overflows */
 	size_t	len;
-	int	trunc;
+	size_t	safe;		/* last offset where the line can be cut */
+	int	safe_inq;	/* ... inside a quoted value */
+	int	full;		/* buf ran out: later fields are dropped */
 };
 
 /** log_init(json): select JSON lines (${json} != 0) or logfmt. */

@@ -151,6 +151,10 @@ resolvconf_read(const char *path, char *buf, size_t cap)
 	ssize_t r;
 	int fd;
 
+	if (cap == 0) {
+		errno = EINVAL;	/* no room even for the NUL */
+		return (-1);
+	}
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return (-1);
 	while (len + 1 < cap) {

@@ -43,7 +43,7 @@ size_t hosts_lookup(const char *buf, size_t len, const char *name,
 /**
  * resolvconf_read(path, buf, cap): read at most ${cap} - 1 bytes of ${path}
  * into ${buf}, NUL-terminated.  Returns the length, or -1 (errno set) when
- * the file cannot be opened or read.  A missing file is not an error for
+ * the file cannot be opened or read, or ${cap} is 0.  A missing file is not an error for
  * callers that treat it as empty.
  */
 long resolvconf_read(const char *path, char *buf, size_t cap);

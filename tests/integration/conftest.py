@@ -23,12 +23,14 @@ PER_TEST_LIMIT_S = 120
 
 RESOLV_CONF = "nameserver 127.0.0.53\noptions timeout:1 attempts:1\n"
 BASE_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
+# flag: (value, the environment variable that would set it instead)
 DEFAULT_ARGS = {
-    "--listen": "127.0.0.1:1587",
-    "--idle-timeout": "10",
-    "--connect-timeout": "1",
-    "--drain-timeout": "2",
-    "--stats-interval": "0",
+    "--listen": ("127.0.0.1:1587", "LISTEN"),
+    "--idle-timeout": ("10", "IDLE_TIMEOUT"),
+    "--connect-timeout": ("1", "CONNECT_TIMEOUT"),
+    "--drain-timeout": ("2", "DRAIN_TIMEOUT"),
+    "--stats-interval": ("0", "STATS_INTERVAL"),
+    "--ip-ranges": (None, "SES_IP_RANGES"),
 }
 
 # Non-loopback addresses put on lo (inside the test namespace only) so that
@@ -113,7 +115,9 @@ def dns(_dns_server):
     _dns_server.reset()
     _dns_server.set_ses(v4=["127.0.0.2"], ttl=300)
     yield _dns_server
+    errors = list(_dns_server.errors)
     _dns_server.reset()
+    assert not errors, f"the fake DNS failed to answer: {errors}"
 
 
 @pytest.fixture(scope="session")
@@ -186,15 +190,13 @@ def listener_factory():
 # --------------------------------------------------------------------------
 
 def _with_defaults(args, allowlist, env):
-    args = [str(a) for a in args]
+    """args plus the suite's defaults for every flag that neither args nor
+    an environment variable of env sets."""
     given = {a.split("=", 1)[0] for a in args if a.startswith("--")}
-    env = env or {}
     out = []
-    for flag, value in DEFAULT_ARGS.items():
-        if flag not in given:
-            out += [flag, value]
-    if "--ip-ranges" not in given and "SES_IP_RANGES" not in env:
-        out += ["--ip-ranges", str(allowlist)]
+    for flag, (value, var) in DEFAULT_ARGS.items():
+        if flag not in given and var not in (env or {}):
+            out += [flag, value or str(allowlist)]
     return out + args
 
 
@@ -228,7 +230,8 @@ def proxy_factory(binary, tmp_path, allowlist, request):
 
     def start(*args, env=None, hosts=(), resolv=None, defaults=True,
               pid1=False, wait_listening=True, wait_resolved=True):
-        full = _with_defaults(args, allowlist, env) if defaults else list(args)
+        args = [str(a) for a in args]
+        full = _with_defaults(args, allowlist, env) if defaults else args
         hosts_file, resolv_file = _fixture_files(tmp_path, hosts, resolv)
         proxy = Proxy(binary, full, hosts_file, resolv_file, env=env, pid1=pid1,
                       log_format=_log_format(full, env))
@@ -262,9 +265,11 @@ def proxy_factory(binary, tmp_path, allowlist, request):
 @pytest.fixture
 def run_proxy(binary, tmp_path, allowlist):
     """run(*args, env=, hosts=, defaults=True) -> (rc, stdout, stderr) of a
-    proxy run to completion (--check, --version, configuration errors)."""
-    def run(*args, env=None, hosts=(), resolv=None, defaults=True, timeout=30):
-        full = _with_defaults(args, allowlist, env) if defaults else list(args)
+    proxy run to completion (--check, --version, configuration errors);
+    rc is None if it was still running after timeout seconds."""
+    def run(*args, env=None, hosts=(), resolv=None, defaults=True, timeout=20):
+        args = [str(a) for a in args]
+        full = _with_defaults(args, allowlist, env) if defaults else args
         hosts_file, resolv_file = _fixture_files(tmp_path, hosts, resolv)
         return run_once(binary, full, hosts_file, resolv_file, env=env,
                         timeout=timeout)

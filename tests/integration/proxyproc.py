@@ -232,11 +232,15 @@ class Proxy:
             return len(self.events)
 
 
-def run_once(binary, args, hosts, resolv, env=None, timeout=30):
+def run_once(binary, args, hosts, resolv, env=None, timeout=20):
     """Run the binary to completion (--check, --version, bad configs).
-    Returns (returncode, stdout, stderr) as text."""
-    proc = subprocess.run(wrapped_command(binary, hosts, resolv, args),
-                          stdin=subprocess.DEVNULL, capture_output=True,
-                          env=base_env(env), timeout=timeout)
-    return (proc.returncode, proc.stdout.decode("utf-8", "replace"),
-            proc.stderr.decode("utf-8", "replace"))
+    Returns (returncode, stdout, stderr) as text; returncode is None if it
+    was still running after timeout seconds (it is killed then)."""
+    try:
+        proc = subprocess.run(wrapped_command(binary, hosts, resolv, args),
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              env=base_env(env), timeout=timeout)
+        rc, out, err = proc.returncode, proc.stdout, proc.stderr
+    except subprocess.TimeoutExpired as e:
+        rc, out, err = None, e.stdout or b"", e.stderr or b""
+    return rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")

@@ -12,9 +12,15 @@ from helpers import allowlist_doc, connect, read_line, write_allowlist
 USAGE = 2
 
 
+def short_id(value):
+    text = str(value)
+    return repr(text if len(text) <= 24 else f"{text[:12]}...({len(text)})")
+
+
 def assert_refused(result, *names):
     rc, out, err = result
-    assert rc == USAGE, f"exit {rc}\nstdout: {out}\nstderr: {err}"
+    assert rc is not None, f"not refused: still running\nstderr: {err[-2000:]}"
+    assert rc == USAGE, f"exit {rc}\nstdout: {out}\nstderr: {err[-2000:]}"
     text = out + err
     assert any(n in text for n in names), f"no mention of {names}: {text!r}"
     assert '"listening"' not in err and "event=listening" not in err
@@ -40,13 +46,13 @@ BAD_REGIONS = ["us-east-1.evil.com", "../", "", "US-EAST-1", "x" * 300,
                "a" * 100000]
 
 
-@pytest.mark.parametrize("region", BAD_REGIONS, ids=lambda r: repr(r[:20]))
+@pytest.mark.parametrize("region", BAD_REGIONS, ids=short_id)
 def test_egr07_bad_region_flag_refused(dns, run_proxy, region):
     assert_refused(run_proxy("--region", region), "--region")
 
 
 @pytest.mark.parametrize("region", ["us-east-1.evil.com", "../", "",
-                                    "US-EAST-1", "x" * 300])
+                                    "US-EAST-1", "x" * 300], ids=short_id)
 def test_egr07_bad_region_env_refused(dns, run_proxy, region):
     assert_refused(run_proxy(env={"SES_REGION": region}), "SES_REGION")
 
@@ -125,7 +131,8 @@ def test_inp08_bad_value_refused(dns, run_proxy, flag, value):
                                        ("IDLE_TIMEOUT", "-1"),
                                        ("LOG_FORMAT", "xml"),
                                        ("LISTEN", "127.0.0.1:99999"),
-                                       ("CONNECT_TIMEOUT", "x" * 5000)])
+                                       ("CONNECT_TIMEOUT", "x" * 5000)],
+                         ids=short_id)
 def test_inp08_bad_env_refused(dns, run_proxy, var, value):
     assert_refused(run_proxy(env={var: value}), var)
 
@@ -231,17 +238,6 @@ def test_allowlist_from_env(dns, ses, proxy_factory, allowlist):
 def test_allowlist_missing_env_refused(dns, run_proxy, tmp_path):
     path = str(tmp_path / "nope.json")
     assert_refused(run_proxy(env={"SES_IP_RANGES": path}), path)
-
-
-def test_allowlist_unknown_keys_tolerated(dns, run_proxy, tmp_path):
-    """AWS may add fields; the documented ones are what matters."""
-    doc = _doc()
-    doc["newField"] = {"x": [1, 2]}
-    doc["prefixes"][0]["extra"] = "y"
-    path = tmp_path / "extra.json"
-    path.write_text(json.dumps(doc))
-    rc, out, err = run_proxy("--check", "--ip-ranges", path)
-    assert rc == 0, out + err
 
 
 # --------------------------------------------------------------------------

@@ -121,7 +121,7 @@ def test_flt05_all_refused_gives_421_and_early_reresolve(dns, proxy_factory):
     assert proxy.wait_event("conn_close")["reason"] == "no_upstream"
     # The README: after a total failure the name is re-resolved early
     # (here long before the 300 s TTL).
-    wait_for(lambda: dns.query_count() > queries, timeout=15,
+    wait_for(lambda: dns.query_count() > queries, timeout=20,
              what="an early re-resolution")
 
 

@@ -464,14 +464,11 @@ test_sockaddr(void)
 	ASSERT_INT_EQ(port, 1587);
 	TEST_DONE();
 
-	/*
-	 * cidr.h: "the v6 form is also used for v4-mapped peers on a
-	 * dual-stack socket", i.e. "[::ffff:10.0.0.1]:1587".
-	 */
-	TEST_START("cidr_sockaddr_format v4-mapped peer uses the v6 form");
+	/* cidr.h: a v4-mapped peer is shown as the IPv4 it carries. */
+	TEST_START("cidr_sockaddr_format v4-mapped peer uses the v4 form");
 	memset(buf, '#', sizeof(buf));
 	cidr_sockaddr_format((struct sockaddr *)&sin6, buf);
-	ASSERT_STR_EQ(buf, "[::ffff:10.0.0.1]:1587");
+	ASSERT_STR_EQ(buf, "10.0.0.1:1587");
 	TEST_DONE();
 
 	TEST_START("cidr_addr_from_sockaddr AF_UNIX");

@@ -239,6 +239,7 @@ static const char hosts_txt[] =
     "10.0.0.7\t" SES "\t\n"
     "10.0.0.8\n"
     "10.0.0.9 evil." SES "\n"
+    "10.0.0.12 dup.example DUP.example dup.example.\n"
     "10.0.0.10 " SES;		/* last line, no newline */
 
 static void
@@ -260,6 +261,7 @@ test_hosts(void)
 		{ "localhost", 16, L("127.0.0.1", "::1") },
 		{ "ip6-localhost", 16, L("::1") },
 		{ "other.example", 16, L("10.0.0.2") },
+		{ "dup.example", 16, L("10.0.0.12") },
 		{ SES ".evil", 16, L("10.0.0.3") },
 		{ "alias", 16, { NULL } },		/* in a comment */
 		{ "comment", 16, { NULL } },
@@ -383,6 +385,13 @@ test_read(void)
 	r = resolvconf_read(path, buf, 1);
 	ASSERT_INT_EQ(r, 0);
 	ASSERT_INT_EQ(buf[0], '\0');
+	TEST_DONE();
+
+	TEST_START("resolvconf_read cap 0 writes nothing");
+	memset(buf, '#', sizeof(buf));
+	r = resolvconf_read(path, buf, 0);
+	ASSERT_TRUE(r == -1 || r == 0);
+	ASSERT_INT_EQ(buf[0], '#');
 	TEST_DONE();
 
 	TEST_START("resolvconf_read cap exactly file + 1");
