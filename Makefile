@@ -50,15 +50,42 @@ build/tests/%: tests/unit/%.c tests/unit/harness.c tests/unit/harness.h $(OBJS)
 	$(CC) $(CFLAGS) -I. -static -o $@ $< tests/unit/harness.c $(OBJS)
 
 unit: $(UNIT)
-	@set -e; for t in $(UNIT); do echo "== $$t"; $$t; done
+	@fail=0; for t in $(UNIT); do echo "== $$t"; $$t || fail=1; done; \
+	    exit $$fail
+
+# libFuzzer targets: clang, glibc, ASan+UBSan; the parsers only.
+FUZZ_CC		= clang
+FUZZ_FLAGS	= -std=c11 -D_GNU_SOURCE -g -O1 -I. \
+		  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_SRCS	= log.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c
+FUZZ		= allowlist dns resolvconf config
+FUZZ_SECONDS	?= 60
+
+build/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard *.h)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS)
+
+# Each target for FUZZ_SECONDS on a scratch copy of its seed corpus.
+fuzz: $(FUZZ:%=build/fuzz/%)
+	@set -e; for f in $(FUZZ); do \
+	    rm -rf build/fuzz/corpus-$$f; \
+	    cp -r tests/fuzz/corpus/$$f build/fuzz/corpus-$$f; \
+	    echo "== fuzz $$f ($(FUZZ_SECONDS) s)"; \
+	    build/fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	        -print_final_stats=1 -artifact_prefix=build/fuzz/$$f- \
+	        build/fuzz/corpus-$$f > build/fuzz/$$f.log 2>&1 || \
+	        { tail -40 build/fuzz/$$f.log; exit 1; }; \
+	    grep -E "^stat::number_of_executed_units" build/fuzz/$$f.log; \
+	done
 
 deps:
 	tests/deps.sh
 
 test: deps all unit
+	$(MAKE) fuzz FUZZ_SECONDS=10
 	tests/integration/run.sh
 
 clean:
 	rm -rf build ses-smtp-proxy
 
-.PHONY: all unit deps test clean
+.PHONY: all unit fuzz deps test clean

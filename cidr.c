@@ -24,6 +24,16 @@ unmap(struct cidr_addr *a)
 	}
 }
 
+void
+cidr_addr_set(struct cidr_addr *out, int family, const uint8_t *bytes)
+{
+
+	memset(out, 0, sizeof(*out));
+	out->family = (uint8_t)family;
+	memcpy(out->a, bytes, family == AF_INET ? 4 : 16);
+	unmap(out);
+}
+
 int
 cidr_addr_parse(const char *s, size_t n, struct cidr_addr *out)
 {
@@ -121,18 +131,15 @@ cidr_addr_from_sockaddr(const struct sockaddr *sa, struct cidr_addr *out,
 	const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
 	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 
-	memset(out, 0, sizeof(*out));
 	if (sa->sa_family == AF_INET) {
-		out->family = AF_INET;
-		memcpy(out->a, &sin->sin_addr, 4);
+		cidr_addr_set(out, AF_INET, (const uint8_t *)&sin->sin_addr);
 		if (port != NULL)
 			*port = ntohs(sin->sin_port);
 	} else if (sa->sa_family == AF_INET6) {
-		out->family = AF_INET6;
-		memcpy(out->a, &sin6->sin6_addr, 16);
+		cidr_addr_set(out, AF_INET6,
+		    (const uint8_t *)&sin6->sin6_addr);
 		if (port != NULL)
 			*port = ntohs(sin6->sin6_port);
-		unmap(out);
 	} else {
 		return (-1);
 	}

@@ -39,6 +39,12 @@ struct cidrset {
 int cidr_addr_parse(const char *s, size_t n, struct cidr_addr *out);
 
 /**
+ * cidr_addr_set(out, family, bytes): ${out} = the 4 (AF_INET) or 16
+ * (AF_INET6) bytes at ${bytes}, a v4-mapped IPv6 address unmapped.
+ */
+void cidr_addr_set(struct cidr_addr *out, int family, const uint8_t *bytes);
+
+/**
  * cidr_parse(s, n, out): parse "ADDR/LEN" (or a bare address, meaning /32
  * or /128).  Returns 0, -1 when malformed, or -2 when bits beyond the
  * prefix length are set (as OpenSSH's addr_pton_cidr does).

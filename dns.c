@@ -237,9 +237,9 @@ collect(const uint8_t *p, size_t len, size_t off, unsigned ancount,
 			continue;
 		}
 		a = &out->addrs[out->naddrs++];
-		memset(a, 0, sizeof(*a));
-		a->family = qtype == DNS_TYPE_A ? AF_INET : AF_INET6;
-		memcpy(a->a, p + rr.rdoff, alen);
+		/* An AAAA of ::ffff:a.b.c.d is judged as a.b.c.d (cidr.h). */
+		cidr_addr_set(a, qtype == DNS_TYPE_A ? AF_INET : AF_INET6,
+		    p + rr.rdoff);
 		if (rr.ttl < out->ttl)
 			out->ttl = rr.ttl;
 	}

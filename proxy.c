@@ -55,13 +55,18 @@ static void
 log_startup(void)
 {
 	struct log_line l;
-	char up[CONFIG_HOSTLEN + 8];
+	char up[CONFIG_HOSTLEN + 8], lis[CIDR_ADDRSTRLEN + 8];
 
 	snprintf(up, sizeof(up), "%s:%d", cfg.upstream_host, UPSTREAM_PORT);
+	if (cfg.listen_default)
+		strcpy(lis, "0.0.0.0:1587,[::]:1587");
+	else
+		cidr_sockaddr_format((struct sockaddr *)&cfg.listen[0], lis);
 	log_begin(&l, LOG_INFO, "startup");
 	log_str(&l, "version", VERSION);
 	log_str(&l, "region", cfg.region);
 	log_str(&l, "upstream", up);
+	log_str(&l, "listen", lis);
 	log_u64(&l, "max_conns", cfg.max_conns);
 	log_u64(&l, "pid", (uint64_t)getpid());
 	log_end(&l);
@@ -240,11 +245,17 @@ main(int argc, char **argv)
 {
 	struct relay_config rcfg;
 	char err[512];
+	size_t i;
 	int rv;
 
 	/* 1. Parse: flags, then environment, then defaults. */
 	log_init(1);
 	if (config_parse(&cfg, argc, argv, environ, err, sizeof(err))) {
+		/* The message quotes user input: one line, no control bytes. */
+		for (i = 0; err[i] != '\0'; i++)
+			if ((unsigned char)err[i] < 0x20 ||
+			    (unsigned char)err[i] >= 0x7f)
+				err[i] = '?';
 		fprintf(stderr, "ses-smtp-proxy: %s (see --help)\n", err);
 		return (EXIT_CONFIG);
 	}
@@ -288,7 +299,6 @@ main(int argc, char **argv)
 	/* 5. First resolution, then serve until drained. */
 	upstream_start();
 	rv = relay_run();
-	log_msg(LOG_INFO, "shutdown", rv == 0 ? "drained" : "loop failed");
 	cidrset_free(&allow);
 	config_free(&cfg);
 	return (rv);

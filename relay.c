@@ -64,6 +64,8 @@ static size_t nheap;
 static unsigned nconns;
 static uint64_t conn_seq;
 static int draining;
+static uint64_t conns_cut;
+static const char *stop_reason = "drained";
 static char scratch[RELAY_CHUNK];
 static struct loop_timer conn_timer, stats_timer, drain_timer, accept_timer;
 static uint64_t reject_log_at[2], reject_suppressed[2];
@@ -786,8 +788,12 @@ callback_drain_timer(struct loop_timer *t)
 {
 
 	(void)t;
-	while (live != NULL)
+	if (live != NULL)
+		stop_reason = "drain_timeout";
+	while (live != NULL) {
+		conns_cut++;
 		conn_close(live, "drain_timeout");
+	}
 	loop_stop(0);
 }
 
@@ -856,6 +862,7 @@ relay_run(void)
 	static const struct loop_hooks hooks = {
 		callback_signal, callback_after_batch
 	};
+	struct log_line l;
 	int rc;
 
 	if (heap == NULL) {
@@ -868,5 +875,9 @@ relay_run(void)
 	rc = loop_run(&hooks);
 	callback_after_batch();
 	upstream_stop();
+	log_begin(&l, rc == 0 ? LOG_INFO : LOG_ERROR, "shutdown");
+	log_u64(&l, "conns_cut", conns_cut);
+	log_str(&l, "reason", rc == 0 ? stop_reason : "loop_failed");
+	log_end(&l);
 	return (rc == 0 ? 0 : 1);
 }

@@ -408,9 +408,16 @@ void
 upstream_kick(void)
 {
 
-	if (up.nhosts > 0 || up.inflight ||
-	    loop_now() - up.started < UPSTREAM_KICK_MIN * 1000)
+	uint64_t at = up.started + UPSTREAM_KICK_MIN * 1000;
+
+	if (up.nhosts > 0 || up.inflight)
 		return;
+	/* Too soon after the last one: bring the next resolution forward. */
+	if (loop_now() < at) {
+		if (up.timer.at > at)
+			up.timer.at = at;
+		return;
+	}
 	resolve_begin();
 }
 

@@ -58,8 +58,9 @@ int upstream_resolving(void);
 int upstream_next(struct cidr_addr *out);
 
 /**
- * upstream_kick(): an upstream connect failed; resolve again now unless a
- * resolution started less than UPSTREAM_KICK_MIN seconds ago.
+ * upstream_kick(): an upstream connect failed; resolve again now, or
+ * UPSTREAM_KICK_MIN seconds after the start of the last resolution if
+ * that is later.
  */
 void upstream_kick(void);
 

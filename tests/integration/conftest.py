@@ -1,6 +1,7 @@
 """Fixtures of the integration suite. Run it through run.sh: every test
 assumes a private network namespace whose only interface is loopback."""
 
+import json
 import os
 import signal
 import socket
@@ -271,6 +272,19 @@ def run_proxy(binary, tmp_path, allowlist):
         args = [str(a) for a in args]
         full = _with_defaults(args, allowlist, env) if defaults else args
         hosts_file, resolv_file = _fixture_files(tmp_path, hosts, resolv)
-        return run_once(binary, full, hosts_file, resolv_file, env=env,
-                        timeout=timeout)
+        rc, out, err = run_once(binary, full, hosts_file, resolv_file, env=env,
+                                timeout=timeout)
+        # Usage errors (exit 2) may come before logging is set up; every
+        # run that got further logs JSON events only.
+        if rc != 2 and _log_format(full, env) == "json" and "--help" not in full:
+            for line in err.splitlines():
+                assert _is_json_event(line), f"stderr line is not a JSON event: {line!r}"
+        return rc, out, err
     return run
+
+
+def _is_json_event(line):
+    try:
+        return "event" in json.loads(line)
+    except (ValueError, TypeError):
+        return False

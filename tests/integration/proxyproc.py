@@ -213,9 +213,12 @@ class Proxy:
                     if e.get("event") == name and (pred is None or pred(e)):
                         return e
                 left = deadline - time.monotonic()
-                if left <= 0:
+                gone = self.popen.poll() is not None and not self._threads[0].is_alive()
+                if left <= 0 or gone:
                     raise AssertionError(
-                        f"no {name!r} event within {timeout}s; log:\n"
+                        f"no {name!r} event "
+                        + (f"(proxy exited with {self.popen.returncode})" if gone
+                           else f"within {timeout}s") + "; log:\n"
                         + "\n".join(self.lines[-40:]))
                 self.cond.wait(min(left, 0.2))
 

@@ -57,6 +57,19 @@ def test_egr07_bad_region_env_refused(dns, run_proxy, region):
     assert_refused(run_proxy(env={"SES_REGION": region}), "SES_REGION")
 
 
+@pytest.mark.parametrize("where", ["flag", "env"])
+def test_inp08_control_bytes_in_a_value_cannot_forge_log_lines(dns, run_proxy,
+                                                               where):
+    """A newline in a refused value must not start a new stderr line that
+    a log pipeline would take for an event of its own."""
+    forged = '{"level":"info","event":"forged"}'  # short: values get cut
+    value = "x\n" + forged + "\n"
+    result = (run_proxy("--region", value) if where == "flag"
+              else run_proxy(env={"SES_REGION": value}))
+    assert_refused(result, "--region", "SES_REGION")
+    assert forged not in result[2].splitlines()
+
+
 def test_egr07_region_without_amazon_prefixes_refused(dns, run_proxy):
     """Well formed, but the allowlist has nothing for it."""
     assert_refused(run_proxy("--region", "eu-central-1"), "eu-central-1",

@@ -203,3 +203,22 @@ def test_text_format_is_logfmt_with_quoted_values(dns, ses, proxy_factory,
 def test_log_format_from_env(dns, ses, proxy_factory):
     proxy = proxy_factory(env={"LOG_FORMAT": "text"})
     assert proxy.log_format == "text" and proxy.named("listening")
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_odd_file_name_is_escaped(dns, ses, proxy_factory, tmp_path, log_format):
+    """A file name with quotes, '=', spaces and a newline stays inside its
+    field: every line still parses (the fixture checks that) and the value
+    comes back unchanged."""
+    odd_dir = tmp_path / 'odd "dir"\n{"event":"forged"}\nx=y'
+    odd_dir.mkdir()
+    path = write_allowlist(odd_dir / "ip-ranges.json")
+    proxy = proxy_factory("--ip-ranges", path, "--log-format", log_format)
+    assert proxy.named("allowlist_loaded")[0]["file"] == str(path)
+    assert proxy.named("forged") == []
+
+
+def test_strange_sync_token_refused(dns, run_proxy, tmp_path):
+    path = write_allowlist(tmp_path / "r.json", sync_token='1"\n{"event":"x"}')
+    rc, out, err = run_proxy("--ip-ranges", path)
+    assert rc == 2 and str(path) in err

@@ -12,7 +12,7 @@
 
 static char name[256] = "(none)";
 static unsigned ntests, nfailed_tests, nfail;
-static int cur_failed;
+static unsigned cur_failed;
 
 /* A crash is a failure too: say in which test it happened. */
 static void

@@ -174,12 +174,14 @@ test_variants(void)
 		    "\"network_border_group\":\"b\",\"region\":\"us-east-1\","
 		    "\"ip_prefix\":\"10.0.0.0/8\"}"), 1, 1, 0 },
 		{ "whitespace everywhere", " \t\r\n{ \"syncToken\" :\t"
-		    "\"1787411825\" ,\r\n\"createDate\"\n:\"2026-08-22-15-17-05\""
+		    "\"1787411825\" ,\r\n\"createDate\"\n:"
+		    "\"2026-08-22-15-17-05\""
 		    " , \"prefixes\" : [ ] , \"ipv6_prefixes\" : [\n] }\n\n",
 		    0, 0, 0 },
 		{ "trailing newline", DOC4(OK4) "\n", 1, 1, 0 },
 		{ "/0 and /32", DOC4(E4("0.0.0.0/0", "us-east-1", "AMAZON", "g")
-		    "," E4("1.2.3.4/32", "us-east-1", "AMAZON", "g")), 2, 2, 0 },
+		    "," E4("1.2.3.4/32", "us-east-1", "AMAZON", "g")), 2, 2,
+		    0 },
 		{ "/0 and /128", DOC6(E6("::/0", "us-east-1", "AMAZON", "g") ","
 		    E6("::1/128", "us-east-1", "AMAZON", "g")), 2, 0, 2 },
 		{ "same entry twice", DOC4(OK4 "," OK4), 2, 1, 0 },
@@ -232,7 +234,8 @@ test_dates(void)
 		{ DOCD("2026-08-22-15-17- 5"), -1 },
 		{ DOCD("abcd-ef-gh-ij-kl-mn"), -1 },
 		{ DOCD(""), -1 },
-		{ "{" TOK ",\"createDate\":20260822," P4("") "," P6("") "}", -1 },
+		{ "{" TOK ",\"createDate\":20260822," P4("") "," P6("") "}",
+		    -1 },
 	};
 	struct allowlist_info info;
 	struct cidrset s = { NULL, 0, 0 };
@@ -286,8 +289,8 @@ test_reject(void)
 		{ "missing ipv6_prefixes", "{" TOK "," DATE "," P4("") "}", 0 },
 		{ "repeated syncToken", "{" TOK "," TOK "," DATE "," P4("") ","
 		    P6("") "}", 0 },
-		{ "repeated createDate", "{" TOK "," DATE "," DATE "," P4("") ","
-		    P6("") "}", 0 },
+		{ "repeated createDate", "{" TOK "," DATE "," DATE ","
+		    P4("") "," P6("") "}", 0 },
 		{ "repeated prefixes", "{" TOK "," DATE "," P4("") "," P4(OK4)
 		    "," P6("") "}", 0 },
 		{ "repeated ipv6_prefixes", "{" TOK "," DATE "," P4("") ","
@@ -314,9 +317,9 @@ test_reject(void)
 		{ "ip_prefix number", DOC4("{\"ip_prefix\":10,\"region\":"
 		    "\"us-east-1\",\"service\":\"AMAZON\","
 		    "\"network_border_group\":\"g\"}"), 0 },
-		{ "region null", DOC4("{\"ip_prefix\":\"10.0.0.0/8\",\"region\":"
-		    "null,\"service\":\"AMAZON\",\"network_border_group\":"
-		    "\"g\"}"), 0 },
+		{ "region null", DOC4("{\"ip_prefix\":\"10.0.0.0/8\","
+		    "\"region\":null,\"service\":\"AMAZON\","
+		    "\"network_border_group\":\"g\"}"), 0 },
 		{ "service array", DOC4("{\"ip_prefix\":\"10.0.0.0/8\","
 		    "\"region\":\"us-east-1\",\"service\":[\"AMAZON\"],"
 		    "\"network_border_group\":\"g\"}"), 0 },
@@ -375,9 +378,9 @@ test_reject(void)
 		{ "trailing comma in array", DOC4(OK4 ","), 0 },
 		{ "trailing comma in object", "{" TOK "," DATE "," P4("") ","
 		    P6("") ",}", 0 },
-		{ "trailing comma in entry", DOC4("{\"ip_prefix\":\"10.0.0.0/8\""
-		    ",\"region\":\"us-east-1\",\"service\":\"AMAZON\","
-		    "\"network_border_group\":\"g\",}"), 0 },
+		{ "trailing comma in entry", DOC4("{\"ip_prefix\":"
+		    "\"10.0.0.0/8\",\"region\":\"us-east-1\",\"service\":"
+		    "\"AMAZON\",\"network_border_group\":\"g\",}"), 0 },
 		{ "leading comma in array", DOC4("," OK4), 0 },
 		{ "missing comma between entries", DOC4(OK4 " " OK4), 0 },
 		{ "missing comma between keys", "{" TOK " " DATE "," P4("") ","
@@ -433,7 +436,7 @@ test_truncated(void)
 	struct allowlist_info info;
 	struct cidrset s = { NULL, 0, 0 };
 	char err[256];
-	size_t len, end = strrchr(good, '}') - good;
+	size_t len, end = (size_t)(strrchr(good, '}') - good);
 	unsigned bad = 0;
 
 	TEST_START("allowlist_parse rejects every truncation (%zu)", end);

@@ -224,7 +224,7 @@ test_cidr_parse(void)
 		{ "[::1]/128", ALL, -1, NULL },
 		/* The length argument is respected; NULs inside are not. */
 		{ "10.0.0.0/8xx", 10, 0, "10.0.0.0/8" },
-		{ "10.0.0.0/16", 10, -2, NULL },	/* that is "10.0.0.0/1" */
+		{ "10.0.0.0/16", 10, -2, NULL },	/* "10.0.0.0/1" */
 		{ "10.0.0.0/8\0", 11, -1, NULL },
 		{ "10.0.0.0\0/8", 11, -1, NULL },
 		{ "10.0.0.0/\08", 11, -1, NULL },
@@ -286,14 +286,18 @@ test_contains(void)
 		{ "::/0", "1.2.3.4", 0 },
 		{ "::/0", "::ffff:1.2.3.4", 0 },
 		{ "2001:db8::/32", "2001:db8::", 1 },
-		{ "2001:db8::/32", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", 1 },
-		{ "2001:db8::/32", "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", 0 },
+		{ "2001:db8::/32", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+		    1 },
+		{ "2001:db8::/32", "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff",
+		    0 },
 		{ "2001:db8::/32", "2001:db9::", 0 },
 		{ "2001:db8::/32", "32.1.13.184", 0 },	/* same first bytes */
 		{ "32.1.13.184/32", "2001:db8::", 0 },
 		{ "2001:db8:0:0:8000::/65", "2001:db8::8000:0:0:0", 1 },
-		{ "2001:db8:0:0:8000::/65", "2001:db8::ffff:ffff:ffff:ffff", 1 },
-		{ "2001:db8:0:0:8000::/65", "2001:db8::7fff:ffff:ffff:ffff", 0 },
+		{ "2001:db8:0:0:8000::/65", "2001:db8::ffff:ffff:ffff:ffff",
+		    1 },
+		{ "2001:db8:0:0:8000::/65", "2001:db8::7fff:ffff:ffff:ffff",
+		    0 },
 		{ "2001:db8:0:0:8000::/65", "2001:db8:0:1::", 0 },
 		{ "2001:db8::1/128", "2001:db8::1", 1 },
 		{ "2001:db8::1/128", "2001:db8::", 0 },
@@ -515,6 +519,39 @@ test_sockaddr(void)
 }
 
 static void
+test_addr_set(void)
+{
+	static const struct {
+		int	family;
+		const char *in, *want;	/* want: cidr_addr_parse text */
+	} t[] = {
+		{ V4, "192.0.2.1", "192.0.2.1" },
+		{ V4, "0.0.0.0", "0.0.0.0" },
+		{ V6, "2001:db8::1", "2001:db8::1" },
+		{ V6, "::", "::" },
+		{ V6, "::ffff:10.0.0.1", "10.0.0.1" },
+		{ V6, "::ffff:0.0.0.0", "0.0.0.0" },
+		{ V6, "::a00:1", "::a00:1" },
+		{ V6, "64:ff9b::a00:1", "64:ff9b::a00:1" },
+		{ V6, "ffff::a00:1", "ffff::a00:1" },
+	};
+	struct cidr_addr a, want;
+	uint8_t bytes[16];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		TEST_START("cidr_addr_set %s", t[i].in);
+		inet_pton(t[i].family, t[i].in, bytes);
+		memset(&a, 0x5a, sizeof(a));
+		cidr_addr_set(&a, t[i].family, bytes);
+		cidr_addr_parse(t[i].want, strlen(t[i].want), &want);
+		ASSERT_INT_EQ(a.family, want.family);
+		ASSERT_TRUE(cidr_addr_eq(&a, &want));
+		TEST_DONE();
+	}
+}
+
+static void
 add(struct cidrset *s, const char *text, uint8_t tag)
 {
 	struct cidr c;
@@ -705,6 +742,7 @@ main(void)
 	test_addr_eq();
 	test_format();
 	test_sockaddr();
+	test_addr_set();
 	test_cidrset();
 	return (test_summary());
 }

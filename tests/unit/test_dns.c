@@ -217,7 +217,7 @@ test_build(void)
 	static const char *const bad[] = {
 		"", ".", "..", "a..b", ".a", "a b", "a/b", "a\\b", "a\"b",
 		"a\tb", "a\nb", "\xc3\xa9.com", "a@b.c", "a:b", "a,b", "a*b",
-		"a\x01" "b", "a.b..", "a;b", "a%b",
+		"a\001b", "a.b..", "a;b", "a%b",
 	};
 	char l63[64], l64[65], n253[254], n254[255], n253dot[255];
 	uint8_t buf[600], w[300];
@@ -347,6 +347,20 @@ test_answers(void)
 		ASSERT_INT_EQ(out.addrs[0].family, AF_INET6);
 		ASSERT_TRUE(holds(&out, "2001:db8::25"));
 		ASSERT_INT_EQ(out.ttl, 120);
+	}
+	TEST_DONE();
+
+	/* cidr.h: a v4-mapped address is judged as the IPv4 it carries. */
+	TEST_START("dns_parse AAAA ::ffff:10.0.0.1 becomes IPv4");
+	resp(&p, F_OK, DNS_TYPE_AAAA, 2);
+	rr_aaaa(&p, "@12", 120, "::ffff:10.0.0.1");
+	rr_aaaa(&p, "@12", 120, "64:ff9b::a00:1");
+	r = parse(&p, DNS_TYPE_AAAA, &out);
+	if (ASSERT_INT_EQ(r, 0) && ASSERT_SIZE_EQ(out.naddrs, 2)) {
+		ASSERT_INT_EQ(out.addrs[0].family, AF_INET);
+		ASSERT_TRUE(holds(&out, "10.0.0.1"));
+		ASSERT_INT_EQ(out.addrs[1].family, AF_INET6);
+		ASSERT_TRUE(holds(&out, "64:ff9b::a00:1"));
 	}
 	TEST_DONE();
 
