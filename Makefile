@@ -78,6 +78,19 @@ fuzz: $(FUZZ:%=build/fuzz/%)
 	    grep -E "^stat::number_of_executed_units" build/fuzz/$$f.log; \
 	done
 
+# Run against real SES from this machine, with AWS's current ranges file.
+REGION		?= us-east-1
+IP_RANGES	?= build/ip-ranges.json
+
+$(IP_RANGES):
+	@mkdir -p $(dir $@)
+	curl -fsSL --proto =https -o $@.tmp \
+	    https://ip-ranges.amazonaws.com/ip-ranges.json
+	mv $@.tmp $@
+
+run: all $(IP_RANGES)
+	./ses-smtp-proxy --region $(REGION) --ip-ranges $(IP_RANGES)
+
 deps:
 	tests/deps.sh
 
@@ -88,4 +101,4 @@ test: deps all unit
 clean:
 	rm -rf build ses-smtp-proxy
 
-.PHONY: all unit fuzz deps test clean
+.PHONY: all unit fuzz run deps test clean

@@ -85,15 +85,13 @@ def session_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def certs(session_dir):
     """A CA and a certificate for the SES name it signed; ctx is the fake
-    SES's server-side TLS context, client_ctx verifies the SES name."""
+    SES's server-side TLS context."""
     d = session_dir / "certs"
     d.mkdir()
     ca, cert, key = make_certs(d, ses_name())
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
-    client_ctx = ssl.create_default_context(cafile=str(ca))
-    return types.SimpleNamespace(ca=ca, cert=cert, key=key, ctx=ctx,
-                                 client_ctx=client_ctx)
+    return types.SimpleNamespace(ca=ca, cert=cert, key=key, ctx=ctx)
 
 
 @pytest.fixture(scope="session")

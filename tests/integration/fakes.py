@@ -10,14 +10,13 @@ the test itself drives.
 import asyncio
 import ipaddress
 import socket
-import ssl
 import struct
 import threading
 import time
 from dataclasses import dataclass, field
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
-from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, A, DNSRecord
+from dnslib import AAAA, CNAME, QTYPE, RCODE, RR, A, DNSLabel, DNSRecord
 
 SES_HOST = "email-smtp.amazonaws.com"
 SES_IDENT = "ESMTP SimpleEmailService-d-TEST"
@@ -287,7 +286,13 @@ class FakeDNS:
     hook: optional callable(qname, qtype, n) -> (v4, v6) or None that
           overrides the final address records; n counts queries of that
           (qname, qtype) so far, starting at 0.
+    spoil: a way to make every (otherwise correct) answer unacceptable:
+          "wrong_id", "wrong_qname", "not_response", "unrelated_owner",
+          "pointer_loop", or "other_port" (sent from another UDP port).
     """
+
+    SPOILS = ("wrong_id", "wrong_qname", "not_response", "unrelated_owner",
+              "pointer_loop", "other_port")
 
     def __init__(self, host="127.0.0.53", port=53):
         self.host, self.port = host, port
@@ -295,12 +300,15 @@ class FakeDNS:
         self.zone = {}
         self.mode = "answer"
         self.hook = None
+        self.spoil = None
         self.queries = []  # (monotonic time, qname, qtype)
         self.errors = []  # exceptions while answering (harness bugs)
         self._stop = threading.Event()
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, port))
         self.sock.settimeout(0.1)
+        self.other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.other.bind((host, 0))
         self.thread = threading.Thread(target=self._run, name="fake-dns",
                                        daemon=True)
         self.thread.start()
@@ -311,6 +319,7 @@ class FakeDNS:
             self.zone.clear()
             self.mode = "answer"
             self.hook = None
+            self.spoil = None
             self.queries.clear()
             self.errors.clear()
 
@@ -342,6 +351,11 @@ class FakeDNS:
         with self.lock:
             self.mode = mode
 
+    def set_spoil(self, spoil):
+        assert spoil is None or spoil in self.SPOILS
+        with self.lock:
+            self.spoil = spoil
+
     def set_hook(self, hook):
         with self.lock:
             self.hook = hook
@@ -355,6 +369,7 @@ class FakeDNS:
         self._stop.set()
         self.thread.join(5)
         self.sock.close()
+        self.other.close()
 
     # ---- server ----
     def _run(self):
@@ -371,7 +386,8 @@ class FakeDNS:
                 self.errors.append(repr(e))  # the harness's own bugs show
                 reply = None
             if reply is not None:
-                self.sock.sendto(reply, peer)
+                out = self.other if self.spoil == "other_port" else self.sock
+                out.sendto(reply, peer)
 
     def _answer(self, data):
         request = DNSRecord.parse(data)
@@ -380,7 +396,7 @@ class FakeDNS:
         with self.lock:
             n = sum(1 for _, q, t in self.queries if q == qname and t == qtype)
             self.queries.append((time.monotonic(), qname, qtype))
-            mode, hook = self.mode, self.hook
+            mode, hook, spoil = self.mode, self.hook, self.spoil
             zone = {k: dict(v) for k, v in self.zone.items()}
         if mode == "drop":
             return None
@@ -420,7 +436,30 @@ class FakeDNS:
                 reply.add_answer(RR(name + ".", QTYPE.AAAA,
                                     rdata=AAAA(ipaddress.IPv6Address(addr).exploded),
                                     ttl=entry["ttl"]))
-        return self._fit(request, reply)
+        return self._spoil(spoil, request, self._fit(request, reply))
+
+    @staticmethod
+    def _spoil(spoil, request, packed):
+        if spoil in (None, "other_port"):
+            return packed
+        reply = DNSRecord.parse(packed)
+        if spoil == "wrong_id":
+            reply.header.id = (reply.header.id + 1) & 0xFFFF
+        elif spoil == "wrong_qname":
+            reply.q.qname = DNSLabel("email-smtp.us-east-1.amazonaws.com.evil.example")
+        elif spoil == "not_response":
+            reply.header.qr = 0
+        elif spoil == "unrelated_owner":
+            for rr in reply.rr:
+                rr.rname = DNSLabel("evil.example.com")
+        elif spoil == "pointer_loop":
+            # Header and question as asked, then one answer whose owner name
+            # is a compression pointer to itself.
+            head = struct.pack("!HHHHHH", request.header.id, 0x8180, 1, 1, 0, 0)
+            body = head + _pack_question(request)
+            loop = struct.pack("!H", 0xC000 | len(body))
+            return body + loop + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([127, 0, 0, 2])
+        return reply.pack()
 
     @staticmethod
     def _fit(request, reply):
@@ -437,3 +476,11 @@ class FakeDNS:
         while reply.rr and len(reply.pack()) > limit:
             reply.rr.pop()
         return reply.pack()
+
+
+def _pack_question(request):
+    """The question section of request, uncompressed."""
+    out = b""
+    for label in str(request.q.qname).rstrip(".").split("."):
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\0" + struct.pack("!HH", request.q.qtype, request.q.qclass)

@@ -226,3 +226,19 @@ def test_other_region_resolves_its_own_name(dns, ses_factory, proxy_factory):
     assert proxy.named("upstream_resolved")[0]["host"] == ses_name("eu-west-1")
     assert greeting_from_proxy() == SES_GREETING
     assert eu.connections == 1
+
+
+@pytest.mark.parametrize("spoil", ["wrong_id", "wrong_qname", "not_response",
+                                   "unrelated_owner", "pointer_loop",
+                                   "other_port"])
+def test_inp07_hostile_answers_never_used(dns, ses, proxy_factory, spoil):
+    """Answers that name a good address (127.0.0.2) but fail the checks a
+    stub resolver must make (ID, QR flag, question, owner names, source
+    port, sane compression) are dropped: the address is never dialled."""
+    dns.set_spoil(spoil)
+    proxy = proxy_factory(wait_resolved=False)
+    proxy.wait_event("upstream_resolve_failed", timeout=10)
+    expect_421_440()
+    assert ses.connections == 0
+    assert proxy.named("upstream_resolved") == []
+    assert proxy.alive()

@@ -111,7 +111,8 @@ def test_raw_upstreams(upstream_factory, kind, expect):
     up = upstream_factory(kind, "127.0.0.3")
     try:
         with connect(("127.0.0.3", 587)) as s:
-            s.sendall(b"x")
+            if kind == "silent":  # it reads what it gets, and says nothing
+                s.sendall(b"x")
             data, how = recv_until_closed(s, timeout=1.0)
     except ConnectionResetError:  # the RST beat connect() to it
         data, how = b"", "reset"
@@ -131,3 +132,30 @@ def test_echo_upstream_and_blackhole_listener(upstream_factory, listener_factory
     hole.fill_queue()
     with pytest.raises(socket.timeout):
         connect(("127.0.0.4", 587), timeout=0.5)
+
+
+def test_fake_dns_spoils(dns):
+    dns.set_spoil("wrong_id")
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    query = DNSRecord.question(ses_name())
+    s.sendto(query.pack(), ("127.0.0.53", 53))
+    assert DNSRecord.parse(s.recv(4096)).header.id != query.header.id
+    dns.set_spoil("wrong_qname")
+    assert str(dns_query(ses_name()).q.qname).startswith(ses_name() + ".evil")
+    dns.set_spoil("not_response")
+    assert dns_query(ses_name()).header.qr == 0
+    dns.set_spoil("unrelated_owner")
+    assert {str(rr.rname) for rr in dns_query(ses_name()).rr} == {"evil.example.com."}
+    dns.set_spoil("pointer_loop")
+    s.sendto(query.pack(), ("127.0.0.53", 53))
+    raw = s.recv(4096)
+    with pytest.raises(Exception):
+        DNSRecord.parse(raw)
+    dns.set_spoil("other_port")
+    s.connect(("127.0.0.53", 53))  # a connected socket never sees it
+    s.send(query.pack())
+    with pytest.raises(socket.timeout):
+        s.recv(4096)
+    s.close()
+    assert not dns.errors
