@@ -19,8 +19,8 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) \
 LDHARD	= -Wl,-z,relro,-z,now,-z,noexecstack
 
 SRCS	= log.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c loop.c \
-	  upstream.c relay.c
-OBJS	= $(SRCS:%.c=build/%.o)
+	  upstream.c relay.c privdrop.c landlock.c seccomp.c
+OBJS	= $(SRCS:%.c=build/%.o) build/seccomp_bpf.o
 UNIT	= $(patsubst tests/unit/%.c,build/tests/%,$(filter-out tests/unit/harness.c,$(wildcard tests/unit/*.c)))
 
 all: ses-smtp-proxy
@@ -35,6 +35,19 @@ $(KINC)/.stamp:
 
 build/%.o: %.c $(wildcard *.h) $(KINC)/.stamp
 	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The seccomp table compiled to BPF by libseccomp (host glibc), then
+# embedded in the musl binary as C source.
+build/seccomp-gen: tools/seccomp-gen.c seccomp.c seccomp.h log.c log.h
+	@mkdir -p build
+	gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -iquote . -o $@ \
+	    tools/seccomp-gen.c seccomp.c log.c -lseccomp
+
+build/seccomp_bpf.c: build/seccomp-gen
+	build/seccomp-gen $@ build/seccomp.pfc
+
+build/seccomp_bpf.o: build/seccomp_bpf.c $(KINC)/.stamp
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 ses-smtp-proxy: build/proxy.o $(OBJS)

@@ -12,7 +12,8 @@
 enum opt_id {
 	O_REGION, O_FIPS, O_LISTEN, O_IP_RANGES, O_ALLOW_CIDR, O_ALLOW_CLIENT,
 	O_MAX_CONNS, O_IDLE, O_MAX_SESSION, O_CONNECT, O_DRAIN, O_LOG_FORMAT,
-	O_STATS, O_CHECK, O_VERSION, O_HELP, O_COUNT
+	O_STATS, O_USER, O_LANDLOCK, O_CHECK, O_VERSION, O_HELP,
+	O_PRINT_SECCOMP, O_COUNT
 };
 
 struct opt {
@@ -48,9 +49,13 @@ static const struct opt opts[O_COUNT] = {
 	    "json" },
 	[O_STATS] = { "--stats-interval", "STATS_INTERVAL", 1, 0, 0, 86400,
 	    "60" },
+	[O_USER] = { "--user", "RUN_AS", 1, 0, 0, 0, "65534:65534" },
+	[O_LANDLOCK] = { "--landlock", "LANDLOCK", 1, 0, 0, 0,
+	    "best-effort" },
 	[O_CHECK] = { "--check", NULL, 0, 0, 0, 0, NULL },
 	[O_VERSION] = { "--version", NULL, 0, 0, 0, 0, NULL },
 	[O_HELP] = { "--help", NULL, 0, 0, 0, 0, NULL },
+	[O_PRINT_SECCOMP] = { "--print-seccomp", NULL, 0, 0, 0, 0, NULL },
 };
 
 /* Longest value accepted from argv or the environment. */
@@ -110,7 +115,7 @@ parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 	unsigned long v = 0;
 	size_t i, n = strlen(s);
 
-	if (n == 0 || n > 7 || (n > 1 && s[0] == '0'))
+	if (n == 0 || n > 10 || (n > 1 && s[0] == '0'))
 		return (-1);
 	for (i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
@@ -372,6 +377,34 @@ apply_strings(struct config *cfg, const struct seen *sn, char *err,
 	return (0);
 }
 
+/* --user UID:GID (numeric: a FROM scratch image has no passwd file). */
+static int
+apply_sandbox(struct config *cfg, const struct seen *sn, char *err,
+    size_t errlen)
+{
+	const char *v = sn->val[O_USER], *colon = strchr(v, ':');
+	char uid[12];
+
+	if (colon == NULL || (size_t)(colon - v) >= sizeof(uid))
+		goto bad_user;
+	memcpy(uid, v, (size_t)(colon - v));
+	uid[colon - v] = '\0';
+	if (parse_uint(uid, 1, 2147483647u, &cfg->run_uid) ||
+	    parse_uint(colon + 1, 1, 2147483647u, &cfg->run_gid))
+		goto bad_user;
+
+	v = sn->val[O_LANDLOCK];
+	if (strcmp(v, "required") == 0)
+		cfg->landlock_required = 1;
+	else if (strcmp(v, "best-effort") != 0)
+		return (fail(err, errlen, "%s: \"%.64s\" is not best-effort or "
+		    "required", sn->src[O_LANDLOCK], v));
+	return (0);
+bad_user:
+	return (fail(err, errlen, "%s: \"%.64s\" is not UID:GID with numeric "
+	    "ids other than 0 (e.g. 65534:65534)", sn->src[O_USER], v));
+}
+
 int
 config_parse(struct config *cfg, int argc, char **argv, char **envp,
     char *err, size_t errlen)
@@ -382,14 +415,17 @@ config_parse(struct config *cfg, int argc, char **argv, char **envp,
 	memset(&sn, 0, sizeof(sn));
 	if (scan_argv(cfg, &sn, argc, argv, err, errlen))
 		return (-1);
-	if (sn.given[O_HELP] || sn.given[O_VERSION]) {
-		cfg->mode = sn.given[O_HELP] ? CONFIG_HELP : CONFIG_VERSION;
+	if (sn.given[O_HELP] || sn.given[O_VERSION] ||
+	    sn.given[O_PRINT_SECCOMP]) {
+		cfg->mode = sn.given[O_HELP] ? CONFIG_HELP :
+		    sn.given[O_VERSION] ? CONFIG_VERSION : CONFIG_PRINT_SECCOMP;
 		return (0);
 	}
 	cfg->mode = sn.given[O_CHECK] ? CONFIG_CHECK : CONFIG_RUN;
 	if (scan_env(cfg, &sn, envp, err, errlen) ||
 	    apply_fips(cfg, &sn, err, errlen) ||
 	    apply_strings(cfg, &sn, err, errlen) ||
+	    apply_sandbox(cfg, &sn, err, errlen) ||
 	    apply_numbers(cfg, &sn, err, errlen))
 		return (-1);
 	cidrset_finish(&cfg->allow_cidr);
@@ -427,7 +463,12 @@ config_usage(void)
 "  --drain-timeout S      DRAIN_TIMEOUT    after SIGTERM (8)\n"
 "  --log-format F         LOG_FORMAT       json or text (json)\n"
 "  --stats-interval S     STATS_INTERVAL   stats event period, 0 = off (60)\n"
+"  --user UID:GID         RUN_AS           ids to drop to when started as root\n"
+"                                          (65534:65534)\n"
+"  --landlock MODE        LANDLOCK         best-effort or required\n"
+"                                          (best-effort)\n"
 "  --check                validate, resolve once, print verdicts, exit 0/1\n"
+"  --print-seccomp        the syscall allowlist with a reason per row\n"
 "  --version, --help\n"
 "\n"
 "Flags win over environment variables. The upstream port is always 587.\n"

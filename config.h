@@ -19,7 +19,8 @@ enum config_mode {
 	CONFIG_RUN,
 	CONFIG_CHECK,
 	CONFIG_VERSION,
-	CONFIG_HELP
+	CONFIG_HELP,
+	CONFIG_PRINT_SECCOMP
 };
 
 struct config {
@@ -41,6 +42,8 @@ struct config {
 	unsigned max_session;		/* 0: no cap */
 	unsigned stats_interval;	/* 0: no stats events */
 	int	log_json;
+	unsigned run_uid, run_gid;	/* used only when started as root */
+	int	landlock_required;
 };
 
 /**

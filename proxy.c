@@ -4,6 +4,7 @@
  * everything is read and every socket that listens is created before the
  * first client is accepted.
  */
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -12,15 +13,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "allowlist.h"
 #include "config.h"
+#include "landlock.h"
 #include "log.h"
 #include "loop.h"
+#include "privdrop.h"
 #include "relay.h"
 #include "resolvconf.h"
+#include "seccomp.h"
 #include "upstream.h"
 
 #define EXIT_RUNTIME	1
@@ -196,6 +201,22 @@ create_listeners(void)
 	    sizeof(sin6), 1));
 }
 
+/* One line of the --check report on stdout, with one write(2). */
+static void
+say(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		(void)write(1, line, (size_t)n < sizeof(line) ? (size_t)n :
+		    sizeof(line) - 1);
+}
+
 /* --check: print every resolved address with its verdict. */
 static void
 callback_check_done(void)
@@ -204,23 +225,71 @@ callback_check_done(void)
 	char a[CIDR_ADDRSTRLEN], why[96];
 	size_t i, n = upstream_results(&r), usable = 0;
 
-	printf("upstream host=%s port=%d source=%s\n", cfg.upstream_host,
+	say("upstream host=%s port=%d source=%s\n", cfg.upstream_host,
 	    UPSTREAM_PORT, nhosts > 0 ? "hosts" : "dns");
 	for (i = 0; i < n; i++) {
 		cidr_addr_format(&r[i].addr, a);
 		if (r[i].match == NULL) {
-			printf("address addr=%s verdict=denied "
+			say("address addr=%s verdict=denied "
 			    "reason=outside_allowlist\n", a);
 			continue;
 		}
 		upstream_why(r[i].match, why, sizeof(why));
-		printf("address addr=%s verdict=allowed match=\"%s\"\n", a,
+		say("address addr=%s verdict=allowed match=\"%s\"\n", a,
 		    why);
 		usable++;
 	}
-	printf("result usable=%zu\n", usable);
-	fflush(stdout);
+	say("result usable=%zu\n", usable);
 	loop_stop(usable > 0 ? 0 : 1);
+}
+
+/*
+ * Steps 2-4 of DESIGN.md section 6, each fatal: leave root, no new
+ * privileges, Landlock (fatal only with --landlock required), seccomp.
+ */
+static int
+sandbox_enter(void)
+{
+	struct landlock_status ll;
+	struct log_line l;
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	if (privdrop_apply(cfg.run_uid, cfg.run_gid) != 0)
+		return (-1);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+		log_errno("sandbox_failed", "prctl PR_SET_NO_NEW_PRIVS");
+		return (-1);
+	}
+	if ((r = landlock_apply(UPSTREAM_PORT, &ll)) < 0)
+		return (-1);
+	log_begin(&l, ll.net ? LOG_INFO : LOG_WARN, "landlock");
+	log_u64(&l, "abi", (uint64_t)ll.abi);
+	log_str(&l, "fs", ll.fs ? "denied" : "off");
+	log_str(&l, "net", ll.net ? "connect_tcp_587_only" : "off");
+	log_str(&l, "scope", ll.scope ? "on" : "off");
+	log_str(&l, "why", ll.why);
+	log_end(&l);
+	if (cfg.landlock_required && !ll.net) {
+		log_msg(LOG_ERROR, "sandbox_failed", "--landlock required: "
+		    "Landlock with TCP port rules (ABI 4, Linux 6.7) is not "
+		    "available here");
+		return (-1);
+	}
+	/* getuid is not in the filter: read the ids first. */
+	uid = getuid();
+	gid = getgid();
+	if (seccomp_install() != 0)
+		return (-1);
+	log_begin(&l, LOG_INFO, "sandbox_ready");
+	log_u64(&l, "uid", (uint64_t)uid);
+	log_u64(&l, "gid", (uint64_t)gid);
+	log_u64(&l, "landlock_abi", (uint64_t)ll.abi);
+	log_str(&l, "seccomp", "filter");
+	log_end(&l);
+	return (0);
 }
 
 static int
@@ -228,7 +297,7 @@ run_check(void)
 {
 	static const struct loop_hooks hooks = { NULL, NULL };
 
-	printf("allowlist file=%s sync_token=%s create_date=%s region=%s "
+	say("allowlist file=%s sync_token=%s create_date=%s region=%s "
 	    "v4=%zu v6=%zu allow_cidrs=%zu\n", cfg.ip_ranges,
 	    info.sync_token, info.create_date, cfg.region, info.v4, info.v6,
 	    cfg.allow_cidr.n);
@@ -236,6 +305,9 @@ run_check(void)
 		return (EXIT_RUNTIME);
 	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
 	    nhosts, callback_check_done);
+	/* The DNS answers are untrusted input here too: parse them boxed. */
+	if (sandbox_enter() != 0)
+		return (EXIT_RUNTIME);
 	upstream_start();
 	return (loop_run(&hooks) == 0 ? 0 : EXIT_RUNTIME);
 }
@@ -267,6 +339,10 @@ main(int argc, char **argv)
 		printf("ses-smtp-proxy %s\n", VERSION);
 		return (0);
 	}
+	if (cfg.mode == CONFIG_PRINT_SECCOMP) {
+		seccomp_print(1);
+		return (0);
+	}
 	log_init(cfg.log_json);
 	log_startup();
 
@@ -296,7 +372,11 @@ main(int argc, char **argv)
 	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
 	    nhosts, relay_upstream_changed);
 
-	/* 5. First resolution, then serve until drained. */
+	/* 5. Sandbox: drop root, NO_NEW_PRIVS, Landlock, seccomp. */
+	if (sandbox_enter() != 0)
+		return (EXIT_RUNTIME);
+
+	/* 6. First resolution, then serve until drained. */
 	upstream_start();
 	rv = relay_run();
 	cidrset_free(&allow);

@@ -1,0 +1,70 @@
+#include <sys/resource.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "privdrop.h"
+
+static int
+fail(const char *what)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "%s (start as a non-root user, or give "
+	    "CAP_SETUID and CAP_SETGID to drop from root)", what);
+	log_errno("privdrop_failed", msg);
+	return (-1);
+}
+
+/* After the drop: every id must be the target, and root out of reach. */
+static int
+verify(uid_t uid, gid_t gid)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0)
+		return (fail("getresuid"));
+	if (ru != uid || eu != uid || su != uid || rg != gid || eg != gid ||
+	    sg != gid) {
+		errno = EPERM;
+		return (fail("ids differ from --user after setresuid"));
+	}
+	if (getgroups(0, NULL) != 0) {
+		errno = EPERM;
+		return (fail("supplementary groups remain after setgroups"));
+	}
+	/* As OpenSSH's permanently_set_uid: regaining root must fail. */
+	if (setuid(0) == 0 || setgid(0) == 0) {
+		errno = EPERM;
+		return (fail("setuid 0 succeeded after the drop"));
+	}
+	return (0);
+}
+
+int
+privdrop_apply(unsigned uid, unsigned gid)
+{
+	struct rlimit zero = { 0, 0 };
+
+	if (geteuid() == 0) {
+		/* Groups first: setgroups needs privileges we drop next. */
+		if (setgroups(0, NULL) != 0)
+			return (fail("setgroups"));
+		if (setresgid(gid, gid, gid) != 0)
+			return (fail("setresgid"));
+		if (setresuid(uid, uid, uid) != 0)
+			return (fail("setresuid"));
+		if (verify(uid, gid) != 0)
+			return (-1);
+	}
+	/* No core dumps (they would hold relayed bytes); no new processes. */
+	if (setrlimit(RLIMIT_CORE, &zero) != 0)
+		return (fail("setrlimit RLIMIT_CORE"));
+	if (setrlimit(RLIMIT_NPROC, &zero) != 0)
+		return (fail("setrlimit RLIMIT_NPROC"));
+	return (0);
+}

@@ -1,0 +1,18 @@
+#ifndef PRIVDROP_H_
+#define PRIVDROP_H_
+
+/*
+ * Privileges: leave root for good, and set the resource limits that keep a
+ * compromised relay from forking or dumping its memory.
+ */
+
+/**
+ * privdrop_apply(uid, gid): if the effective uid is 0, drop supplementary
+ * groups, then setresgid(${gid}) and setresuid(${uid}); verify all ids and
+ * that regaining root fails.  When not root, change nothing.  Then set
+ * RLIMIT_CORE and RLIMIT_NPROC to 0.  Returns 0, or -1 after logging the
+ * syscall that failed (the caller must exit: never serve as root).
+ */
+int privdrop_apply(unsigned uid, unsigned gid);
+
+#endif /* !PRIVDROP_H_ */

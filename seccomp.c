@@ -1,0 +1,161 @@
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "seccomp.h"
+
+/* The filter, generated at build time from the table below. */
+extern const struct sock_filter seccomp_bpf[];
+extern const size_t seccomp_bpf_len;
+
+#define ALL		0xffffffffffffffffULL
+#define NB_CLOEXEC	(SOCK_NONBLOCK | SOCK_CLOEXEC)
+
+#define ROW(n, why) \
+	{ __NR_##n, #n, 0, { { 0, 0, 0 } }, "", why }
+#define ROW1(n, i, m, v, text, why) \
+	{ __NR_##n, #n, 1, { { i, m, v } }, text, why }
+#define ROW2(n, i, mi, vi, j, mj, vj, text, why) \
+	{ __NR_##n, #n, 2, { { i, mi, vi }, { j, mj, vj } }, text, why }
+#define ROW3(n, a, b, c, text, why) \
+	{ __NR_##n, #n, 3, { { 0, ALL, a }, { 1, ALL, b }, { 2, ALL, c } }, \
+	    text, why }
+
+/*
+ * Every syscall the process makes after the sandbox is up, derived from
+ * strace of the whole integration suite (tests/seccomp/drift.sh re-checks
+ * it), with the code path that needs it.  Rows of one syscall are ORed.
+ */
+static const struct seccomp_rule rules[] = {
+	ROW(epoll_pwait,
+	    "loop_run: wait for events; musl's epoll_wait is epoll_pwait, and "
+	    "the mask admits SIGTERM/SIGINT only while waiting"),
+	ROW(epoll_ctl,
+	    "loop_watch_set: add, change or remove interest in a socket"),
+	ROW1(accept4, 3, ALL, NB_CLOEXEC, "flags == SOCK_NONBLOCK|SOCK_CLOEXEC",
+	    "callback_listen: accept a client"),
+	ROW3(socket, AF_INET, SOCK_STREAM | NB_CLOEXEC, IPPROTO_TCP,
+	    "AF_INET, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, IPPROTO_TCP",
+	    "connect_next: TCP to SES (never MPTCP, which Landlock misses)"),
+	ROW3(socket, AF_INET6, SOCK_STREAM | NB_CLOEXEC, IPPROTO_TCP,
+	    "AF_INET6, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, IPPROTO_TCP",
+	    "connect_next: TCP to SES over IPv6"),
+	ROW3(socket, AF_INET, SOCK_DGRAM | NB_CLOEXEC, IPPROTO_UDP,
+	    "AF_INET, SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC, IPPROTO_UDP",
+	    "send_query: one UDP socket per DNS query"),
+	ROW3(socket, AF_INET6, SOCK_DGRAM | NB_CLOEXEC, IPPROTO_UDP,
+	    "AF_INET6, SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC, IPPROTO_UDP",
+	    "send_query: DNS to an IPv6 nameserver"),
+	ROW(connect,
+	    "connect_next: SES port 587 (Landlock denies other TCP ports); "
+	    "send_query: the nameserver, so only its replies are received"),
+	ROW2(sendto, 3, ALL, MSG_NOSIGNAL | MSG_DONTWAIT, 4, ALL, 0,
+	    "flags == MSG_NOSIGNAL|MSG_DONTWAIT, dest_addr == NULL",
+	    "push, reject: relay bytes and 421/554 lines (musl send is sendto)"),
+	ROW2(sendto, 3, ALL, MSG_NOSIGNAL, 4, ALL, 0,
+	    "flags == MSG_NOSIGNAL, dest_addr == NULL",
+	    "send_query: the DNS query on its connected socket"),
+	ROW1(recvfrom, 3, ALL, 0, "flags == 0",
+	    "pull, callback_dns: relay bytes and DNS answers (musl recv)"),
+	ROW2(setsockopt, 1, ALL, IPPROTO_TCP, 2, ALL, TCP_NODELAY,
+	    "IPPROTO_TCP, TCP_NODELAY",
+	    "set_nodelay: pass small SMTP writes on at once"),
+	ROW2(setsockopt, 1, ALL, SOL_SOCKET, 2, ALL, SO_LINGER,
+	    "SOL_SOCKET, SO_LINGER",
+	    "reset_fd: pass a reset on as a reset"),
+	ROW2(getsockopt, 1, ALL, SOL_SOCKET, 2, ALL, SO_ERROR,
+	    "SOL_SOCKET, SO_ERROR",
+	    "connect_done: result of a non-blocking connect"),
+	ROW1(shutdown, 1, ALL, SHUT_WR, "how == SHUT_WR",
+	    "pass_eof: pass a half-close on"),
+	ROW(close,
+	    "loop_watch_close, reject: end of a session or DNS query"),
+	ROW1(write, 0, ALL, 2, "fd == 2",
+	    "log_end: one log line per write"),
+	ROW1(write, 0, ALL, 1, "fd == 1",
+	    "--check: the report on stdout"),
+	ROW1(getrandom, 2, ALL, GRND_NONBLOCK, "flags == GRND_NONBLOCK",
+	    "send_query: random DNS query IDs"),
+	ROW(clock_gettime,
+	    "loop_clock, log: the vDSO falls back to the syscall on some "
+	    "clock sources and under valgrind"),
+	ROW1(mmap, 2, PROT_EXEC, 0, "prot without PROT_EXEC",
+	    "musl malloc: sessions, buffers held under backpressure"),
+	ROW(munmap, "musl free"),
+	ROW1(madvise, 2, ALL, MADV_FREE, "advice == MADV_FREE",
+	    "musl 1.2.3 free: returns whole pages of a freed 16 KiB buffer"),
+	ROW(brk, "musl malloc: small allocations"),
+	ROW(rt_sigreturn, "return from the SIGTERM/SIGINT handler"),
+	ROW(exit_group, "exit after the drain (musl exit and _exit)"),
+};
+
+const struct seccomp_rule *
+seccomp_rules(size_t *n)
+{
+
+	*n = sizeof(rules) / sizeof(rules[0]);
+	return (rules);
+}
+
+/* Copy ${s} into ${out}, escaping '|' for a Markdown table cell. */
+static const char *
+cell(const char *s, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 3 < cap; s++) {
+		if (*s == '|')
+			out[n++] = '\\';
+		out[n++] = *s;
+	}
+	out[n] = '\0';
+	return (out);
+}
+
+void
+seccomp_print(int fd)
+{
+	char line[512], arg[128];
+	size_t i, n;
+	int len;
+
+	static const char head[] =
+	    "| syscall | argument rule | who needs it |\n|---|---|---|\n";
+
+	(void)write(fd, head, sizeof(head) - 1);
+	for (i = 0, n = sizeof(rules) / sizeof(rules[0]); i < n; i++) {
+		len = snprintf(line, sizeof(line), "| %s | %s | %s |\n",
+		    rules[i].name, rules[i].nargs ?
+		    cell(rules[i].argtext, arg, sizeof(arg)) : "-",
+		    rules[i].reason);
+		if (len > 0)
+			(void)write(fd, line, (size_t)len);
+	}
+}
+
+int
+seccomp_install(void)
+{
+	struct sock_fprog prog;
+
+	prog.len = (unsigned short)seccomp_bpf_len;
+	prog.filter = (struct sock_filter *)(uintptr_t)seccomp_bpf;
+	/* No TSYNC: the process has one thread. */
+	if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+		log_errno("sandbox_failed", "seccomp SECCOMP_SET_MODE_FILTER");
+		return (-1);
+	}
+	return (0);
+}

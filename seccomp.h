@@ -1,0 +1,49 @@
+#ifndef SECCOMP_H_
+#define SECCOMP_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The syscall allowlist: one table (seccomp.c) is the single source of
+ * truth.  At build time tools/seccomp-gen.c compiles it to BPF with
+ * libseccomp (Debian's libseccomp.a is built for glibc and cannot be linked
+ * into this static musl binary); the program embeds that BPF and loads it
+ * with seccomp(2).  Architecture mismatches and every call not in the table
+ * kill the process.
+ */
+
+#define SECCOMP_MAX_ARGS	3
+
+/* One argument condition: (arg[idx] & mask) == val, on all 64 bits. */
+struct seccomp_arg {
+	unsigned idx;
+	uint64_t mask;
+	uint64_t val;
+};
+
+struct seccomp_rule {
+	int	nr;			/* __NR_* for x86_64 */
+	const char *name;
+	unsigned nargs;
+	struct seccomp_arg args[SECCOMP_MAX_ARGS];
+	const char *argtext;		/* the condition, for people */
+	const char *reason;		/* the code path that needs it */
+};
+
+/** seccomp_rules(n): the table; its length in ${n}. */
+const struct seccomp_rule *seccomp_rules(size_t *n);
+
+/**
+ * seccomp_print(fd): write the table as a Markdown table to ${fd}
+ * (--print-seccomp, and the copy in SECURITY.md).
+ */
+void seccomp_print(int fd);
+
+/**
+ * seccomp_install(): load the embedded filter (NO_NEW_PRIVS must already be
+ * set).  Returns 0, or -1 after logging the failed syscall.
+ */
+int seccomp_install(void);
+
+#endif /* !SECCOMP_H_ */
