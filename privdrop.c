@@ -1,3 +1,4 @@
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <errno.h>
@@ -45,12 +46,33 @@ verify(uid_t uid, gid_t gid)
 	return (0);
 }
 
+/*
+ * Empty the capability bounding set while CAP_SETPCAP is still held:
+ * setresuid clears the permitted and effective sets, not this one.
+ */
+static int
+drop_bounding_set(void)
+{
+	int cap;
+
+	for (cap = 0; cap < 64; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		if (errno == EINVAL)
+			break;		/* past CAP_LAST_CAP of this kernel */
+		return (fail("prctl PR_CAPBSET_DROP"));
+	}
+	return (0);
+}
+
 int
 privdrop_apply(unsigned uid, unsigned gid)
 {
 	struct rlimit zero = { 0, 0 };
 
 	if (geteuid() == 0) {
+		if (drop_bounding_set() != 0)
+			return (-1);
 		/* Groups first: setgroups needs privileges we drop next. */
 		if (setgroups(0, NULL) != 0)
 			return (fail("setgroups"));

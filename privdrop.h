@@ -7,8 +7,9 @@
  */
 
 /**
- * privdrop_apply(uid, gid): if the effective uid is 0, drop supplementary
- * groups, then setresgid(${gid}) and setresuid(${uid}); verify all ids and
+ * privdrop_apply(uid, gid): if the effective uid is 0, empty the capability
+ * bounding set, drop supplementary groups, then setresgid(${gid}) and
+ * setresuid(${uid}); verify all ids and
  * that regaining root fails.  When not root, change nothing.  Then set
  * RLIMIT_CORE and RLIMIT_NPROC to 0.  Returns 0, or -1 after logging the
  * syscall that failed (the caller must exit: never serve as root).
