@@ -130,6 +130,31 @@ test: deps all unit
 	tests/integration/run.sh
 	$(MAKE) asan
 
+# ---- tests/seccomp (sandbox tests) ----
+# The probe enters the proxy's sandbox with the real seccomp.o and embedded
+# filter, then makes one syscall (tests/seccomp/probe.c).  seccomp-test runs
+# the probe tests, the golden and SECURITY.md checks, then the drift check
+# (the integration suite under strace); drift runs the last one alone.
+PROBE_OBJS	= build/seccomp.o build/seccomp_bpf.o build/landlock.o build/log.o
+
+build/seccomp/probe: tests/seccomp/probe.c $(PROBE_OBJS) seccomp.h landlock.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I. -static -o $@ tests/seccomp/probe.c $(PROBE_OBJS)
+
+seccomp-test: ses-smtp-proxy build/seccomp/probe
+	tests/seccomp/run.sh
+	tests/seccomp/drift.sh
+
+drift: ses-smtp-proxy
+	tests/seccomp/drift.sh
+
+# Accept a reviewed change of the filter (SBX-07).
+seccomp-golden: build/seccomp_bpf.c
+	cp build/seccomp.pfc tests/seccomp/filter.pfc.golden
+
+.PHONY: seccomp-test drift seccomp-golden
+# ---- end tests/seccomp ----
+
 clean:
 	rm -rf build ses-smtp-proxy
 

@@ -48,11 +48,15 @@ verify(uid_t uid, gid_t gid)
 
 /*
  * Empty the capability bounding set while CAP_SETPCAP is still held:
- * setresuid clears the permitted and effective sets, not this one.
+ * setresuid clears the permitted and effective sets, not this one.  A root
+ * given only CAP_SETUID and CAP_SETGID (Kubernetes drop ALL, add SETUID and
+ * SETGID) cannot do it; the bounding set only limits what an execve could
+ * gain, and NO_NEW_PRIVS and seccomp (no execve) close that anyway.
  */
 static int
 drop_bounding_set(void)
 {
+	struct log_line l;
 	int cap;
 
 	for (cap = 0; cap < 64; cap++) {
@@ -60,6 +64,14 @@ drop_bounding_set(void)
 			continue;
 		if (errno == EINVAL)
 			break;		/* past CAP_LAST_CAP of this kernel */
+		if (errno == EPERM && cap == 0) {
+			log_begin(&l, LOG_WARN, "capbset_kept");
+			log_str(&l, "why", "no CAP_SETPCAP: the bounding set "
+			    "stays; NO_NEW_PRIVS and seccomp forbid execve");
+			log_end(&l);
+			errno = 0;
+			return (0);
+		}
 		return (fail("prctl PR_CAPBSET_DROP"));
 	}
 	return (0);

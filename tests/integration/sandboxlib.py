@@ -162,7 +162,7 @@ def start_under(proxy_factory, prefix, *args, **kw):
         return proxy_factory(*args, **kw)
 
 
-def run_until_exit(proxy_factory, prefix, *args, timeout=10, **kw):
+def run_until_exit(proxy_factory, prefix, *args, timeout=5, **kw):
     """Start a proxy that is expected to stop by itself during startup.
     Returns (proxy, returncode); returncode is None if it kept running
     (teardown then stops it)."""

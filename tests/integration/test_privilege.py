@@ -189,6 +189,18 @@ def test_prv02_root_without_setid_caps_fails_closed(dns, ses, proxy_factory,
     assert connection_refused()
 
 
+def test_prv02_the_advised_capabilities_are_enough(dns, ses, proxy_factory):
+    """Root with exactly what the privdrop_failed message advises (K8s
+    `drop: [ALL]`, `add: [SETUID, SETGID]`) starts: without CAP_SETPCAP
+    the bounding set is kept, and that is logged (capbset_kept)."""
+    proxy, rc = run_until_exit(proxy_factory,
+                               caps_wrapper("-all,+setuid,+setgid"), timeout=2)
+    assert rc is None, proxy.log_text()
+    proxy.wait_event("sandbox_ready", timeout=5)
+    assert_ids(proxy.pid, NOBODY, NOBODY)
+    assert proxy.named("capbset_kept"), proxy.log_text()
+
+
 def test_prv02_wrapper_really_leaves_root_without_caps():
     """The setpriv line above gives uid 0 with no capability at all."""
     import subprocess
