@@ -19,7 +19,7 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) \
 LDHARD	= -Wl,-z,relro,-z,now,-z,noexecstack
 
 SRCS	= log.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c loop.c \
-	  upstream.c relay.c privdrop.c landlock.c seccomp.c
+	  upstream.c relay.c privdrop.c landlock.c seccomp.c health.c
 OBJS	= $(SRCS:%.c=build/%.o) build/seccomp_bpf.o
 UNIT	= $(patsubst tests/unit/%.c,build/tests/%,$(filter-out tests/unit/harness.c,$(wildcard tests/unit/*.c)))
 
@@ -137,7 +137,8 @@ test: deps all unit
 # (the integration suite under strace); drift runs the last one alone.
 PROBE_OBJS	= build/seccomp.o build/seccomp_bpf.o build/landlock.o build/log.o
 
-build/seccomp/probe: tests/seccomp/probe.c $(PROBE_OBJS) seccomp.h landlock.h
+build/seccomp/probe: tests/seccomp/probe.c $(PROBE_OBJS) $(wildcard *.h) \
+	    $(KINC)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I. -static -o $@ tests/seccomp/probe.c $(PROBE_OBJS)
 

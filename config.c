@@ -12,14 +12,14 @@
 enum opt_id {
 	O_REGION, O_FIPS, O_LISTEN, O_IP_RANGES, O_ALLOW_CIDR, O_ALLOW_CLIENT,
 	O_MAX_CONNS, O_IDLE, O_MAX_SESSION, O_CONNECT, O_DRAIN, O_LOG_FORMAT,
-	O_STATS, O_USER, O_LANDLOCK, O_CHECK, O_VERSION, O_HELP,
+	O_STATS, O_USER, O_LANDLOCK, O_CHECK, O_HEALTHCHECK, O_VERSION, O_HELP,
 	O_PRINT_SECCOMP, O_COUNT
 };
 
 struct opt {
 	const char *flag;
 	const char *env;	/* NULL: no variable */
-	int	arg;		/* takes a value */
+	int	arg;		/* takes a value (2: an optional one) */
 	int	list;		/* repeatable flag / comma-separated variable */
 	unsigned min, max;	/* for numbers */
 	const char *def;	/* default, as text */
@@ -53,6 +53,7 @@ static const struct opt opts[O_COUNT] = {
 	[O_LANDLOCK] = { "--landlock", "LANDLOCK", 1, 0, 0, 0,
 	    "best-effort" },
 	[O_CHECK] = { "--check", NULL, 0, 0, 0, 0, NULL },
+	[O_HEALTHCHECK] = { "--healthcheck", NULL, 2, 0, 0, 0, NULL },
 	[O_VERSION] = { "--version", NULL, 0, 0, 0, 0, NULL },
 	[O_HELP] = { "--help", NULL, 0, 0, 0, 0, NULL },
 	[O_PRINT_SECCOMP] = { "--print-seccomp", NULL, 0, 0, 0, 0, NULL },
@@ -232,7 +233,11 @@ scan_argv(struct config *cfg, struct seen *sn, int argc, char **argv,
 		if ((id = match_flag(argv[i], &val)) < 0)
 			return (fail(err, errlen, "unknown option \"%.64s\"",
 			    argv[i]));
-		if (opts[id].arg && val == NULL) {
+		if (opts[id].arg == 2 && val == NULL) {
+			/* --healthcheck [ADDR:PORT] */
+			if (i + 1 < argc && argv[i + 1][0] != '-')
+				val = argv[++i];
+		} else if (opts[id].arg && val == NULL) {
 			if (i + 1 >= argc)
 				return (fail(err, errlen, "%s needs a value",
 				    opts[id].flag));
@@ -405,6 +410,39 @@ bad_user:
 	    "ids other than 0 (e.g. 65534:65534)", sn->src[O_USER], v));
 }
 
+/*
+ * --healthcheck [ADDR:PORT]: the given address, else the listening address
+ * with a wildcard turned into loopback, else 127.0.0.1:1587.
+ */
+static int
+apply_health(struct config *cfg, const struct seen *sn, char *err,
+    size_t errlen)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&cfg->health;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cfg->health;
+	const char *v = sn->val[O_HEALTHCHECK];
+
+	if (v != NULL) {
+		if (parse_listen(v, &cfg->health, &cfg->health_len))
+			return (fail(err, errlen, "--healthcheck: \"%.64s\" is "
+			    "not ADDR:PORT", v));
+		return (0);
+	}
+	if (cfg->listen_default) {
+		(void)parse_listen("127.0.0.1:1587", &cfg->health,
+		    &cfg->health_len);
+		return (0);
+	}
+	cfg->health = cfg->listen[0];
+	cfg->health_len = cfg->listen_len[0];
+	if (sin->sin_family == AF_INET && sin->sin_addr.s_addr == INADDR_ANY)
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (sin6->sin6_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+		sin6->sin6_addr = in6addr_loopback;
+	return (0);
+}
+
 int
 config_parse(struct config *cfg, int argc, char **argv, char **envp,
     char *err, size_t errlen)
@@ -421,12 +459,17 @@ config_parse(struct config *cfg, int argc, char **argv, char **envp,
 		    sn.given[O_VERSION] ? CONFIG_VERSION : CONFIG_PRINT_SECCOMP;
 		return (0);
 	}
-	cfg->mode = sn.given[O_CHECK] ? CONFIG_CHECK : CONFIG_RUN;
+	if (sn.given[O_CHECK] && sn.given[O_HEALTHCHECK])
+		return (fail(err, errlen, "--check and --healthcheck exclude "
+		    "each other"));
+	cfg->mode = sn.given[O_CHECK] ? CONFIG_CHECK :
+	    sn.given[O_HEALTHCHECK] ? CONFIG_HEALTHCHECK : CONFIG_RUN;
 	if (scan_env(cfg, &sn, envp, err, errlen) ||
 	    apply_fips(cfg, &sn, err, errlen) ||
 	    apply_strings(cfg, &sn, err, errlen) ||
 	    apply_sandbox(cfg, &sn, err, errlen) ||
-	    apply_numbers(cfg, &sn, err, errlen))
+	    apply_numbers(cfg, &sn, err, errlen) ||
+	    apply_health(cfg, &sn, err, errlen))
 		return (-1);
 	cidrset_finish(&cfg->allow_cidr);
 	cidrset_finish(&cfg->allow_client);
@@ -468,6 +511,7 @@ config_usage(void)
 "  --landlock MODE        LANDLOCK         best-effort or required\n"
 "                                          (best-effort)\n"
 "  --check                validate, resolve once, print verdicts, exit 0/1\n"
+"  --healthcheck [A:P]    expect a 220 line from the local listener in 5 s\n"
 "  --print-seccomp        the syscall allowlist with a reason per row\n"
 "  --version, --help\n"
 "\n"

@@ -20,7 +20,8 @@ enum config_mode {
 	CONFIG_CHECK,
 	CONFIG_VERSION,
 	CONFIG_HELP,
-	CONFIG_PRINT_SECCOMP
+	CONFIG_PRINT_SECCOMP,
+	CONFIG_HEALTHCHECK
 };
 
 struct config {
@@ -42,6 +43,8 @@ struct config {
 	unsigned max_session;		/* 0: no cap */
 	unsigned stats_interval;	/* 0: no stats events */
 	int	log_json;
+	struct sockaddr_storage health;	/* --healthcheck target */
+	socklen_t health_len;
 	unsigned run_uid, run_gid;	/* used only when started as root */
 	int	landlock_required;
 };

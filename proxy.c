@@ -19,6 +19,7 @@
 
 #include "allowlist.h"
 #include "config.h"
+#include "health.h"
 #include "landlock.h"
 #include "log.h"
 #include "loop.h"
@@ -248,7 +249,7 @@ callback_check_done(void)
  * privileges, Landlock (fatal only with --landlock required), seccomp.
  */
 static int
-sandbox_enter(void)
+sandbox_enter(unsigned port)
 {
 	struct landlock_status ll;
 	struct log_line l;
@@ -274,12 +275,13 @@ sandbox_enter(void)
 	    "out of this sanitizer build: never run it in production");
 	return (0);
 #else
-	if ((r = landlock_apply(UPSTREAM_PORT, &ll)) < 0)
+	if ((r = landlock_apply(port, &ll)) < 0)
 		return (-1);
 	log_begin(&l, ll.net ? LOG_INFO : LOG_WARN, "landlock");
 	log_u64(&l, "abi", (uint64_t)ll.abi);
 	log_str(&l, "fs", ll.fs ? "denied" : "off");
-	log_str(&l, "net", ll.net ? "connect_tcp_587_only" : "off");
+	log_str(&l, "net", !ll.net ? "off" : port == UPSTREAM_PORT ?
+	    "connect_tcp_587_only" : "connect_tcp_healthcheck_port_only");
 	log_str(&l, "scope", ll.scope ? "on" : "off");
 	log_str(&l, "why", ll.why);
 	log_end(&l);
@@ -318,10 +320,28 @@ run_check(void)
 	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
 	    nhosts, callback_check_done);
 	/* The DNS answers are untrusted input here too: parse them boxed. */
-	if (sandbox_enter() != 0)
+	if (sandbox_enter(UPSTREAM_PORT) != 0)
 		return (EXIT_RUNTIME);
 	upstream_start();
 	return (loop_run(&hooks) == 0 ? 0 : EXIT_RUNTIME);
+}
+
+/*
+ * --healthcheck: a new process next to the relay (docker HEALTHCHECK, ECS
+ * healthCheck).  It boxes itself like the relay, with Landlock allowing a
+ * TCP connect to the checked port only.
+ */
+static int
+run_healthcheck(void)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&cfg.health;
+	uint16_t port = 0;
+	struct cidr_addr a;
+
+	(void)cidr_addr_from_sockaddr(sa, &a, &port);
+	if (health_prepare(sa) != 0 || sandbox_enter(port) != 0)
+		return (EXIT_RUNTIME);
+	return (health_run(sa, cfg.health_len) == 0 ? 0 : EXIT_RUNTIME);
 }
 
 int
@@ -356,6 +376,8 @@ main(int argc, char **argv)
 		return (0);
 	}
 	log_init(cfg.log_json);
+	if (cfg.mode == CONFIG_HEALTHCHECK)
+		return (run_healthcheck());
 	log_startup();
 
 	/* 2. Read every file now: the allowlist and the resolver's two. */
@@ -385,7 +407,7 @@ main(int argc, char **argv)
 	    nhosts, relay_upstream_changed);
 
 	/* 5. Sandbox: drop root, NO_NEW_PRIVS, Landlock, seccomp. */
-	if (sandbox_enter() != 0)
+	if (sandbox_enter(UPSTREAM_PORT) != 0)
 		return (EXIT_RUNTIME);
 
 	/* 6. First resolution, then serve until drained. */

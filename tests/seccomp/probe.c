@@ -52,10 +52,10 @@
 
 #include "landlock.h"
 #include "seccomp.h"
+#include "upstream.h"		/* UPSTREAM_PORT, as proxy.c passes it */
 
 #define EXIT_USAGE	64	/* EX_USAGE */
 #define EXIT_SETUP	71	/* EX_OSERR: not a verdict */
-#define SES_PORT	587	/* the port proxy.c passes to landlock_apply */
 
 #define BADFD	UINT64_MAX		/* fd -1: EBADF */
 #define NOPID	0x3fffffffULL		/* above PID_MAX_LIMIT: ESRCH */
@@ -231,7 +231,7 @@ sandbox(void)
 		exit(EXIT_SETUP);
 	}
 	if (use_landlock) {
-		switch (landlock_apply(SES_PORT, &st)) {
+		switch (landlock_apply(UPSTREAM_PORT, &st)) {
 		case 0:
 			break;
 		case 1:
@@ -427,17 +427,33 @@ sandboxed_socket(int family, int type, int protocol)
 	return (fd);
 }
 
-/* "connect PORT", "connect6 PORT": TCP to the loopback address. */
+/* TCP to the loopback address of ${family}, as connect_next does. */
+static void
+tcp_connect(int family, const char *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback(family, port, &ss);
+	int fd = sandboxed_socket(family, SOCK_STREAM, IPPROTO_TCP);
+
+	report(connect(fd, (struct sockaddr *)&ss, len));
+}
+
+/* "connect PORT": TCP to 127.0.0.1:PORT. */
 static void
 case_connect(int argc, char **argv)
 {
-	struct sockaddr_storage ss;
-	int family = strcmp(argv[-1], "connect6") == 0 ? AF_INET6 : AF_INET;
-	socklen_t len = loopback(family, argv[0], &ss);
-	int fd = sandboxed_socket(family, SOCK_STREAM, IPPROTO_TCP);
 
 	(void)argc;
-	report(connect(fd, (struct sockaddr *)&ss, len));
+	tcp_connect(AF_INET, argv[0]);
+}
+
+/* "connect6 PORT": TCP to [::1]:PORT. */
+static void
+case_connect6(int argc, char **argv)
+{
+
+	(void)argc;
+	tcp_connect(AF_INET6, argv[0]);
 }
 
 /* "mptcp PORT": MPTCP, which Landlock's TCP rules do not cover. */
@@ -529,7 +545,7 @@ case_landlock_status(int argc, char **argv)
 	(void)argv;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		setup_failed("prctl", errno);
-	r = landlock_apply(SES_PORT, &st);
+	r = landlock_apply(UPSTREAM_PORT, &st);
 	snprintf(line, sizeof(line), "probe: landlock rc=%d abi=%d fs=%d "
 	    "net=%d scope=%d\n", r, st.abi, st.fs, st.net, st.scope);
 	say(line);
@@ -545,7 +561,7 @@ static const struct probe_case {
 	{ "sigreturn", 0, case_sigreturn },
 	{ "i386", 1, case_i386 },
 	{ "connect", 1, case_connect },
-	{ "connect6", 1, case_connect },
+	{ "connect6", 1, case_connect6 },
 	{ "mptcp", 1, case_mptcp },
 	{ "tfo", 1, case_tfo },
 	{ "bind", 1, case_bind },
