@@ -109,18 +109,16 @@ asan: build/asan/ses-smtp-proxy
 	    SES_SMTP_PROXY_BIN=$(CURDIR)/build/asan/ses-smtp-proxy \
 	    SES_IT_SANITIZER=1 tests/integration/run.sh -q
 
-# Run against real SES from this machine, with AWS's current ranges file.
+# Run the image against real SES with the documented hardened line.
 REGION		?= us-east-1
-IP_RANGES	?= build/ip-ranges.json
 
-$(IP_RANGES):
-	@mkdir -p $(dir $@)
-	curl -fsSL --proto =https -o $@.tmp \
-	    https://ip-ranges.amazonaws.com/ip-ranges.json
-	mv $@.tmp $@
-
-run: all $(IP_RANGES)
-	./ses-smtp-proxy --region $(REGION) --ip-ranges $(IP_RANGES)
+run: image
+	-docker rm -f $(IMAGE) >/dev/null 2>&1
+	docker run -d --name $(IMAGE) --read-only --cap-drop=ALL \
+	    --security-opt no-new-privileges -p 1587:1587 \
+	    --restart unless-stopped -e SES_REGION=$(REGION) $(IMAGE)
+	@echo "running: docker logs -f $(IMAGE); telnet localhost 1587;" \
+	    "docker rm -f $(IMAGE) to stop"
 
 deps:
 	tests/deps.sh
@@ -155,6 +153,25 @@ seccomp-golden: build/seccomp_bpf.c
 
 .PHONY: seccomp-test drift seccomp-golden
 # ---- end tests/seccomp ----
+
+# ---- container (Dockerfile, image tests, demo) ----
+IMAGE		?= ses-smtp-proxy
+# Extra docker build flags; the tests add --add-host so that the build's
+# --check never asks a real resolver for the SES name.
+DOCKER_BUILD_FLAGS ?=
+
+image:
+	tests/container/seed-base.sh
+	docker build --network host $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .
+
+container-test:
+	tests/container/run.sh
+
+demo:
+	tests/container/demo.sh
+
+.PHONY: image container-test demo
+# ---- end container ----
 
 clean:
 	rm -rf build ses-smtp-proxy
