@@ -144,7 +144,7 @@ seccomp-test: ses-smtp-proxy build/seccomp/probe
 	tests/seccomp/run.sh
 	tests/seccomp/drift.sh
 
-drift: ses-smtp-proxy
+drift: ses-smtp-proxy build/seccomp/probe
 	tests/seccomp/drift.sh
 
 # Accept a reviewed change of the filter (SBX-07).
