@@ -125,6 +125,7 @@ deps:
 
 test: deps all unit
 	$(MAKE) fuzz FUZZ_SECONDS=10
+	$(MAKE) seccomp-test
 	tests/integration/run.sh
 	$(MAKE) asan
 
@@ -147,11 +148,18 @@ seccomp-test: ses-smtp-proxy build/seccomp/probe
 drift: ses-smtp-proxy build/seccomp/probe
 	tests/seccomp/drift.sh
 
+# Copy --print-seccomp into SECURITY.md between its markers.
+security-table: ses-smtp-proxy
+	./ses-smtp-proxy --print-seccomp > build/seccomp-table.md
+	sed -i -e '/<!-- seccomp-table:begin -->/,/<!-- seccomp-table:end -->/{' \
+	    -e '/<!-- seccomp-table:begin -->/r build/seccomp-table.md' \
+	    -e '/<!--/!d' -e '}' SECURITY.md
+
 # Accept a reviewed change of the filter (SBX-07).
 seccomp-golden: build/seccomp_bpf.c
 	cp build/seccomp.pfc tests/seccomp/filter.pfc.golden
 
-.PHONY: seccomp-test drift seccomp-golden
+.PHONY: seccomp-test drift seccomp-golden security-table
 # ---- end tests/seccomp ----
 
 # ---- container (Dockerfile, image tests, demo) ----

@@ -63,7 +63,9 @@ static const struct seccomp_rule rules[] = {
 	    "send_query: the nameserver, so only its replies are received"),
 	ROW2(sendto, 3, ALL, MSG_NOSIGNAL | MSG_DONTWAIT, 4, ALL, 0,
 	    "flags == MSG_NOSIGNAL|MSG_DONTWAIT, dest_addr == NULL",
-	    "push, reject: relay bytes and 421/554 lines (musl send is sendto)"),
+	    "push, reject: relay bytes and 421/554 lines (musl send is "
+	    "sendto); no address, no MSG_FASTOPEN: a TCP Fast Open connect "
+	    "to another port, which Landlock misses, is impossible"),
 	ROW2(sendto, 3, ALL, MSG_NOSIGNAL, 4, ALL, 0,
 	    "flags == MSG_NOSIGNAL, dest_addr == NULL",
 	    "send_query: the DNS query on its connected socket"),
