@@ -267,6 +267,7 @@ sandbox_enter(unsigned port)
 #ifdef SANDBOX_OFF
 	/* Sanitizer builds only (make asan); the release build has no switch. */
 	(void)ll;
+	(void)port;
 	(void)l;
 	(void)r;
 	(void)uid;

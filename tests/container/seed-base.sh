@@ -1,0 +1,84 @@
+#!/bin/sh
+# Make the Docker engine and the builder base image available, offline-first.
+#
+#   tests/container/seed-base.sh [--dockerd-only]
+#
+# 1. If `docker info` fails, start dockerd in the background (as root) and
+#    wait for it, at most DOCKERD_WAIT seconds (60).
+# 2. If the builder base ($BUILDER_IMAGE, debian:bookworm-slim) is not in the
+#    local image store, build an equivalent with debootstrap from Debian's
+#    mirror and `docker import` it under that name: no registry is asked.
+#
+# Idempotent: a no-op when the engine answers and the image exists.
+set -eu
+
+BASE=${BUILDER_IMAGE:-debian:bookworm-slim}
+SUITE=${BUILDER_SUITE:-bookworm}
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+WAIT=${DOCKERD_WAIT:-60}
+LOG=${DOCKERD_LOG:-/var/log/ses-smtp-proxy-dockerd.log}
+
+say() { echo "seed-base: $*" >&2; }
+
+if ! command -v docker >/dev/null 2>&1; then
+	say "docker is not installed (apt-get install docker.io)"
+	exit 1
+fi
+
+if ! docker info >/dev/null 2>&1; then
+	if [ "$(id -u)" -ne 0 ]; then
+		say "the Docker engine does not answer and starting it needs root"
+		exit 1
+	fi
+	if ! command -v dockerd >/dev/null 2>&1; then
+		say "dockerd is not installed (apt-get install docker.io)"
+		exit 1
+	fi
+	say "the Docker engine does not answer: starting dockerd (log: $LOG)"
+	# setsid: dockerd outlives this script and the make that ran it.
+	setsid dockerd >"$LOG" 2>&1 </dev/null &
+	i=0
+	until docker info >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ "$i" -gt "$((WAIT * 2))" ]; then
+			say "dockerd did not answer within ${WAIT}s; its log ends with:"
+			tail -20 "$LOG" >&2 || true
+			exit 1
+		fi
+		sleep 0.5
+	done
+	say "dockerd is up"
+fi
+
+if [ "${1:-}" = "--dockerd-only" ] ||
+    docker image inspect "$BASE" >/dev/null 2>&1; then
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	say "$BASE is missing and debootstrap needs root"
+	exit 1
+fi
+if ! command -v debootstrap >/dev/null 2>&1; then
+	say "$BASE is missing and debootstrap is not installed"
+	exit 1
+fi
+
+dir=$(mktemp -d /tmp/ses-smtp-proxy-base.XXXXXX)
+# --one-file-system: never descend into a proc or sys that a failed
+# debootstrap left mounted inside the target.
+trap 'rm -rf --one-file-system "$dir"' EXIT INT TERM
+say "$BASE is missing: debootstrap --variant=minbase $SUITE from $MIRROR"
+if ! debootstrap --variant=minbase "$SUITE" "$dir/root" "$MIRROR" \
+    >"$dir/debootstrap.log" 2>&1; then
+	say "debootstrap failed; its log ends with:"
+	tail -30 "$dir/debootstrap.log" >&2
+	exit 1
+fi
+rm -rf "$dir/root/var/cache/apt/archives/"*.deb \
+    "$dir/root/var/lib/apt/lists/"* 2>/dev/null || true
+tar -C "$dir/root" -c . | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --message "debootstrap --variant=minbase $SUITE (tests/container/seed-base.sh)" \
+    - "$BASE" >/dev/null
+say "imported $BASE"

@@ -1,0 +1,191 @@
+"""The core end-to-end tests again, through the hardened container (bare,
+the proxy as PID 1): real SMTP clients deliver through it to the fake SES
+with TLS verified against the SES name end to end, and what SES stores is
+byte for byte what the client sent. Also: only allowlisted upstreams are
+dialled, upstream failover, and the sandbox state of the process."""
+
+import base64
+import subprocess
+
+import pytest
+
+import ctr
+from fakes import SES_GREETING, TEST_PASSWORD, TEST_USER, Listener
+from helpers import connect, read_line, read_reply, recv_until_closed
+
+SES = ctr.SES
+SERVER = ctr.LISTEN
+MESSAGE = (b"From: Sender <a@example.com>\r\n"
+           b"To: Rcpt <b@example.com>\r\n"
+           b"Subject: through the container\r\n"
+           b"Content-Type: text/plain; charset=utf-8\r\n"
+           b"\r\n"
+           b"first line\r\n"
+           b".a line that starts with a dot\r\n"
+           b"..two dots\r\n"
+           b"caf\xc3\xa9 8-bit\r\n"
+           + b"x" * 900 + b"\r\n"
+           b"last line\r\n")
+
+
+def dot_stuff(data):
+    return b"\r\n".join(b"." + line if line.startswith(b".") else line
+                        for line in data.split(b"\r\n"))
+
+
+@pytest.fixture
+def proxy(ses, containers):
+    """The hardened container, bare, SES name -> 127.0.0.2 via --add-host."""
+    c = containers.run(health="none")
+    return c
+
+
+def test_greeting_is_ses_greeting_and_name_comes_from_hosts(proxy, ses):
+    with connect(ctr.PROXY_ADDR) as s:
+        assert read_line(s) == SES_GREETING
+        s.sendall(b"EHLO client.example.com\r\n")
+        ehlo = read_reply(s)
+        assert ehlo.startswith(b"250-email-smtp.amazonaws.com\r\n")
+        assert b"250-STARTTLS\r\n" in ehlo
+        s.sendall(b"QUIT\r\n")
+        assert read_line(s).startswith(b"221")
+    resolved = proxy.events("upstream_resolved")
+    assert [(e["source"], e["addrs"]) for e in resolved] == [("hosts", "127.0.0.2")]
+    assert ses.connections == 1
+    close = proxy.wait_event("conn_close")
+    assert close["reason"] == "closed" and close["upstream"].startswith("127.0.0.2")
+
+
+@pytest.mark.parametrize("mech", ["PLAIN", "LOGIN"])
+def test_swaks_starttls_auth_delivers_byte_identical(proxy, ses, certs,
+                                                     tmp_path, mech):
+    msg = tmp_path / "msg.eml"
+    msg.write_bytes(MESSAGE[:-2])  # swaks terminates the last line itself
+    out = subprocess.run(
+        ["swaks", "--server", SERVER, "--tls", "--tls-verify",
+         "--tls-ca-path", str(certs.ca), "--tls-sni", SES,
+         "--auth", mech, "--auth-user", TEST_USER,
+         "--auth-password", TEST_PASSWORD,
+         "--from", "a@example.com", "--to", "b@example.com",
+         "--data", f"@{msg}"],
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "TLS started" in out.stdout
+    assert [(m.data, m.user, m.rcpt_tos) for m in ses.messages] == [
+        (MESSAGE, TEST_USER, ["b@example.com"])]
+    assert proxy.wait_event("conn_close")["reason"] == "closed"
+
+
+def test_swaks_with_another_ca_fails_verification(proxy, ses, tmp_path):
+    other_ca = tmp_path / "other-ca.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                    "-subj", "/CN=other", "-keyout", str(tmp_path / "k"),
+                    "-out", str(other_ca)], check=True, capture_output=True,
+                   timeout=60)
+    out = subprocess.run(
+        ["swaks", "--server", SERVER, "--tls", "--tls-verify",
+         "--tls-ca-path", str(other_ca), "--tls-sni", SES,
+         "--from", "a@example.com", "--to", "b@example.com"],
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert ses.messages == []
+
+
+def test_curl_ssl_reqd_delivers_byte_identical(proxy, ses, certs, tmp_path):
+    """curl verifies the SES name: the URL names SES, --resolve points it at
+    the container's listener."""
+    msg = tmp_path / "msg.eml"
+    msg.write_bytes(MESSAGE)
+    port = ctr.LISTEN_PORT
+    out = subprocess.run(
+        ["curl", "-sS", "--max-time", "30", "--ssl-reqd",
+         "--cacert", str(certs.ca), "--resolve", f"{SES}:{port}:127.0.0.1",
+         f"smtp://{SES}:{port}", "--mail-from", "a@example.com",
+         "--mail-rcpt", "b@example.com", "--user",
+         f"{TEST_USER}:{TEST_PASSWORD}", "--upload-file", str(msg)],
+        capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert [(m.data, m.user) for m in ses.messages] == [(MESSAGE, TEST_USER)]
+
+
+def test_openssl_s_client_verifies_ses_name_and_delivers(proxy, ses, certs):
+    plain = base64.b64encode(f"\0{TEST_USER}\0{TEST_PASSWORD}".encode())
+    script = (b"EHLO client.example.com\r\n"
+              b"AUTH PLAIN " + plain + b"\r\n"
+              b"MAIL FROM:<a@example.com>\r\n"
+              b"RCPT TO:<b@example.com>\r\n"
+              b"DATA\r\n" + dot_stuff(MESSAGE) + b".\r\n"
+              b"QUIT\r\n")
+    out = subprocess.run(
+        ["openssl", "s_client", "-starttls", "smtp", "-connect", SERVER,
+         "-servername", SES, "-verify_hostname", SES, "-verify_return_error",
+         "-CAfile", str(certs.ca), "-ign_eof", "-nocommands"],
+        input=script, capture_output=True, timeout=60)
+    text = out.stdout.decode(errors="replace")
+    assert out.returncode == 0, text + out.stderr.decode(errors="replace")
+    assert "Verification: OK" in text or "Verify return code: 0 (ok)" in text
+    assert "235 " in text and "221 " in text
+    assert [(m.data, m.user) for m in ses.messages] == [(MESSAGE, TEST_USER)]
+    assert proxy.wait_event("conn_close")["reason"] == "closed"
+
+
+def test_s_client_refuses_another_hostname(proxy, ses, certs):
+    out = subprocess.run(
+        ["openssl", "s_client", "-starttls", "smtp", "-connect", SERVER,
+         "-servername", "proxy.example.com", "-verify_hostname",
+         "proxy.example.com", "-verify_return_error", "-CAfile",
+         str(certs.ca), "-ign_eof", "-nocommands"],
+        input=b"QUIT\r\n", capture_output=True, timeout=60)
+    assert out.returncode != 0
+    assert b"hostname mismatch" in out.stdout + out.stderr
+
+
+def test_two_upstreams_share_sessions_and_fail_over(ses_factory, containers):
+    """--add-host twice: both addresses are used; with one down, sessions
+    still reach SES through the other."""
+    ses2, ses3 = ses_factory("127.0.0.2"), ses_factory("127.0.0.3")
+    c = containers.run(hosts=("127.0.0.2", "127.0.0.3"), health="none")
+    assert set(c.events("upstream_resolved")[-1]["addrs"].split(",")) == \
+        {"127.0.0.2", "127.0.0.3"}
+    for _ in range(4):
+        with connect(ctr.PROXY_ADDR) as s:
+            assert read_line(s) == SES_GREETING
+    assert ses2.connections >= 1 and ses3.connections >= 1
+    ses2.stop()
+    before = ses3.connections
+    for _ in range(3):
+        with connect(ctr.PROXY_ADDR) as s:
+            assert read_line(s) == SES_GREETING
+    assert ses3.connections == before + 3
+
+
+def test_upstream_outside_the_allowlist_is_never_dialled(containers):
+    """The SES name given a loopback address that no AMAZON prefix covers:
+    the client gets 421 and nothing connects to that address."""
+    lst = Listener("127.0.1.1", 587)
+    try:
+        c = containers.run(hosts=("127.0.1.1",), health="none")
+        assert c.events("upstream_denied")[0]["addr"] == "127.0.1.1"
+        with connect(ctr.PROXY_ADDR) as s:
+            data, _ = recv_until_closed(s, timeout=10)
+        assert data.startswith(b"421 ")
+        assert lst.pending() == 0
+        assert c.wait_event("conn_close")["reason"] == "no_upstream"
+    finally:
+        lst.close()
+
+
+def test_process_runs_unprivileged_and_sandboxed(proxy):
+    """The proxy in the hardened container: uid/gid 65534, no capability
+    in any set, NO_NEW_PRIVS, seccomp filtering."""
+    st = ctr.proc_status(proxy.pid())
+    assert st["Uid"].split() == ["65534"] * 4
+    assert st["Gid"].split() == ["65534"] * 4
+    for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(st[cap], 16) == 0, f"{cap}={st[cap]}"
+    assert st["NoNewPrivs"] == "1"
+    assert st["Seccomp"] == "2"
+    ready = proxy.events("sandbox_ready")[0]
+    assert ready["uid"] == 65534 and ready["seccomp"] == "filter"
+    assert proxy.events("landlock")[0]["net"] == "connect_tcp_587_only"
