@@ -128,6 +128,7 @@ test: deps all unit
 	$(MAKE) seccomp-test
 	tests/integration/run.sh
 	$(MAKE) asan
+	tests/container/run.sh
 
 # ---- tests/seccomp (sandbox tests) ----
 # The probe enters the proxy's sandbox with the real seccomp.o and embedded

@@ -55,9 +55,9 @@ def test_demo_runs_to_the_end_and_cleans_up(image, variant):
                               "IMAGE": image})
     text = out.stdout + out.stderr
     assert out.returncode == 0, text
-    greetings = [l for l in text.splitlines() if l.strip().startswith("S: 220 ")]
-    ehlo = [l for l in text.splitlines()
-            if l.strip().startswith("S: 250-email-smtp.amazonaws.com")]
+    greetings = [ln for ln in text.splitlines() if ln.strip().startswith("S: 220 ")]
+    ehlo = [ln for ln in text.splitlines()
+            if ln.strip().startswith("S: 250-email-smtp.amazonaws.com")]
     assert len(greetings) == 2 and len(ehlo) == 2, text
     assert "kill -9" in text and "restart count 1" in text
     assert "DEMO FAILED" not in text

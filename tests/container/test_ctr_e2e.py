@@ -189,3 +189,15 @@ def test_process_runs_unprivileged_and_sandboxed(proxy):
     ready = proxy.events("sandbox_ready")[0]
     assert ready["uid"] == 65534 and ready["seccomp"] == "filter"
     assert proxy.events("landlock")[0]["net"] == "connect_tcp_587_only"
+
+
+def test_dns_is_never_asked_when_add_host_names_ses(ses, containers):
+    """The SES name comes from the container's /etc/hosts (--add-host):
+    the proxy sends no DNS query to the resolver Docker copied in."""
+    c = containers.run(health="none", env={"STATS_INTERVAL": "1"})
+    with connect(ctr.PROXY_ADDR) as s:
+        assert read_line(s) == SES_GREETING
+    stats = c.wait_event("stats", count=3, timeout=15)
+    assert stats["dns_queries"] == 0
+    assert stats["accepted"] == 1 and stats["upstreams"] == 1
+    assert c.events("upstream_resolve_failed") == []

@@ -104,7 +104,7 @@ def test_ctr02_binary_is_static_pie_with_relro_nx_and_ssp(binary_file):
     phdrs = _readelf("-l", str(binary_file))
     assert "INTERP" not in phdrs, "has a program interpreter: not static"
     assert "GNU_RELRO" in phdrs
-    stack = [l for l in phdrs.splitlines() if "GNU_STACK" in l]
+    stack = [ln for ln in phdrs.splitlines() if "GNU_STACK" in ln]
     assert stack and stack[0].split()[-2] == "RW", f"executable stack: {stack}"
     dyn = _readelf("-d", str(binary_file))
     assert "(NEEDED)" not in dyn, "links a shared library"

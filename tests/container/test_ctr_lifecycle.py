@@ -52,13 +52,21 @@ def test_ctr06_healthy_then_unhealthy_when_ses_is_unreachable(ses_factory,
 
 
 def test_ctr06_image_healthcheck_follows_listen(ses, containers):
-    """The probe reads LISTEN from the container's environment: with the
-    proxy on 127.0.0.1:11587 it still reports healthy."""
-    c = containers.run(health="fast", env={"LISTEN": ctr.LISTEN})
+    """The probe (the image's exec-form HEALTHCHECK) reads LISTEN from the
+    container's environment: on another port it is healthy there, and the
+    same probe pointed at a port where nothing listens fails."""
+    c = containers.run(health="fast", env={"LISTEN": "127.0.0.1:11588"})
     c.wait_health("healthy", timeout=20)
-    out = ctr.docker("exec", c.name, "/ses-smtp-proxy", "--healthcheck",
-                     check=False, timeout=30)
-    assert out.returncode == 0, out.stderr
+    with connect(("127.0.0.1", 11588)) as s:
+        assert read_line(s) == SES_GREETING
+    ok = ctr.docker("exec", c.name, "/ses-smtp-proxy", "--healthcheck",
+                    check=False, timeout=30)
+    assert ok.returncode == 0, ok.stderr
+    bad = ctr.docker("exec", "-e", "LISTEN=127.0.0.1:11599", c.name,
+                     "/ses-smtp-proxy", "--healthcheck", check=False,
+                     timeout=30)
+    assert bad.returncode == 1
+    assert "healthcheck_failed" in bad.stderr + bad.stdout
 
 
 # --------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""CTR-05: the documented run line (the Makefile's `make run`, which
-DESIGN.md §2 also gives) really applies its hardening: run with exactly its
+"""CTR-05: the documented run line (the Makefile's `make run`, which the
+README and DESIGN.md §2 also give) really applies its hardening: run with exactly its
 flags, `docker inspect` shows ReadonlyRootfs, CapDrop ALL, no CapAdd,
 no-new-privileges and the restart policy, and the process has no
 capability left.
@@ -73,6 +73,17 @@ def split_line(argv):
     return pairs, argv[i], argv[i + 1:]
 
 
+def readme_run_line():
+    """The run line of README.md's container section (an indented block
+    with backslash continuations)."""
+    text = (REPO / "README.md").read_text().replace("\\\n", " ")
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("docker run ") and "--name" in line:
+            return shlex.split(line)
+    return None
+
+
 def parse(argv):
     """docker run argv -> ({flag: [values]}, image)."""
     pairs, image, _ = split_line(argv)
@@ -94,16 +105,23 @@ def test_ctr05_documented_line_has_the_hardening_flags(image):
         assert bad not in flags, bad
 
 
-def test_ctr05_makefile_and_design_give_the_same_line(image):
-    design = design_run_line()
-    if design is None:
-        pytest.skip("../shared/DESIGN.md is not beside the repo")
+@pytest.mark.parametrize("where", ["README.md", "DESIGN.md"])
+def test_ctr05_documented_lines_agree_with_make_run(image, where):
+    """make run, the README and DESIGN.md §2 give the same run line (the
+    region and the image name aside)."""
+    other = readme_run_line() if where == "README.md" else design_run_line()
+    if other is None:
+        if where == "DESIGN.md":
+            pytest.skip("../shared/DESIGN.md is not beside the repo")
+        pytest.fail("README.md has no docker run line")
     ours, _ = parse(makefile_run_line(image))
-    theirs, _ = parse(design)
+    theirs, _ = parse(other)
     assert set(ours) == set(theirs)
     for flag in ("--read-only", "--cap-drop", "--security-opt", "-p",
                  "--restart"):
         assert ours[flag] == theirs[flag], flag
+    assert [e.split("=")[0] for e in ours["-e"]] == \
+        [e.split("=")[0] for e in theirs["-e"]]
 
 
 def test_ctr05_inspect_shows_the_run_line_applied(image, allowlist, ses,
