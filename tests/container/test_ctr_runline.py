@@ -51,7 +51,8 @@ def design_run_line():
 
 WITH_VALUE = {"--name", "--security-opt", "-p", "--publish", "--restart",
               "-e", "--env", "--cap-drop", "--cap-add", "--user", "-u",
-              "--memory", "-m", "--pids-limit", "--cpu-shares", "-c",
+              "--memory", "-m", "--memory-swap", "--pids-limit",
+              "--cpu-shares", "-c", "--cpus",
               "--ulimit", "--network", "--net", "-v", "--volume", "--pid",
               "--userns", "--device", "--health-cmd", "--init-path"}
 
@@ -164,3 +165,52 @@ def test_ctr05_inspect_shows_the_run_line_applied(image, allowlist, ses,
     with pytest.raises(OSError) as err:
         open(f"/proc/{c.pid()}/root/probe", "w").close()
     assert err.value.errno == errno.EROFS
+
+
+def readme_strict_line():
+    """README's stricter run line (the one with --pids-limit)."""
+    text = (REPO / "README.md").read_text().replace("\\\n", " ")
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("docker run ") and "--pids-limit" in line:
+            return shlex.split(line)
+    return None
+
+
+def test_ctr05_strict_line_limits_applied(image, allowlist, ses, containers):
+    """CTR-05's resource items: the README's stricter line runs, serves,
+    and docker inspect shows its memory, CPU, pids, nofile and restart
+    settings (-p is swapped for --network host: traffic stays on
+    loopback)."""
+    argv = readme_strict_line()
+    assert argv, "README.md has no stricter run line"
+    pairs, _, args = split_line(argv)
+    name = f"sesctr-{RUN_ID[:8]}-strict"
+    run = ["docker", "run"]
+    for flag, value in pairs:
+        if flag in ("-p", "--publish", "--name"):
+            continue
+        if flag in ("-e", "--env") and str(value).startswith("SES_REGION="):
+            value = "SES_REGION=us-east-1"
+        run += [flag] if value is True else [flag, value]
+    run += ["--name", name, "--label", f"{ctr.LABEL}={RUN_ID}",
+            "--network", "host", "--add-host", f"{ctr.SES}:127.0.0.2",
+            "-v", f"{allowlist}:{ctr.RANGES_IN_IMAGE}:ro",
+            "-e", f"LISTEN={ctr.LISTEN}", image, *args]
+    c = ctr.Container(name, run)
+    containers.started.append(c)
+    out = subprocess.run(run, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    c.wait_ready()
+    host = c.inspect()["HostConfig"]
+    assert host["Memory"] == 64 << 20
+    assert host["MemorySwap"] == 64 << 20
+    assert host["CpuShares"] == 512
+    assert host["PidsLimit"] == 32
+    assert {"Name": "nofile", "Soft": 4096, "Hard": 4096} in host["Ulimits"]
+    assert host["RestartPolicy"] == {"Name": "on-failure",
+                                     "MaximumRetryCount": 5}
+    assert host["ReadonlyRootfs"] is True and host["CapDrop"] == ["ALL"]
+    assert not c.events("max_conns_lowered")
+    with connect(ctr.PROXY_ADDR) as s:
+        assert read_line(s) == SES_GREETING
