@@ -21,7 +21,8 @@ LDHARD	= -Wl,-z,relro,-z,now,-z,noexecstack
 SRCS	= log.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c loop.c \
 	  upstream.c relay.c privdrop.c landlock.c seccomp.c health.c
 OBJS	= $(SRCS:%.c=build/%.o) build/seccomp_bpf.o
-UNIT	= $(patsubst tests/unit/%.c,build/tests/%,$(filter-out tests/unit/harness.c,$(wildcard tests/unit/*.c)))
+UNIT	= $(patsubst tests/unit/%.c,build/tests/%,$(filter-out \
+	  tests/unit/harness.c tests/unit/cidr_oracle.c,$(wildcard tests/unit/*.c)))
 
 all: ses-smtp-proxy
 
@@ -124,6 +125,7 @@ deps:
 	tests/deps.sh
 
 test: deps all unit
+	$(MAKE) diff-cidr analyze
 	$(MAKE) fuzz FUZZ_SECONDS=10
 	$(MAKE) seccomp-test
 	tests/integration/run.sh
@@ -162,6 +164,20 @@ seccomp-golden: build/seccomp_bpf.c
 
 .PHONY: seccomp-test drift seccomp-golden security-table
 # ---- end tests/seccomp ----
+
+# ---- assurance: static analysis, differential test of cidr.c ----
+analyze: all
+	tests/analyze.sh
+
+# Not a unit test (UNIT filters it out): a stdin filter for diff_cidr.py.
+build/tests/cidr_oracle: tests/unit/cidr_oracle.c build/cidr.o cidr.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I. -static -o $@ $< build/cidr.o
+
+diff-cidr: build/tests/cidr_oracle
+	/usr/bin/python3 tests/unit/diff_cidr.py build/tests/cidr_oracle
+
+.PHONY: analyze diff-cidr
 
 # ---- container (Dockerfile, image tests, demo) ----
 IMAGE		?= ses-smtp-proxy

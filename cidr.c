@@ -194,7 +194,7 @@ cidr_addr_format(const struct cidr_addr *a, char buf[CIDR_ADDRSTRLEN])
 {
 
 	if (inet_ntop(a->family, a->a, buf, CIDR_ADDRSTRLEN) == NULL)
-		strcpy(buf, "?");
+		memcpy(buf, "?", 2);
 }
 
 void
@@ -215,7 +215,7 @@ cidr_sockaddr_format(const struct sockaddr *sa, char buf[CIDR_ADDRSTRLEN + 8])
 	uint16_t port;
 
 	if (cidr_addr_from_sockaddr(sa, &a, &port)) {
-		strcpy(buf, "?");
+		memcpy(buf, "?", 2);
 		return;
 	}
 	cidr_addr_format(&a, host);

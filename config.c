@@ -314,7 +314,7 @@ apply_numbers(struct config *cfg, const struct seen *sn, char *err,
 
 	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		id = nums[i].id;
-		if (parse_uint(sn->val[id], opts[id].min, opts[id].max,
+		if (sn->val[id] == NULL || parse_uint(sn->val[id], opts[id].min, opts[id].max,
 		    (unsigned *)(void *)((char *)cfg + nums[i].off)))
 			return (fail(err, errlen, "%s: \"%.64s\" is not a "
 			    "whole number from %u to %u", sn->src[id],
@@ -329,13 +329,11 @@ apply_fips(struct config *cfg, const struct seen *sn, char *err,
 {
 	const char *v = sn->val[O_FIPS];
 
-	if (!sn->given[O_FIPS])
-		cfg->fips = 0;
-	else if (v == NULL || strcmp(v, "1") == 0 || strcmp(v, "true") == 0)
-		cfg->fips = 1;
-	else if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0 || *v == '\0')
-		cfg->fips = 0;
-	else
+	/* The bare flag (no value), SES_FIPS=1 or true: on. */
+	cfg->fips = sn->given[O_FIPS] && (v == NULL || strcmp(v, "1") == 0 ||
+	    strcmp(v, "true") == 0);
+	if (sn->given[O_FIPS] && !cfg->fips && strcmp(v, "0") != 0 &&
+	    strcmp(v, "false") != 0 && *v != '\0')
 		return (fail(err, errlen, "%s: \"%.64s\" is not 0 or 1",
 		    sn->src[O_FIPS], v));
 	return (0);
@@ -347,11 +345,15 @@ apply_strings(struct config *cfg, const struct seen *sn, char *err,
 {
 	const char *v;
 
+	/* Every option used here has a default: NULL would be our bug. */
+	if (sn->val[O_REGION] == NULL || sn->val[O_LOG_FORMAT] == NULL ||
+	    sn->val[O_IP_RANGES] == NULL)
+		return (fail(err, errlen, "internal: option without a value"));
 	v = sn->val[O_REGION];
 	if (!config_region_valid(v))
 		return (fail(err, errlen, "%s: \"%.64s\" is not an AWS region "
 		    "name (e.g. us-east-1, eu-west-1)", sn->src[O_REGION], v));
-	strcpy(cfg->region, v);
+	snprintf(cfg->region, sizeof(cfg->region), "%s", v);
 	snprintf(cfg->upstream_host, sizeof(cfg->upstream_host),
 	    "email-smtp%s.%s.amazonaws.com", cfg->fips ? "-fips" : "", v);
 
@@ -387,9 +389,12 @@ static int
 apply_sandbox(struct config *cfg, const struct seen *sn, char *err,
     size_t errlen)
 {
-	const char *v = sn->val[O_USER], *colon = strchr(v, ':');
+	const char *v = sn->val[O_USER], *colon;
 	char uid[12];
 
+	if (v == NULL || sn->val[O_LANDLOCK] == NULL)
+		return (fail(err, errlen, "internal: option without a value"));
+	colon = strchr(v, ':');
 	if (colon == NULL || (size_t)(colon - v) >= sizeof(uid))
 		goto bad_user;
 	memcpy(uid, v, (size_t)(colon - v));

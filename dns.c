@@ -115,7 +115,7 @@ read_name(const uint8_t *p, size_t len, size_t *off, char out[DNS_NAME_MAX + 1])
 			/* A '.' inside a label would forge a label boundary. */
 			if (c == '.' || c <= ' ' || c > '~')
 				return (-1);
-			out[n++] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+			out[n++] = (char)((c >= 'A' && c <= 'Z') ? c + 32 : c);
 		}
 		o += 1 + l;
 	}
@@ -135,8 +135,8 @@ canon(const char *name, char out[DNS_NAME_MAX + 1])
 	if (n > DNS_NAME_MAX)
 		return (-1);
 	for (i = 0; i < n; i++)
-		out[i] = (name[i] >= 'A' && name[i] <= 'Z') ?
-		    (char)(name[i] + 32) : name[i];
+		out[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ?
+		    name[i] + 32 : name[i]);
 	out[n] = '\0';
 	return (0);
 }

@@ -68,7 +68,7 @@ health_run(const struct sockaddr *sa, socklen_t len)
 {
 	static const char quit[] = "QUIT\r\n";
 	uint64_t deadline = loop_clock() + HEALTH_TIMEOUT_MS;
-	char line[512];
+	char line[512] = "";
 	size_t got = 0;
 	socklen_t sl = sizeof(int);
 	ssize_t n;

@@ -85,7 +85,10 @@ escape_char(unsigned char c, char tmp[6])
 	}
 	if (c < 0x20 || c >= 0x7f) {
 		/* Control and non-ASCII bytes (not validated as UTF-8). */
-		memcpy(tmp, "\\u00", 4);
+		tmp[0] = '\\';
+		tmp[1] = 'u';
+		tmp[2] = '0';
+		tmp[3] = '0';
 		tmp[4] = hex[c >> 4];
 		tmp[5] = hex[c & 15];
 		return (6);

@@ -255,7 +255,6 @@ sandbox_enter(unsigned port)
 	struct log_line l;
 	uid_t uid;
 	gid_t gid;
-	int r;
 
 	if (privdrop_apply(cfg.run_uid, cfg.run_gid) != 0)
 		return (-1);
@@ -269,14 +268,13 @@ sandbox_enter(unsigned port)
 	(void)ll;
 	(void)port;
 	(void)l;
-	(void)r;
 	(void)uid;
 	(void)gid;
 	log_msg(LOG_ERROR, "sandbox_disabled", "Landlock and seccomp compiled "
 	    "out of this sanitizer build: never run it in production");
 	return (0);
 #else
-	if ((r = landlock_apply(port, &ll)) < 0)
+	if (landlock_apply(port, &ll) < 0)
 		return (-1);
 	log_begin(&l, ll.net ? LOG_INFO : LOG_WARN, "landlock");
 	log_u64(&l, "abi", (uint64_t)ll.abi);

@@ -49,6 +49,7 @@ struct conn {
 	uint64_t hkey;			/* deadline as stored in the heap */
 	size_t	hidx;
 	unsigned tries;
+	size_t	first;			/* this session's first address */
 	int	have_up;
 	struct cidr_addr upaddr;
 	char	client[CIDR_ADDRSTRLEN + 8];
@@ -427,8 +428,9 @@ connect_next(struct conn *c)
 
 	loop_watch_close(&c->uw);
 	while (c->tries < upstream_count()) {
-		c->tries++;
-		if (upstream_next(&c->upaddr) != 0)
+		if (c->tries == 0)
+			c->first = upstream_first();
+		if (upstream_pick(c->first + c->tries++, &c->upaddr) != 0)
 			break;
 		c->have_up = 1;
 		sl = cidr_addr_to_sockaddr(&c->upaddr, UPSTREAM_PORT, &ss);
@@ -843,7 +845,7 @@ relay_init(const struct relay_config *c)
 
 	cfg = *c;
 	/* The heap never holds more than max_conns entries. */
-	heap = calloc(cfg.max_conns, sizeof(*heap));
+	heap = calloc(cfg.max_conns, sizeof(struct conn *));
 	for (i = 0; i < nlisteners; i++)
 		listeners[i].cb = callback_listen;
 	conn_timer.cb = callback_conn_timer;

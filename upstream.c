@@ -21,8 +21,8 @@ struct query {
 	struct dns_answer ans;
 };
 
-#define QUERY_TIMEOUT	-10
-#define QUERY_NETERR	-11
+#define QUERY_TIMEOUT	(-10)
+#define QUERY_NETERR	(-11)
 
 static struct {
 	const char *host;
@@ -202,8 +202,8 @@ send_query(struct query *q)
 	    connect(q->w.fd, (struct sockaddr *)&ss, sl) != 0 ||
 	    send(q->w.fd, pkt, (size_t)len, MSG_NOSIGNAL) != len ||
 	    loop_watch_set(&q->w, EPOLLIN) != 0) {
+		/* Not done: callback_timer moves on to the next nameserver. */
 		q->status = QUERY_NETERR;
-		q->done = 1;
 		close_query(q);
 		return;
 	}
@@ -315,10 +315,14 @@ callback_dns(struct loop_watch *w, uint32_t revents)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n < 0) {
-			/* e.g. ECONNREFUSED from an ICMP port unreachable. */
+			/*
+			 * e.g. ECONNREFUSED from an ICMP port unreachable:
+			 * callback_timer tries the next nameserver, or gives
+			 * up after attempts x nameservers.
+			 */
 			q->status = QUERY_NETERR;
-			q->done = 1;
-			break;
+			close_query(q);
+			return;
 		}
 		q->status = dns_parse(pkt, (size_t)n, q->id, up.host,
 		    q->qtype, &q->ans);
@@ -391,13 +395,20 @@ upstream_resolving(void)
 	return (up.inflight);
 }
 
+size_t
+upstream_first(void)
+{
+
+	return (up.rr++);
+}
+
 int
-upstream_next(struct cidr_addr *out)
+upstream_pick(size_t k, struct cidr_addr *out)
 {
 
 	if (up.ngood == 0)
 		return (-1);
-	*out = up.good[up.rr++ % up.ngood];
+	*out = up.good[k % up.ngood];
 	/* Defence in depth: the set holds only checked addresses. */
 	if (cidrset_find(up.allow, out) == NULL)
 		return (-1);

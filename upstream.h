@@ -52,10 +52,17 @@ size_t upstream_count(void);
 int upstream_resolving(void);
 
 /**
- * upstream_next(out): the next validated address in round-robin order.
+ * upstream_first(): where a new session starts in the validated set (a
+ * round-robin cursor shared by all sessions).
+ */
+size_t upstream_first(void);
+
+/**
+ * upstream_pick(k, out): validated address number ${k} (modulo the set's
+ * size), so that a session walking k, k+1, ... tries each address once.
  * Returns 0, or -1 when there is none.
  */
-int upstream_next(struct cidr_addr *out);
+int upstream_pick(size_t k, struct cidr_addr *out);
 
 /**
  * upstream_kick(): an upstream connect failed; resolve again now, or

@@ -242,3 +242,17 @@ def test_inp07_hostile_answers_never_used(dns, ses, proxy_factory, spoil):
     assert ses.connections == 0
     assert proxy.named("upstream_resolved") == []
     assert proxy.alive()
+
+
+def test_refusing_first_nameserver_falls_over_to_the_next(dns, ses,
+                                                          proxy_factory):
+    """resolv.conf lists a nameserver where nothing listens (an ICMP port
+    unreachable: ECONNREFUSED) before the working one: the query moves on
+    to the second nameserver after the timeout instead of giving up."""
+    proxy = proxy_factory(resolv="nameserver 127.0.0.9\n"
+                                 "nameserver 127.0.0.53\n"
+                                 "options timeout:1 attempts:1\n")
+    assert proxy.wait_event("upstream_resolved")["addrs"] == "127.0.0.2"
+    assert not proxy.named("upstream_resolve_failed")
+    with connect() as c:
+        assert read_line(c) == SES_GREETING
