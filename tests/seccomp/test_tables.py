@@ -44,3 +44,21 @@ def test_security_md_table_is_generated():
         "SECURITY.md's table differs from ./ses-smtp-proxy --print-seccomp; "
         "paste the output between the markers:\n"
         + unified(documented, printed, "SECURITY.md", "--print-seccomp"))
+
+
+# The sanitizer build's switch that compiles Landlock and seccomp out
+# (proxy.c, SANDBOX_OFF) leaves this message in the binary; the release
+# binary must not contain it (there is no runtime switch at all).
+SANDBOX_OFF_MARK = b"Landlock and seccomp compiled out"
+
+
+def test_release_binary_has_no_sandbox_off_code():
+    assert SANDBOX_OFF_MARK not in PROXY.read_bytes()
+
+
+def test_sandbox_off_mark_is_detectable():
+    """The check above can fail: the sanitizer build does contain it."""
+    asan = REPO / "build" / "asan" / "ses-smtp-proxy"
+    if not asan.exists():
+        pytest.skip("no sanitizer build (make asan builds it)")
+    assert SANDBOX_OFF_MARK in asan.read_bytes()
