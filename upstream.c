@@ -139,6 +139,18 @@ log_resolved(const char *source, size_t ndenied, uint32_t ttl)
 	log_end(&l);
 }
 
+static void
+log_kept(size_t ndenied)
+{
+	struct log_line l;
+
+	log_begin(&l, LOG_WARN, "upstream_all_denied");
+	log_str(&l, "host", up.host);
+	log_u64(&l, "denied", ndenied);
+	log_u64(&l, "kept", up.ngood);
+	log_end(&l);
+}
+
 /* Check each address, replace the validated set, log what changed. */
 static void
 adopt(const struct cidr_addr *addrs, size_t n, const char *source,
@@ -163,6 +175,17 @@ adopt(const struct cidr_addr *addrs, size_t n, const char *source,
 				log_denied(&addrs[i]);
 		}
 		up.nres++;
+	}
+	if (up.ngood == 0 && oldgood > 0) {
+		/*
+		 * Only denied addresses (a spoofed answer, or SES on ranges
+		 * newer than the file): keep the last validated set, as after
+		 * a failed resolution; it holds only checked addresses.
+		 */
+		memcpy(up.good, prev, sizeof(prev));
+		up.ngood = oldgood;
+		log_kept(ndenied);
+		return;
 	}
 	up.good_at = loop_now();
 	changed = up.ngood != oldgood ||

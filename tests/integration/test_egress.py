@@ -212,3 +212,22 @@ def test_egr08_only_port_587_is_dialled(dns, ses, listener_factory, proxy_factor
     assert ses.connections == 3
     for close in proxy.wait_count("conn_close", 3):
         assert port_of(close["upstream"]) in (None, 587)
+
+
+def test_all_denied_answer_keeps_the_last_validated_set(dns, ses,
+                                                        proxy_factory):
+    """A later answer with only denied addresses (spoofed, or SES moved to
+    ranges newer than the file) does not empty the set: the last validated
+    addresses stay in use, and the denial is logged. Nothing denied is
+    ever dialled."""
+    dns.set_ses(v4=["127.0.0.2"], ttl=2)
+    proxy = proxy_factory()
+    with connect() as c:
+        assert read_line(c) == SES_GREETING
+    dns.set_ses(v4=["127.0.1.7"], ttl=2)
+    kept = proxy.wait_event("upstream_all_denied", timeout=10)
+    assert int(kept["kept"]) == 1 and int(kept["denied"]) == 1
+    assert proxy.named("upstream_denied", addr="127.0.1.7")
+    with connect() as c:
+        assert read_line(c) == SES_GREETING
+    assert all(e["upstream"] == "127.0.0.2" for e in proxy.named("conn_close"))
