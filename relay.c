@@ -17,7 +17,7 @@
 #define MAX_LISTEN		4
 #define ACCEPT_BATCH		64
 #define ACCEPT_PAUSE_MS		100	/* back-off after EMFILE */
-#define REJECT_LOG_MS		1000	/* at most one conn_rejected/s/reason */
+#define RATELIMIT_MS		1000	/* repetitive warnings: one line a second */
 
 static const char msg_denied[] = "554 5.7.1 Access denied\r\n";
 static const char msg_busy[] =
@@ -69,7 +69,12 @@ static uint64_t conns_cut;
 static const char *stop_reason = "drained";
 static char scratch[RELAY_CHUNK];
 static struct loop_timer conn_timer, stats_timer, drain_timer, accept_timer;
-static uint64_t reject_log_at[2], reject_suppressed[2];
+/* At most one line a second for each kind of repetitive warning. */
+struct ratelimit {
+	uint64_t next;
+	uint64_t suppressed;
+};
+static struct ratelimit rl_denied, rl_busy, rl_connect;
 
 static struct {
 	uint64_t accepted, rejected, closed, bytes_in, bytes_out;
@@ -167,23 +172,37 @@ heap_remove(struct conn *c)
 
 /* ---- logging helpers */
 
+/*
+ * May a rate-limited line be written now?  A flood must not become a flood
+ * of log lines; the next line carries how many were suppressed.
+ */
+static int
+ratelimit_pass(struct ratelimit *rl, uint64_t *suppressed)
+{
+
+	if (loop_now() < rl->next) {
+		rl->suppressed++;
+		return (0);
+	}
+	rl->next = loop_now() + RATELIMIT_MS;
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	return (1);
+}
+
 static void
-log_rejected(const char *client, int which, const char *reason)
+log_rejected(const char *client, struct ratelimit *rl, const char *reason)
 {
 	struct log_line l;
+	uint64_t suppressed;
 
-	/* A flood must not turn into a flood of log lines. */
-	if (loop_now() < reject_log_at[which]) {
-		reject_suppressed[which]++;
+	if (!ratelimit_pass(rl, &suppressed))
 		return;
-	}
-	reject_log_at[which] = loop_now() + REJECT_LOG_MS;
 	log_begin(&l, LOG_WARN, "conn_rejected");
 	log_str(&l, "client", client);
 	log_str(&l, "reason", reason);
-	log_u64(&l, "suppressed", reject_suppressed[which]);
+	log_u64(&l, "suppressed", suppressed);
 	log_end(&l);
-	reject_suppressed[which] = 0;
 }
 
 static void
@@ -191,12 +210,16 @@ log_connect_failed(const struct conn *c, const char *error)
 {
 	struct log_line l;
 	char a[CIDR_ADDRSTRLEN];
+	uint64_t suppressed;
 
+	if (!ratelimit_pass(&rl_connect, &suppressed))
+		return;
 	cidr_addr_format(&c->upaddr, a);
 	log_begin(&l, LOG_WARN, "upstream_connect_failed");
 	log_u64(&l, "conn", c->id);
 	log_str(&l, "upstream", a);
 	log_str(&l, "error", error);
+	log_u64(&l, "suppressed", suppressed);
 	log_end(&l);
 }
 
@@ -352,13 +375,13 @@ admit(int fd, const struct sockaddr_storage *ss)
 	    cidrset_find(cfg.allow_client, &a) == NULL)) {
 		cidr_sockaddr_format((const struct sockaddr *)ss, buf);
 		reject(fd, msg_denied, sizeof(msg_denied) - 1);
-		log_rejected(buf, 0, "access_denied");
+		log_rejected(buf, &rl_denied, "access_denied");
 		return;
 	}
 	if (nconns >= cfg.max_conns) {
 		cidr_sockaddr_format((const struct sockaddr *)ss, buf);
 		reject(fd, msg_busy, sizeof(msg_busy) - 1);
-		log_rejected(buf, 1, "max_conns");
+		log_rejected(buf, &rl_busy, "max_conns");
 		return;
 	}
 	conn_open(fd, ss);

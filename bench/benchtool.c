@@ -14,7 +14,7 @@
  *                                     with a 1-byte round trip, print
  *                                     "ready OK FAILED", hold them until
  *                                     stdin reaches EOF, then exit
- *   waitport ADDR PORT TIMEOUT_MS     -> "ms M" once a connect succeeds
+ *   waitport ADDR PORT TIMEOUT_MS     -> "ms M" once a relayed echo works
  *
  * Build: gcc -O2 -pthread -o benchtool benchtool.c
  */
@@ -276,6 +276,7 @@ static int cmd_server(char **av)
 				cclose(ep, c);
 		}
 	}
+	return 0;
 }
 
 /* --------------------------------------------------------------- clients */
@@ -465,6 +466,7 @@ static int cmd_idle(char **av)
 	return 0;
 }
 
+/* ready = a relayed 1-byte echo round trip succeeds */
 static int cmd_waitport(char **av)
 {
 	struct sockaddr_in sa = mkaddr(av[0], av[1]);
@@ -472,9 +474,16 @@ static int cmd_waitport(char **av)
 	while (now() - t0 < lim) {
 		int fd = dial(&sa);
 		if (fd >= 0) {
+			char b = 0;
+			struct timeval tv = {.tv_sec = 1};
+			setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+			int ok = writeall(fd, "Ex", 2) == 0 &&
+				 readall(fd, &b, 1) == 0 && b == 'x';
 			close(fd);
-			printf("ms %.2f\n", (now() - t0) * 1000);
-			return 0;
+			if (ok) {
+				printf("ms %.2f\n", (now() - t0) * 1000);
+				return 0;
+			}
 		}
 		usleep(200);
 	}

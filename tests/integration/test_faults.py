@@ -112,6 +112,23 @@ def test_flt05_refused_address_skipped(dns, ses, proxy_factory):
     assert ses.connections == 3
 
 
+def test_connect_failures_logged_at_most_once_a_second(dns, proxy_factory):
+    """An SES outage with many clients: every refused connect is counted in
+    stats, but upstream_connect_failed is written at most once a second,
+    carrying how many lines it suppressed."""
+    dns.set_ses(v4=["127.0.0.4"], ttl=300)  # nothing listens on .4
+    proxy = proxy_factory("--stats-interval", "1")
+    start = time.monotonic()
+    for _ in range(30):
+        with connect() as s:
+            assert read_line(s).startswith(b"421 4.4.0")
+    elapsed = time.monotonic() - start
+    wait_for(lambda: int(proxy.named("stats")[-1]["upstream_failures"]) >= 30,
+             timeout=5, what="30 failures counted in stats")
+    lines = proxy.named("upstream_connect_failed")
+    assert 1 <= len(lines) <= int(elapsed) + 2, (len(lines), elapsed)
+
+
 def test_flt05_all_refused_gives_421_and_early_reresolve(dns, proxy_factory):
     dns.set_ses(v4=["127.0.0.4"], ttl=300)
     proxy = proxy_factory()
