@@ -123,8 +123,10 @@ def test_connect_failures_logged_at_most_once_a_second(dns, proxy_factory):
         with connect() as s:
             assert read_line(s).startswith(b"421 4.4.0")
     elapsed = time.monotonic() - start
-    wait_for(lambda: int(proxy.named("stats")[-1]["upstream_failures"]) >= 30,
-             timeout=5, what="30 failures counted in stats")
+    def counted():
+        stats = proxy.named("stats")
+        return stats and int(stats[-1]["upstream_failures"]) >= 30
+    wait_for(counted, timeout=5, what="30 failures counted in stats")
     lines = proxy.named("upstream_connect_failed")
     assert 1 <= len(lines) <= int(elapsed) + 2, (len(lines), elapsed)
 

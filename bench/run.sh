@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Performance benchmark of ses-smtp-proxy against HAProxy, nginx (stream)
+# and socat, all on loopback inside a private network + mount namespace.
+#
+#   bench/run.sh            full run, writes bench/results.md (+ .json)
+#   bench/run.sh --smoke    a few seconds: proves every proxy and workload
+#                           runs; writes $TMPDIR/.../results.md only
+#   bench/run.sh --reps N   full run with N repetitions (default 5)
+#   bench/run.sh --out F    write the table to F
+#
+# Needs root on Debian 12 (unshare, apt-get). A measurement, not a test: it
+# fails only when a tool or proxy cannot run at all, never on a timing.
+set -euo pipefail
+
+here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd -- "$here/.." && pwd)
+
+mode=full
+reps=5
+out=""
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--smoke) mode=smoke ;;
+	--reps) reps=$2; shift ;;
+	--out) out=$2; shift ;;
+	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "run.sh: must run as root (unshare, apt-get)" >&2
+	exit 2
+fi
+
+# ---- outside the namespace: build and install -----------------------------
+if [[ "${SES_BENCH_NETNS:-}" != "$$" ]]; then
+	missing=()
+	command -v haproxy >/dev/null || missing+=(haproxy)
+	command -v nginx >/dev/null || missing+=(nginx)
+	[[ -e /usr/lib/nginx/modules/ngx_stream_module.so ]] ||
+		missing+=(libnginx-mod-stream)
+	command -v socat >/dev/null || missing+=(socat)
+	command -v smtp-source >/dev/null || missing+=(postfix)
+	command -v taskset >/dev/null || missing+=(util-linux)
+	if [[ ${#missing[@]} -gt 0 ]]; then
+		echo "run.sh: installing ${missing[*]} (their services stay off)" >&2
+		# policy-rc.d 101: no package may start its service.
+		restore=""
+		if [[ -e /usr/sbin/policy-rc.d ]]; then
+			restore=$(mktemp)
+			cp -p /usr/sbin/policy-rc.d "$restore"
+		fi
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		apt-get update -q >/dev/null || true
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends "${missing[@]}" >/dev/null
+		if [[ -n "$restore" ]]; then
+			mv "$restore" /usr/sbin/policy-rc.d
+		else
+			rm -f /usr/sbin/policy-rc.d
+		fi
+		if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+			systemctl disable --now haproxy.service nginx.service \
+				postfix.service >/dev/null 2>&1 || true
+		fi
+	fi
+
+	# the release binary, as shipped (sandbox on)
+	make -C "$repo" ses-smtp-proxy >&2
+
+	work=$(mktemp -d /tmp/ses-bench.XXXXXX)
+	gcc -O2 -Wall -Wextra -pthread -o "$work/benchtool" "$here/benchtool.c"
+	if [[ -z "$out" ]]; then
+		if [[ $mode == smoke ]]; then out=$work/results.md; else
+			out=$here/results.md; fi
+	fi
+	export SES_BENCH_NETNS=$$ SES_BENCH_WORK=$work SES_BENCH_OUT=$out
+	export SES_BENCH_MODE=$mode SES_BENCH_REPS=$reps
+	exec unshare --net --mount --propagation private -- bash "$0"
+fi
+
+# ---- inside the namespace --------------------------------------------------
+work=$SES_BENCH_WORK
+ip link set lo up
+if [[ $(ip -o link show | wc -l) -ne 1 ]]; then
+	echo "run.sh: the namespace has interfaces other than lo" >&2
+	exit 2
+fi
+# per-namespace TCP settings: room for the connection-rate test's TIME_WAITs
+sysctl -q -w net.ipv4.ip_local_port_range="1024 65535"
+sysctl -q -w net.ipv4.tcp_tw_reuse=1
+sysctl -q -w net.core.somaxconn=4096
+sysctl -q -w net.ipv4.tcp_max_syn_backlog=4096
+ulimit -n 1048576
+
+# the SES name -> 127.0.0.2, visible in this mount namespace only
+printf '127.0.0.1\tlocalhost\n127.0.0.2\temail-smtp.us-east-1.amazonaws.com\n' \
+	>"$work/hosts"
+printf 'nameserver 127.0.0.1\n' >"$work/resolv.conf"
+mount --bind "$work/hosts" /etc/hosts
+mount --bind "$work/resolv.conf" /etc/resolv.conf
+
+# allowlist fixture in AWS's format: AMAZON/us-east-1 covers 127.0.0.0/28
+python3 - "$work/ip-ranges.json" <<'EOF'
+import datetime, json, sys
+now = datetime.datetime.now(datetime.timezone.utc)
+doc = {
+    "syncToken": str(int(now.timestamp())),
+    "createDate": now.strftime("%Y-%m-%d-%H-%M-%S"),
+    "prefixes": [
+        {"ip_prefix": "127.0.0.0/28", "region": "us-east-1",
+         "service": "AMAZON", "network_border_group": "us-east-1"},
+    ],
+    "ipv6_prefixes": [],
+}
+open(sys.argv[1], "w").write(json.dumps(doc, indent=2))
+EOF
+chmod 755 "$work"
+chmod 644 "$work/ip-ranges.json"
+
+real=${SHARED_DATA:-$repo/../shared/data}/aws-ip-ranges.json
+args=(--workdir "$work" --tool "$work/benchtool"
+	--proxy-bin "$repo/ses-smtp-proxy" --out "$SES_BENCH_OUT"
+	--real-ranges "$real" --reps "$SES_BENCH_REPS")
+if [[ $SES_BENCH_MODE == smoke ]]; then
+	args+=(--label smoke --reps 1 --smtp-many 200 --smtp-one 50
+		--smtp-sessions 4 --bulk-bytes $((16 << 20)) --pings 500
+		--connrate-seconds 0.3 --idle-conns 200 --max-conns 1000)
+fi
+rc=0
+timeout 3600 python3 "$here/bench.py" "${args[@]}" || rc=$?
+if [[ $rc -eq 0 ]]; then
+	cat "$SES_BENCH_OUT"
+	rm -rf "$work"
+else
+	echo "run.sh: bench.py failed (rc=$rc); logs kept in $work" >&2
+fi
+exit "$rc"
