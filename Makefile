@@ -179,6 +179,15 @@ diff-cidr: build/tests/cidr_oracle
 
 .PHONY: analyze diff-cidr
 
+# ---- benchmark against HAProxy, nginx and socat (a measurement, not a test)
+bench:
+	bench/run.sh
+
+bench-smoke:
+	bench/run.sh --smoke
+
+.PHONY: bench bench-smoke
+
 # ---- container (Dockerfile, image tests, demo) ----
 IMAGE		?= ses-smtp-proxy
 # Extra docker build flags; the tests add --add-host so that the build's

@@ -182,7 +182,7 @@ adopt(const struct cidr_addr *addrs, size_t n, const char *source,
 		 * newer than the file): keep the last validated set, as after
 		 * a failed resolution; it holds only checked addresses.
 		 */
-		memcpy(up.good, prev, sizeof(prev));
+		memcpy(up.good, prev, oldgood * sizeof(prev[0]));
 		up.ngood = oldgood;
 		log_kept(ndenied);
 		return;

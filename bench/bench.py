@@ -138,10 +138,14 @@ class Env:
     def _write_configs(self):
         w = self.work
         mc = self.args.max_conns
+        # HAProxy needs 2 fds per connection + 2 per splice pipe; 32 pipes
+        # cover every bulk transfer here (one connection at a time)
+        hmc = min(mc, (self.args.nofile - 2 * 32 - 100) // 2)
         (w / "haproxy.cfg").write_text(f"""\
 global
     nbthread 1
-    maxconn {mc + 1000}
+    maxconn {hmc}
+    maxpipes 32
     tune.maxaccept 64
     log stderr format raw local0 emerg
     pidfile {w}/haproxy.pid
@@ -150,7 +154,7 @@ defaults
     timeout connect 10s
     timeout client 600s
     timeout server 600s
-    maxconn {mc + 1000}
+    maxconn {hmc}
     option splice-auto
     option tcp-smart-accept
     option tcp-smart-connect
@@ -165,11 +169,11 @@ load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 daemon off;
 master_process on;
 worker_processes 1;
-worker_rlimit_nofile {4 * mc + 1000};
+worker_rlimit_nofile {self.args.nofile};
 pid {w}/nginx.pid;
 error_log {w}/nginx-error.log warn;
 events {{
-    worker_connections {2 * mc + 1000};
+    worker_connections {min(2 * mc + 64, self.args.nofile - 16)};
     multi_accept on;
 }}
 stream {{
@@ -236,16 +240,16 @@ stream {{
                            capture_output=True, text=True)
         return r.returncode == 0
 
-    def stop_proxy(self, name, proc):
+    def stop_proxy(self, name, proc, wl=""):
         stop(proc)
         if name == "ses-smtp-proxy":
-            self.scan_ses_log()
+            self.scan_ses_log(wl)
 
-    def scan_ses_log(self):
-        """Count conn_close reasons and errors in ses-smtp-proxy's log."""
+    def scan_ses_log(self, wl):
+        """Keep ses-smtp-proxy's log of one run, by workload."""
         p = self.work / "ses-smtp-proxy.stderr"
         text = p.read_text(errors="replace")
-        self.ses_logs.append(text)
+        self.ses_logs.append((wl, text))
         p.write_text("")
 
     # servers
@@ -405,6 +409,7 @@ def main():
     ap.add_argument("--connrate-seconds", type=float, default=3)
     ap.add_argument("--idle-conns", type=int, default=10000)
     ap.add_argument("--max-conns", type=int, default=20000)
+    ap.add_argument("--nofile", type=int, default=1048576)
     args = ap.parse_args()
     env = Env(args)
     names = ["direct"] + PROXIES
@@ -465,7 +470,7 @@ def main():
                                     env.anomalies.append(
                                         f"{name} exited during {wl} rc="
                                         f"{proc.returncode}")
-                                env.stop_proxy(name, proc)
+                                env.stop_proxy(name, proc, wl)
     finally:
         env.stop_server()
 
@@ -504,9 +509,10 @@ def main():
 
     # ses-smtp-proxy log summary
     reasons, levels = {}, {}
-    for text in env.ses_logs:
+    for wl, text in env.ses_logs:
         for m in re.finditer(r"event=conn_close .*?reason=(\S+)", text):
-            reasons[m.group(1)] = reasons.get(m.group(1), 0) + 1
+            k = f"{wl}: {m.group(1)}"
+            reasons[k] = reasons.get(k, 0) + 1
         for m in re.finditer(r"level=(warn|error)\S* event=(\S+)", text):
             k = f"{m.group(1)} {m.group(2)}"
             levels[k] = levels.get(k, 0) + 1
@@ -536,7 +542,7 @@ ROWS = [
     ("ping_pinned_p99", "1-byte RTT p99, pinned", "µs", False, "{:.1f}"),
     ("connrate", "connection rate, 64 clients", "conn/s", True, "{:.0f}"),
     ("connrate_fail", "connection failures (median per run)", "count", False, "{:.0f}"),
-    ("idle_kib", "memory per idle connection (PSS)", "KiB", False, "{:.2f}"),
+    ("idle_kib", "memory per idle connection (PSS, {n} held)", "KiB", False, "{:.2f}"),
     ("idle_fds", "fds per idle connection", "fds", False, "{:.2f}"),
     ("idle_fail", "idle connections that failed (median)", "count", False, "{:.0f}"),
     ("startup_ms", "start to first relayed byte (test allowlist)", "ms", False, "{:.1f}"),
@@ -547,7 +553,8 @@ def render(args, R, check, reasons, levels, anomalies, secs):
     names = ["direct"] + PROXIES
     out = [f"# ses-smtp-proxy benchmark ({args.label} run)", ""]
     out.append(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-               f"{os.cpu_count()} CPUs, kernel {os.uname().release}; "
+               f"{os.cpu_count()} CPUs, kernel {os.uname().release}, "
+               f"RLIMIT_NOFILE {args.nofile}; "
                f"{args.reps} repetitions, proxies alternated, medians; "
                f"run took {secs:.0f} s. Cells: median (ratio to direct).")
     out.append("")
@@ -557,6 +564,7 @@ def render(args, R, check, reasons, levels, anomalies, secs):
     for key, label, unit, hib, fmt in ROWS:
         if key not in R:
             continue
+        label = label.format(n=args.idle_conns)
         m = {n: med(R[key].get(n, [])) for n in names}
         cells = []
         d = m.get("direct")
@@ -592,7 +600,7 @@ def render(args, R, check, reasons, levels, anomalies, secs):
         if med(rs) is not None:
             out.append(f"- start to first relayed byte: median {med(rs):.1f} ms")
     out.append("")
-    out.append("ses-smtp-proxy `conn_close` reasons over the whole run: " +
+    out.append("ses-smtp-proxy `conn_close` reasons by workload, whole run: " +
                (", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
                 or "none logged"))
     out.append("")

@@ -94,7 +94,15 @@ sysctl -q -w net.ipv4.ip_local_port_range="1024 65535"
 sysctl -q -w net.ipv4.tcp_tw_reuse=1
 sysctl -q -w net.core.somaxconn=4096
 sysctl -q -w net.ipv4.tcp_max_syn_backlog=4096
-ulimit -n 1048576
+# as many descriptors as the hard limit allows (raising it needs
+# CAP_SYS_RESOURCE); a relay needs 2 per connection, so the idle test holds
+# min(10,000, (limit - 200) / 2) connections
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+nofile=$(ulimit -n)
+idle=$(((nofile - 200) / 2))
+[[ $idle -gt 10000 ]] && idle=10000
+maxconns=$(((nofile - 32) / 2))
+[[ $maxconns -gt 20000 ]] && maxconns=20000
 
 # the SES name -> 127.0.0.2, visible in this mount namespace only
 printf '127.0.0.1\tlocalhost\n127.0.0.2\temail-smtp.us-east-1.amazonaws.com\n' \
@@ -124,7 +132,8 @@ chmod 644 "$work/ip-ranges.json"
 real=${SHARED_DATA:-$repo/../shared/data}/aws-ip-ranges.json
 args=(--workdir "$work" --tool "$work/benchtool"
 	--proxy-bin "$repo/ses-smtp-proxy" --out "$SES_BENCH_OUT"
-	--real-ranges "$real" --reps "$SES_BENCH_REPS")
+	--real-ranges "$real" --reps "$SES_BENCH_REPS" --nofile "$nofile"
+	--idle-conns "$idle" --max-conns "$maxconns")
 if [[ $SES_BENCH_MODE == smoke ]]; then
 	args+=(--label smoke --reps 1 --smtp-many 200 --smtp-one 50
 		--smtp-sessions 4 --bulk-bytes $((16 << 20)) --pings 500
