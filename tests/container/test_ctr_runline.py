@@ -125,15 +125,19 @@ def test_ctr05_documented_lines_agree_with_make_run(image, where):
         [e.split("=")[0] for e in theirs["-e"]]
 
 
-def test_ctr05_inspect_shows_the_run_line_applied(image, allowlist, ses,
-                                                  containers):
-    pairs, named, args = split_line(makefile_run_line(image))
-    assert named == image
-    name = f"sesctr-{RUN_ID[:8]}-runline"
+def run_documented(argv, tag, image, allowlist, containers):
+    """Run a documented `docker run` line as written, except: -p and --name
+    are replaced (--network host keeps traffic on loopback), the region is
+    us-east-1, and the test adds the SES name, the fixture allowlist and
+    LISTEN. Returns the ready Container."""
+    pairs, _, args = split_line(argv)
+    name = f"sesctr-{RUN_ID[:8]}-{tag}"
     run = ["docker", "run"]
     for flag, value in pairs:
         if flag in ("-p", "--publish", "--name"):
             continue
+        if flag in ("-e", "--env") and str(value).startswith("SES_REGION="):
+            value = "SES_REGION=us-east-1"
         run += [flag] if value is True else [flag, value]
     run += ["--name", name, "--label", f"{ctr.LABEL}={RUN_ID}",
             "--network", "host", "--add-host", f"{ctr.SES}:127.0.0.2",
@@ -144,6 +148,14 @@ def test_ctr05_inspect_shows_the_run_line_applied(image, allowlist, ses,
     out = subprocess.run(run, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     c.wait_ready()
+    return c
+
+
+def test_ctr05_inspect_shows_the_run_line_applied(image, allowlist, ses,
+                                                  containers):
+    argv = makefile_run_line(image)
+    assert split_line(argv)[1] == image
+    c = run_documented(argv, "runline", image, allowlist, containers)
     info = c.inspect()
     host = info["HostConfig"]
     assert host["ReadonlyRootfs"] is True
@@ -184,24 +196,7 @@ def test_ctr05_strict_line_limits_applied(image, allowlist, ses, containers):
     loopback)."""
     argv = readme_strict_line()
     assert argv, "README.md has no stricter run line"
-    pairs, _, args = split_line(argv)
-    name = f"sesctr-{RUN_ID[:8]}-strict"
-    run = ["docker", "run"]
-    for flag, value in pairs:
-        if flag in ("-p", "--publish", "--name"):
-            continue
-        if flag in ("-e", "--env") and str(value).startswith("SES_REGION="):
-            value = "SES_REGION=us-east-1"
-        run += [flag] if value is True else [flag, value]
-    run += ["--name", name, "--label", f"{ctr.LABEL}={RUN_ID}",
-            "--network", "host", "--add-host", f"{ctr.SES}:127.0.0.2",
-            "-v", f"{allowlist}:{ctr.RANGES_IN_IMAGE}:ro",
-            "-e", f"LISTEN={ctr.LISTEN}", image, *args]
-    c = ctr.Container(name, run)
-    containers.started.append(c)
-    out = subprocess.run(run, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    c.wait_ready()
+    c = run_documented(argv, "strict", image, allowlist, containers)
     host = c.inspect()["HostConfig"]
     assert host["Memory"] == 64 << 20
     assert host["MemorySwap"] == 64 << 20
