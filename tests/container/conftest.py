@@ -5,13 +5,14 @@ containers use --network host, and every test byte stays on 127.0.0.0/8
 the SES name given to the container with --add-host only)."""
 
 import os
-import signal
 import ssl
 import sys
 import types
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["testlimits"]
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -24,7 +25,6 @@ import ctr  # noqa: E402
 
 IMAGE = os.environ.get("SES_CTR_IMAGE", "ses-smtp-proxy")
 RUN_ID = ctr.RUN_ID
-PER_TEST_LIMIT_S = 120
 
 
 def _dockerd_pid():
@@ -62,25 +62,6 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"image {IMAGE} {image_id[7:19]}: {int(size)} bytes "
             f"({int(size) / 1048576:.2f} MiB)")
-
-
-@pytest.hookimpl(tryfirst=True, hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
-
-
-@pytest.fixture(autouse=True)
-def _time_limit():
-    """Every test is bounded in time, whatever it waits for."""
-    def expired(signum, frame):
-        raise TimeoutError(f"test exceeded {PER_TEST_LIMIT_S}s")
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(PER_TEST_LIMIT_S)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
 
 
 @pytest.fixture(scope="session")

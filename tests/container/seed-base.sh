@@ -69,15 +69,15 @@ dir=$(mktemp -d /tmp/ses-smtp-proxy-base.XXXXXX)
 # debootstrap left mounted inside the target.
 trap 'rm -rf --one-file-system "$dir"' EXIT INT TERM
 say "$BASE is missing: debootstrap --variant=minbase $SUITE from $MIRROR"
-if ! debootstrap --variant=minbase "$SUITE" "$dir/root" "$MIRROR" \
+if ! debootstrap --variant=minbase "$SUITE" "$dir/rootfs" "$MIRROR" \
     >"$dir/debootstrap.log" 2>&1; then
 	say "debootstrap failed; its log ends with:"
 	tail -30 "$dir/debootstrap.log" >&2
 	exit 1
 fi
-rm -rf "$dir/root/var/cache/apt/archives/"*.deb \
-    "$dir/root/var/lib/apt/lists/"* 2>/dev/null || true
-tar -C "$dir/root" -c . | docker import \
+rm -rf "$dir/rootfs/var/cache/apt/archives/"*.deb \
+    "$dir/rootfs/var/lib/apt/lists/"* 2>/dev/null || true
+tar -C "$dir/rootfs" -c . | docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --message "debootstrap --variant=minbase $SUITE (tests/container/seed-base.sh)" \
     - "$BASE" >/dev/null

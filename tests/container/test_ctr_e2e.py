@@ -4,33 +4,14 @@ with TLS verified against the SES name end to end, and what SES stores is
 byte for byte what the client sent. Also: only allowlisted upstreams are
 dialled, upstream failover, and the sandbox state of the process."""
 
-import base64
-import subprocess
-
 import pytest
 
 import ctr
-from fakes import SES_GREETING, TEST_PASSWORD, TEST_USER, Listener
+from clients import MESSAGE, curl, other_ca, s_client, swaks
+from fakes import SES_GREETING, TEST_USER, Listener
 from helpers import connect, read_line, read_reply, recv_until_closed
 
-SES = ctr.SES
 SERVER = ctr.LISTEN
-MESSAGE = (b"From: Sender <a@example.com>\r\n"
-           b"To: Rcpt <b@example.com>\r\n"
-           b"Subject: through the container\r\n"
-           b"Content-Type: text/plain; charset=utf-8\r\n"
-           b"\r\n"
-           b"first line\r\n"
-           b".a line that starts with a dot\r\n"
-           b"..two dots\r\n"
-           b"caf\xc3\xa9 8-bit\r\n"
-           + b"x" * 900 + b"\r\n"
-           b"last line\r\n")
-
-
-def dot_stuff(data):
-    return b"\r\n".join(b"." + line if line.startswith(b".") else line
-                        for line in data.split(b"\r\n"))
 
 
 @pytest.fixture
@@ -59,16 +40,7 @@ def test_greeting_is_ses_greeting_and_name_comes_from_hosts(proxy, ses):
 @pytest.mark.parametrize("mech", ["PLAIN", "LOGIN"])
 def test_swaks_starttls_auth_delivers_byte_identical(proxy, ses, certs,
                                                      tmp_path, mech):
-    msg = tmp_path / "msg.eml"
-    msg.write_bytes(MESSAGE[:-2])  # swaks terminates the last line itself
-    out = subprocess.run(
-        ["swaks", "--server", SERVER, "--tls", "--tls-verify",
-         "--tls-ca-path", str(certs.ca), "--tls-sni", SES,
-         "--auth", mech, "--auth-user", TEST_USER,
-         "--auth-password", TEST_PASSWORD,
-         "--from", "a@example.com", "--to", "b@example.com",
-         "--data", f"@{msg}"],
-        capture_output=True, text=True, timeout=60)
+    out = swaks(SERVER, certs.ca, tmp_path, mech)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "TLS started" in out.stdout
     assert [(m.data, m.user, m.rcpt_tos) for m in ses.messages] == [
@@ -77,17 +49,7 @@ def test_swaks_starttls_auth_delivers_byte_identical(proxy, ses, certs,
 
 
 def test_swaks_with_another_ca_fails_verification(proxy, ses, tmp_path):
-    other_ca = tmp_path / "other-ca.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-                    "-subj", "/CN=other", "-keyout", str(tmp_path / "k"),
-                    "-out", str(other_ca)], check=True, capture_output=True,
-                   timeout=60)
-    out = subprocess.run(
-        ["swaks", "--server", SERVER, "--tls", "--tls-verify",
-         "--tls-ca-path", str(other_ca), "--tls-sni", SES,
-         "--from", "a@example.com", "--to", "b@example.com"],
-        capture_output=True, text=True, timeout=60)
+    out = swaks(SERVER, other_ca(tmp_path))
     assert out.returncode != 0
     assert ses.messages == []
 
@@ -95,33 +57,13 @@ def test_swaks_with_another_ca_fails_verification(proxy, ses, tmp_path):
 def test_curl_ssl_reqd_delivers_byte_identical(proxy, ses, certs, tmp_path):
     """curl verifies the SES name: the URL names SES, --resolve points it at
     the container's listener."""
-    msg = tmp_path / "msg.eml"
-    msg.write_bytes(MESSAGE)
-    port = ctr.LISTEN_PORT
-    out = subprocess.run(
-        ["curl", "-sS", "--max-time", "30", "--ssl-reqd",
-         "--cacert", str(certs.ca), "--resolve", f"{SES}:{port}:127.0.0.1",
-         f"smtp://{SES}:{port}", "--mail-from", "a@example.com",
-         "--mail-rcpt", "b@example.com", "--user",
-         f"{TEST_USER}:{TEST_PASSWORD}", "--upload-file", str(msg)],
-        capture_output=True, text=True, timeout=60)
+    out = curl(ctr.LISTEN_PORT, certs.ca, tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert [(m.data, m.user) for m in ses.messages] == [(MESSAGE, TEST_USER)]
 
 
 def test_openssl_s_client_verifies_ses_name_and_delivers(proxy, ses, certs):
-    plain = base64.b64encode(f"\0{TEST_USER}\0{TEST_PASSWORD}".encode())
-    script = (b"EHLO client.example.com\r\n"
-              b"AUTH PLAIN " + plain + b"\r\n"
-              b"MAIL FROM:<a@example.com>\r\n"
-              b"RCPT TO:<b@example.com>\r\n"
-              b"DATA\r\n" + dot_stuff(MESSAGE) + b".\r\n"
-              b"QUIT\r\n")
-    out = subprocess.run(
-        ["openssl", "s_client", "-starttls", "smtp", "-connect", SERVER,
-         "-servername", SES, "-verify_hostname", SES, "-verify_return_error",
-         "-CAfile", str(certs.ca), "-ign_eof", "-nocommands"],
-        input=script, capture_output=True, timeout=60)
+    out = s_client(SERVER, certs.ca)
     text = out.stdout.decode(errors="replace")
     assert out.returncode == 0, text + out.stderr.decode(errors="replace")
     assert "Verification: OK" in text or "Verify return code: 0 (ok)" in text
@@ -131,12 +73,7 @@ def test_openssl_s_client_verifies_ses_name_and_delivers(proxy, ses, certs):
 
 
 def test_s_client_refuses_another_hostname(proxy, ses, certs):
-    out = subprocess.run(
-        ["openssl", "s_client", "-starttls", "smtp", "-connect", SERVER,
-         "-servername", "proxy.example.com", "-verify_hostname",
-         "proxy.example.com", "-verify_return_error", "-CAfile",
-         str(certs.ca), "-ign_eof", "-nocommands"],
-        input=b"QUIT\r\n", capture_output=True, timeout=60)
+    out = s_client(SERVER, certs.ca, name="proxy.example.com", deliver=False)
     assert out.returncode != 0
     assert b"hostname mismatch" in out.stdout + out.stderr
 

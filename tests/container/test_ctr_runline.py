@@ -175,7 +175,7 @@ def test_ctr05_inspect_shows_the_run_line_applied(image, allowlist, ses,
     # The root file system is mounted read-only (seen through the
     # process's root, in its mount namespace).
     with pytest.raises(OSError) as err:
-        open(f"/proc/{c.pid()}/root/probe", "w").close()
+        open(os.path.join(f"/proc/{c.pid()}", "root", "probe"), "w").close()
     assert err.value.errno == errno.EROFS
 
 

@@ -3,7 +3,6 @@ assumes a private network namespace whose only interface is loopback."""
 
 import json
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -11,6 +10,8 @@ import types
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["testlimits"]
 
 from fakes import FakeDNS, FakeSES, Listener, LoopThread, RawUpstream, ses_name
 from helpers import make_certs, write_allowlist
@@ -20,7 +21,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 BINARY = Path(os.environ.get("SES_SMTP_PROXY_BIN", REPO / "ses-smtp-proxy"))
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"))
-PER_TEST_LIMIT_S = 120
 
 RESOLV_CONF = "nameserver 127.0.0.53\noptions timeout:1 attempts:1\n"
 BASE_HOSTS = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"
@@ -45,25 +45,6 @@ def pytest_sessionstart(session):
     if socket.if_nameindex() != [(1, "lo")]:
         pytest.exit("refusing to run: this network namespace has interfaces "
                     "other than lo; run tests/integration/run.sh", returncode=2)
-
-
-@pytest.hookimpl(tryfirst=True, hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    rep = outcome.get_result()
-    setattr(item, "rep_" + rep.when, rep)
-
-
-@pytest.fixture(autouse=True)
-def _time_limit():
-    """Every test is bounded in time, whatever it waits for."""
-    def expired(signum, frame):
-        raise TimeoutError(f"test exceeded {PER_TEST_LIMIT_S}s")
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.alarm(PER_TEST_LIMIT_S)
-    yield
-    signal.alarm(0)
-    signal.signal(signal.SIGALRM, old)
 
 
 # --------------------------------------------------------------------------

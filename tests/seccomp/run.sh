@@ -12,29 +12,10 @@ set -euo pipefail
 here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd -- "$here/../.." && pwd)
 
-if [[ "${SES_SBX_NETNS:-}" != "$$" ]]; then
-	if [[ $(id -u) -ne 0 ]]; then
-		echo "run.sh: must run as root (it uses unshare)" >&2
+for f in "$repo/ses-smtp-proxy" "${SECCOMP_PROBE:-$repo/build/seccomp/probe}"; do
+	if [[ ! -x "$f" ]]; then
+		echo "run.sh: $f is missing: run make seccomp-test" >&2
 		exit 2
 	fi
-	for f in "$repo/ses-smtp-proxy" "${SECCOMP_PROBE:-$repo/build/seccomp/probe}"; do
-		if [[ ! -x "$f" ]]; then
-			echo "run.sh: $f is missing: run make seccomp-test" >&2
-			exit 2
-		fi
-	done
-	# exec keeps the PID, which tells the re-executed script where it is.
-	export SES_SBX_NETNS=$$
-	exec unshare --net --mount --propagation private -- \
-		bash "$here/run.sh" "$@"
-fi
-
-ip link set lo up
-if [[ $(ip -o link show | wc -l) -ne 1 ]]; then
-	echo "run.sh: the test namespace has interfaces other than lo" >&2
-	exit 2
-fi
-
-cd "$here"
-export PYTHONDONTWRITEBYTECODE=1
-exec /usr/bin/python3 -m pytest -p no:cacheprovider "$@"
+done
+exec "$repo/tests/netns-pytest.sh" "$here" "$@"
