@@ -5,21 +5,18 @@ containers use --network host, and every test byte stays on 127.0.0.0/8
 the SES name given to the container with --add-host only)."""
 
 import os
-import ssl
 import sys
-import types
 from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["testlimits"]
+pytest_plugins = ["testlimits", "sesworld"]
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
-from fakes import FakeSES, LoopThread, ses_name  # noqa: E402
-from helpers import make_certs, write_allowlist  # noqa: E402
+from helpers import write_allowlist  # noqa: E402
 
 import ctr  # noqa: E402
 
@@ -84,42 +81,6 @@ def allowlist(session_dir):
     path = write_allowlist(session_dir / "ip-ranges.json")
     path.chmod(0o444)
     return path
-
-
-@pytest.fixture(scope="session")
-def certs(session_dir):
-    d = session_dir / "certs"
-    d.mkdir()
-    ca, cert, key = make_certs(d, ses_name())
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    return types.SimpleNamespace(ca=ca, cert=cert, key=key, ctx=ctx)
-
-
-@pytest.fixture(scope="session")
-def loop_thread():
-    lt = LoopThread()
-    yield lt
-    lt.close()
-
-
-@pytest.fixture
-def ses_factory(loop_thread, certs):
-    made = []
-
-    def make(host="127.0.0.2"):
-        server = FakeSES(loop_thread, host, certs.ctx, 587).start()
-        made.append(server)
-        return server
-    yield make
-    for server in made:
-        server.stop()
-
-
-@pytest.fixture
-def ses(ses_factory):
-    """The fake SES on 127.0.0.2:587."""
-    return ses_factory("127.0.0.2")
 
 
 @pytest.fixture

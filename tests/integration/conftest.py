@@ -4,17 +4,15 @@ assumes a private network namespace whose only interface is loopback."""
 import json
 import os
 import socket
-import ssl
 import subprocess
-import types
 from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["testlimits"]
+pytest_plugins = ["testlimits", "sesworld"]
 
-from fakes import FakeDNS, FakeSES, Listener, LoopThread, RawUpstream, ses_name
-from helpers import make_certs, write_allowlist
+from fakes import FakeDNS, Listener, RawUpstream
+from helpers import write_allowlist
 from proxyproc import Proxy, run_once
 
 HERE = Path(__file__).resolve().parent
@@ -64,25 +62,6 @@ def session_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def certs(session_dir):
-    """A CA and a certificate for the SES name it signed; ctx is the fake
-    SES's server-side TLS context."""
-    d = session_dir / "certs"
-    d.mkdir()
-    ca, cert, key = make_certs(d, ses_name())
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    return types.SimpleNamespace(ca=ca, cert=cert, key=key, ctx=ctx)
-
-
-@pytest.fixture(scope="session")
-def loop_thread():
-    lt = LoopThread()
-    yield lt
-    lt.close()
-
-
-@pytest.fixture(scope="session")
 def _dns_server():
     server = FakeDNS("127.0.0.53", 53)
     yield server
@@ -119,25 +98,6 @@ def lo_aliases():
 # --------------------------------------------------------------------------
 # Per-test servers
 # --------------------------------------------------------------------------
-
-@pytest.fixture
-def ses_factory(loop_thread, certs):
-    made = []
-
-    def make(host="127.0.0.2", port=587):
-        server = FakeSES(loop_thread, host, certs.ctx, port).start()
-        made.append(server)
-        return server
-    yield make
-    for server in made:
-        server.stop()
-
-
-@pytest.fixture
-def ses(ses_factory):
-    """The fake SES on 127.0.0.2:587."""
-    return ses_factory("127.0.0.2")
-
 
 @pytest.fixture
 def upstream_factory(loop_thread):
