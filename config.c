@@ -12,8 +12,8 @@
 enum opt_id {
 	O_REGION, O_FIPS, O_LISTEN, O_IP_RANGES, O_ALLOW_CIDR, O_ALLOW_CLIENT,
 	O_MAX_CONNS, O_IDLE, O_MAX_SESSION, O_CONNECT, O_DRAIN, O_LOG_FORMAT,
-	O_STATS, O_USER, O_LANDLOCK, O_CHECK, O_HEALTHCHECK, O_VERSION, O_HELP,
-	O_PRINT_SECCOMP, O_COUNT
+	O_STATS, O_USER, O_LANDLOCK, O_PROXY_PROTOCOL, O_HEALTH_LISTEN, O_CHECK,
+	O_HEALTHCHECK, O_VERSION, O_HELP, O_PRINT_SECCOMP, O_COUNT
 };
 
 struct opt {
@@ -52,6 +52,10 @@ static const struct opt opts[O_COUNT] = {
 	[O_USER] = { "--user", "RUN_AS", 1, 0, 0, 0, "65534:65534" },
 	[O_LANDLOCK] = { "--landlock", "LANDLOCK", 1, 0, 0, 0,
 	    "best-effort" },
+	[O_PROXY_PROTOCOL] = { "--proxy-protocol", "PROXY_PROTOCOL", 0, 0, 0,
+	    0, NULL },
+	[O_HEALTH_LISTEN] = { "--health-listen", "HEALTH_LISTEN", 1, 0, 0, 0,
+	    NULL },
 	[O_CHECK] = { "--check", NULL, 0, 0, 0, 0, NULL },
 	[O_HEALTHCHECK] = { "--healthcheck", NULL, 2, 0, 0, 0, NULL },
 	[O_VERSION] = { "--version", NULL, 0, 0, 0, 0, NULL },
@@ -323,19 +327,30 @@ apply_numbers(struct config *cfg, const struct seen *sn, char *err,
 	return (0);
 }
 
+/* A switch ${id} into ${on}: the bare flag, or VAR=1 or true; 0 or false. */
 static int
-apply_fips(struct config *cfg, const struct seen *sn, char *err,
-    size_t errlen)
+apply_bool(const struct seen *sn, int id, int *on, char *err, size_t errlen)
 {
-	const char *v = sn->val[O_FIPS];
+	const char *v = sn->val[id];
 
-	/* The bare flag (no value), SES_FIPS=1 or true: on. */
-	cfg->fips = sn->given[O_FIPS] && (v == NULL || strcmp(v, "1") == 0 ||
+	*on = sn->given[id] && (v == NULL || strcmp(v, "1") == 0 ||
 	    strcmp(v, "true") == 0);
-	if (sn->given[O_FIPS] && !cfg->fips && strcmp(v, "0") != 0 &&
+	if (sn->given[id] && !*on && strcmp(v, "0") != 0 &&
 	    strcmp(v, "false") != 0 && *v != '\0')
 		return (fail(err, errlen, "%s: \"%.64s\" is not 0 or 1",
-		    sn->src[O_FIPS], v));
+		    sn->src[id], v));
+	return (0);
+}
+
+static int
+apply_bools(struct config *cfg, const struct seen *sn, char *err,
+    size_t errlen)
+{
+
+	if (apply_bool(sn, O_FIPS, &cfg->fips, err, errlen) ||
+	    apply_bool(sn, O_PROXY_PROTOCOL, &cfg->proxy_protocol, err,
+	    errlen))
+		return (-1);
 	return (0);
 }
 
@@ -416,6 +431,67 @@ bad_user:
 }
 
 /*
+ * Would ${a} and ${b} claim the same port on a shared address: the same
+ * family and port, and equal addresses or one of them the wildcard?  Then
+ * bind(2) of the second fails (the first is listening; IPv6 listeners are
+ * IPV6_V6ONLY, so [::] and 0.0.0.0 do not meet).
+ */
+static int
+listen_overlap(const struct sockaddr_storage *a,
+    const struct sockaddr_storage *b)
+{
+	static const uint8_t any[16];
+	struct cidr_addr x, y;
+	uint16_t px, py;
+
+	if (a->ss_family != b->ss_family ||
+	    cidr_addr_from_sockaddr((const struct sockaddr *)a, &x, &px) ||
+	    cidr_addr_from_sockaddr((const struct sockaddr *)b, &y, &py))
+		return (0);
+	return (px == py && (cidr_addr_eq(&x, &y) ||
+	    memcmp(x.a, any, sizeof(any)) == 0 ||
+	    memcmp(y.a, any, sizeof(any)) == 0));
+}
+
+/*
+ * --health-listen ADDR:PORT: the HTTP health listener, on an address and
+ * port of its own (not one an SMTP listener already holds).
+ */
+static int
+apply_health_listen(struct config *cfg, const struct seen *sn, char *err,
+    size_t errlen)
+{
+	struct sockaddr_storage smtp[CONFIG_MAX_LISTEN];
+	socklen_t len;
+	const char *v = sn->val[O_HEALTH_LISTEN];
+	char a[CIDR_ADDRSTRLEN + 8];
+	size_t i, n = cfg->nlisten;
+
+	if (v == NULL)
+		return (0);
+	if (parse_listen(v, &cfg->health_listen, &cfg->health_listen_len))
+		return (fail(err, errlen, "%s: \"%.64s\" is not ADDR:PORT "
+		    "(e.g. 0.0.0.0:8080 or [::1]:8080, port 1-65535)",
+		    sn->src[O_HEALTH_LISTEN], v));
+	memcpy(smtp, cfg->listen, sizeof(smtp));
+	if (cfg->listen_default) {
+		/* The default SMTP listeners of create_listeners. */
+		(void)parse_listen("0.0.0.0:1587", &smtp[0], &len);
+		(void)parse_listen("[::]:1587", &smtp[1], &len);
+		n = 2;
+	}
+	for (i = 0; i < n; i++) {
+		if (!listen_overlap(&cfg->health_listen, &smtp[i]))
+			continue;
+		cidr_sockaddr_format((const struct sockaddr *)&smtp[i], a);
+		return (fail(err, errlen, "%s: \"%.64s\" is the SMTP "
+		    "listener's address and port (%s); give it a port of its "
+		    "own", sn->src[O_HEALTH_LISTEN], v, a));
+	}
+	return (0);
+}
+
+/*
  * --healthcheck [ADDR:PORT]: the given address, else the listening address
  * with a wildcard turned into loopback, else 127.0.0.1:1587.
  */
@@ -470,8 +546,9 @@ config_parse(struct config *cfg, int argc, char **argv, char **envp,
 	cfg->mode = sn.given[O_CHECK] ? CONFIG_CHECK :
 	    sn.given[O_HEALTHCHECK] ? CONFIG_HEALTHCHECK : CONFIG_RUN;
 	if (scan_env(cfg, &sn, envp, err, errlen) ||
-	    apply_fips(cfg, &sn, err, errlen) ||
+	    apply_bools(cfg, &sn, err, errlen) ||
 	    apply_strings(cfg, &sn, err, errlen) ||
+	    apply_health_listen(cfg, &sn, err, errlen) ||
 	    apply_sandbox(cfg, &sn, err, errlen) ||
 	    apply_numbers(cfg, &sn, err, errlen) ||
 	    apply_health(cfg, &sn, err, errlen))
@@ -515,6 +592,10 @@ config_usage(void)
 "                                          (65534:65534)\n"
 "  --landlock MODE        LANDLOCK         best-effort or required\n"
 "                                          (best-effort)\n"
+"  --proxy-protocol       PROXY_PROTOCOL=1 each connection starts with a\n"
+"                                          PROXY v1/v2 header naming the client\n"
+"  --health-listen A:P    HEALTH_LISTEN    HTTP GET /livez and /readyz here\n"
+"                                          (off)\n"
 "  --check                validate, resolve once, print verdicts, exit 0/1\n"
 "  --healthcheck [A:P]    expect a 220 line from the local listener in 5 s\n"
 "  --print-seccomp        the syscall allowlist with a reason per row\n"

@@ -45,6 +45,9 @@ struct config {
 	int	log_json;
 	struct sockaddr_storage health;	/* --healthcheck target */
 	socklen_t health_len;
+	int	proxy_protocol;		/* a PROXY header starts each conn */
+	struct sockaddr_storage health_listen;	/* HTTP /livez, /readyz */
+	socklen_t health_listen_len;	/* 0: no health listener */
 	unsigned run_uid, run_gid;	/* used only when started as root */
 	int	landlock_required;
 };

@@ -64,9 +64,11 @@ wait_for(uint32_t events, uint64_t deadline)
 }
 
 int
-health_run(const struct sockaddr *sa, socklen_t len)
+health_run(const struct sockaddr *sa, socklen_t len, int proxy_header)
 {
 	static const char quit[] = "QUIT\r\n";
+	/* A v1 header that names no client: the relay judges our own. */
+	static const char unknown[] = "PROXY UNKNOWN\r\n";
 	uint64_t deadline = loop_clock() + HEALTH_TIMEOUT_MS;
 	char line[512] = "";
 	size_t got = 0;
@@ -80,6 +82,9 @@ health_run(const struct sockaddr *sa, socklen_t len)
 		return (unhealthy(sa, "connect timed out"));
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0 || err != 0)
 		return (unhealthy(sa, strerror(err ? err : errno)));
+	if (proxy_header && send(fd, unknown, sizeof(unknown) - 1,
+	    MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)sizeof(unknown) - 1)
+		return (unhealthy(sa, "cannot send the PROXY header"));
 	/* Read the greeting up to its end of line. */
 	while (memchr(line, '\n', got) == NULL && got < sizeof(line)) {
 		if (wait_for(EPOLLIN, deadline) != 0)

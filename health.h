@@ -18,10 +18,12 @@
 int health_prepare(const struct sockaddr *sa);
 
 /**
- * health_run(sa, len): connect to ${sa}, expect a line starting "220"
- * within HEALTH_TIMEOUT_MS, send QUIT.  Returns 0 when healthy, else 1
- * after logging why (healthcheck_failed).
+ * health_run(sa, len, proxy_header): connect to ${sa}, send a PROXY v1
+ * "UNKNOWN" header first if ${proxy_header} (--proxy-protocol: the relay
+ * then judges this process's own address against --allow-client), expect
+ * a line starting "220" within HEALTH_TIMEOUT_MS, send QUIT.  Returns 0
+ * when healthy, else 1 after logging why (healthcheck_failed).
  */
-int health_run(const struct sockaddr *sa, socklen_t len);
+int health_run(const struct sockaddr *sa, socklen_t len, int proxy_header);
 
 #endif /* !HEALTH_H_ */

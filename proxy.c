@@ -20,10 +20,12 @@
 #include "allowlist.h"
 #include "config.h"
 #include "health.h"
+#include "healthport.h"
 #include "landlock.h"
 #include "log.h"
 #include "loop.h"
 #include "privdrop.h"
+#include "pump.h"
 #include "relay.h"
 #include "resolvconf.h"
 #include "seccomp.h"
@@ -32,7 +34,8 @@
 #define EXIT_RUNTIME	1
 #define EXIT_CONFIG	2
 #define STALE_DAYS	30
-#define NOFILE_RESERVE	32	/* listeners, DNS sockets, epoll, stdio */
+/* listeners, DNS sockets, epoll, stdio, and the splice pipes */
+#define NOFILE_RESERVE	(32 + 2 * PUMP_PIPES_MAX)
 
 extern char **environ;
 
@@ -340,7 +343,8 @@ run_healthcheck(void)
 	(void)cidr_addr_from_sockaddr(sa, &a, &port);
 	if (health_prepare(sa) != 0 || sandbox_enter(port) != 0)
 		return (EXIT_RUNTIME);
-	return (health_run(sa, cfg.health_len) == 0 ? 0 : EXIT_RUNTIME);
+	return (health_run(sa, cfg.health_len, cfg.proxy_protocol) == 0 ? 0 :
+	    EXIT_RUNTIME);
 }
 
 int
@@ -390,6 +394,10 @@ main(int argc, char **argv)
 	raise_nofile();
 	if (create_listeners() != 0)
 		return (EXIT_RUNTIME);
+	if (cfg.health_listen_len != 0 && healthport_listen(
+	    (const struct sockaddr *)&cfg.health_listen,
+	    cfg.health_listen_len) != 0)
+		return (EXIT_RUNTIME);
 
 	/* 4. Event loop, signals (SIGTERM/SIGINT drain, SIGPIPE ignored). */
 	if (loop_init() != 0)
@@ -401,7 +409,9 @@ main(int argc, char **argv)
 	rcfg.drain_s = cfg.drain_timeout;
 	rcfg.stats_s = cfg.stats_interval;
 	rcfg.allow_client = &cfg.allow_client;
+	rcfg.proxy_protocol = cfg.proxy_protocol;
 	relay_init(&rcfg);
+	healthport_start(cfg.proxy_protocol, relay_ready);
 	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
 	    nhosts, relay_upstream_changed);
 

@@ -11,6 +11,8 @@
 
 #include "log.h"
 #include "loop.h"
+#include "proxyproto.h"
+#include "pump.h"
 #include "relay.h"
 #include "upstream.h"
 
@@ -18,6 +20,7 @@
 #define ACCEPT_BATCH		64
 #define ACCEPT_PAUSE_MS		100	/* back-off after EMFILE */
 #define RATELIMIT_MS		1000	/* repetitive warnings: one line a second */
+#define PROXY_HEADER_MS		5000	/* --proxy-protocol: the header's deadline */
 
 static const char msg_denied[] = "554 5.7.1 Access denied\r\n";
 static const char msg_busy[] =
@@ -26,24 +29,19 @@ static const char msg_unavail[] =
     "421 4.4.0 SES endpoint unavailable, try again later\r\n";
 
 enum cstate {
+	C_PROXY_HEADER,		/* --proxy-protocol: waiting for the header */
 	C_WAIT_DNS,		/* no validated address yet; resolving */
 	C_CONNECTING,		/* non-blocking connect to one address */
 	C_RELAY
 };
 
-/* One direction: bytes read from one socket, not yet written to the other. */
-struct half {
-	char	*buf;		/* NULL unless a write was partial */
-	size_t	off, len;
-	int	eof;		/* the source sent FIN */
-	int	shut;		/* FIN passed on with shutdown(SHUT_WR) */
-	uint64_t bytes;		/* delivered to the destination */
-};
+/* Sessions are edge-triggered: each socket is added once, never changed. */
+#define SESSION_EVENTS	(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 struct conn {
-	struct loop_watch cw, uw;	/* client, upstream */
+	struct pump_end cl, ul;		/* client, upstream */
 	enum cstate state;
-	struct half up, down;		/* client->SES, SES->client */
+	struct pump up, down;		/* client->SES, SES->client */
 	uint64_t id;
 	uint64_t t_open, t_active, t_attempt;
 	uint64_t hkey;			/* deadline as stored in the heap */
@@ -52,8 +50,11 @@ struct conn {
 	size_t	first;			/* this session's first address */
 	int	have_up;
 	struct cidr_addr upaddr;
+	struct cidr_addr peer;		/* the client, for --allow-client */
 	char	client[CIDR_ADDRSTRLEN + 8];
 	struct conn *prev, *next;	/* live list, or dead list (next) */
+	struct conn *rq_next;		/* run queue, while queued */
+	int	queued;
 };
 
 static struct relay_config cfg;
@@ -67,14 +68,15 @@ static uint64_t conn_seq;
 static int draining;
 static uint64_t conns_cut;
 static const char *stop_reason = "drained";
-static char scratch[RELAY_CHUNK];
+static struct conn *runq;	/* sessions that spent their read budget */
 static struct loop_timer conn_timer, stats_timer, drain_timer, accept_timer;
+static struct loop_timer runq_timer;
 /* At most one line a second for each kind of repetitive warning. */
 struct ratelimit {
 	uint64_t next;
 	uint64_t suppressed;
 };
-static struct ratelimit rl_denied, rl_busy, rl_connect;
+static struct ratelimit rl_denied, rl_busy, rl_connect, rl_header;
 
 static struct {
 	uint64_t accepted, rejected, closed, bytes_in, bytes_out;
@@ -84,6 +86,8 @@ static struct {
 static void callback_client(struct loop_watch *, uint32_t);
 static void callback_upstream(struct loop_watch *, uint32_t);
 static void conn_close(struct conn *, const char *);
+static void conn_drop(struct conn *, struct ratelimit *, const char *,
+    const char *, size_t);
 static void connect_next(struct conn *);
 static void fail_no_upstream(struct conn *);
 
@@ -95,6 +99,8 @@ deadline(const struct conn *c)
 	uint64_t d;
 
 	switch (c->state) {
+	case C_PROXY_HEADER:
+		return (c->t_open + PROXY_HEADER_MS);
 	case C_WAIT_DNS:
 		return (c->t_open + cfg.connect_s * 1000ull);
 	case C_CONNECTING:
@@ -238,21 +244,18 @@ log_stats(void)
 	log_u64(&l, "upstream_failures", st.upstream_failures);
 	log_u64(&l, "dns_queries", upstream_queries());
 	log_u64(&l, "upstreams", upstream_count());
+	log_u64(&l, "pipes", pump_pipes());
 	log_end(&l);
 }
 
 /* ---- listening and admission */
 
 int
-relay_listen(const struct sockaddr *sa, socklen_t len, const char **what)
+relay_listen_socket(const struct sockaddr *sa, socklen_t len,
+    const char **what)
 {
 	int fd, one = 1;
 
-	if (nlisteners == MAX_LISTEN) {
-		errno = EMFILE;
-		*what = "listen (too many)";
-		return (-1);
-	}
 	*what = "socket";
 	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, IPPROTO_TCP)) < 0)
@@ -260,6 +263,11 @@ relay_listen(const struct sockaddr *sa, socklen_t len, const char **what)
 	/* REUSEADDR: a restart binds at once despite TIME_WAIT. */
 	*what = "setsockopt SO_REUSEADDR";
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
+		goto err;
+	/* SMTP is request/response: pass small writes on at once.  Accepted
+	 * sockets inherit TCP_NODELAY from the listener. */
+	*what = "setsockopt TCP_NODELAY";
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
 		goto err;
 	*what = "setsockopt IPV6_V6ONLY";
 	if (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
@@ -271,15 +279,30 @@ relay_listen(const struct sockaddr *sa, socklen_t len, const char **what)
 	*what = "listen";
 	if (listen(fd, SOMAXCONN))
 		goto err;
-	listeners[nlisteners].fd = fd;
-	listeners[nlisteners].events = 0;
-	nlisteners++;
-	return (0);
+	return (fd);
 err:
 	one = errno;
 	close(fd);
 	errno = one;
 	return (-1);
+}
+
+int
+relay_listen(const struct sockaddr *sa, socklen_t len, const char **what)
+{
+	int fd;
+
+	if (nlisteners == MAX_LISTEN) {
+		errno = EMFILE;
+		*what = "listen (too many)";
+		return (-1);
+	}
+	if ((fd = relay_listen_socket(sa, len, what)) < 0)
+		return (-1);
+	listeners[nlisteners].fd = fd;
+	listeners[nlisteners].events = 0;
+	nlisteners++;
+	return (0);
 }
 
 int
@@ -320,22 +343,24 @@ set_nodelay(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-static void
-conn_open(int fd, const struct sockaddr_storage *ss)
+/* A session for the accepted ${fd}; counted against --max-conns. */
+static struct conn *
+conn_new(int fd, const struct sockaddr_storage *ss)
 {
-	struct log_line l;
 	struct conn *c;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		reject(fd, msg_busy, sizeof(msg_busy) - 1);
-		return;
-	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return (NULL);
 	c->id = ++conn_seq;
 	c->t_open = c->t_active = loop_now();
-	c->cw.fd = fd;
-	c->cw.cb = callback_client;
-	c->uw.fd = -1;
-	c->uw.cb = callback_upstream;
+	c->cl.w.fd = fd;
+	c->cl.w.cb = callback_client;
+	c->ul.w.fd = -1;
+	c->ul.w.cb = callback_upstream;
+	pump_init(&c->up);
+	pump_init(&c->down);
+	(void)cidr_addr_from_sockaddr((const struct sockaddr *)ss, &c->peer,
+	    NULL);
 	cidr_sockaddr_format((const struct sockaddr *)ss, c->client);
 	c->next = live;
 	if (live != NULL)
@@ -344,11 +369,21 @@ conn_open(int fd, const struct sockaddr_storage *ss)
 	c->hidx = nheap;
 	heap[nheap++] = c;
 	nconns++;
+	return (c);
+}
+
+/* The session of ${c} begins: log it, then find SES.  ${via}: the LB. */
+static void
+conn_start(struct conn *c, const char *via)
+{
+	struct log_line l;
+
 	st.accepted++;
-	set_nodelay(fd);
 	log_begin(&l, LOG_INFO, "conn_open");
 	log_u64(&l, "conn", c->id);
 	log_str(&l, "client", c->client);
+	if (via != NULL)
+		log_str(&l, "via", via);
 	log_end(&l);
 
 	c->state = C_WAIT_DNS;
@@ -363,28 +398,105 @@ conn_open(int fd, const struct sockaddr_storage *ss)
 		fail_no_upstream(c);
 }
 
+static int
+client_allowed(const struct cidr_addr *a)
+{
+
+	return (cfg.allow_client->n == 0 ||
+	    cidrset_find(cfg.allow_client, a) != NULL);
+}
+
 /* Admission for one accepted socket. */
 static void
 admit(int fd, const struct sockaddr_storage *ss)
 {
 	char buf[CIDR_ADDRSTRLEN + 8];
 	struct cidr_addr a;
+	struct conn *c;
 
-	if (cfg.allow_client->n > 0 &&
+	/* Behind a load balancer the header names the client: see below. */
+	if (!cfg.proxy_protocol &&
 	    (cidr_addr_from_sockaddr((const struct sockaddr *)ss, &a, NULL) ||
-	    cidrset_find(cfg.allow_client, &a) == NULL)) {
+	    !client_allowed(&a))) {
 		cidr_sockaddr_format((const struct sockaddr *)ss, buf);
 		reject(fd, msg_denied, sizeof(msg_denied) - 1);
 		log_rejected(buf, &rl_denied, "access_denied");
 		return;
 	}
-	if (nconns >= cfg.max_conns) {
+	if (nconns >= cfg.max_conns || (c = conn_new(fd, ss)) == NULL) {
 		cidr_sockaddr_format((const struct sockaddr *)ss, buf);
 		reject(fd, msg_busy, sizeof(msg_busy) - 1);
 		log_rejected(buf, &rl_busy, "max_conns");
 		return;
 	}
-	conn_open(fd, ss);
+	if (!cfg.proxy_protocol) {
+		conn_start(c, NULL);
+		return;
+	}
+	c->state = C_PROXY_HEADER;
+	heap_update(c);
+	if (loop_watch_set(&c->cl.w, SESSION_EVENTS) != 0) {
+		log_errno("conn_error", "epoll_ctl");
+		conn_close(c, "error");
+	}
+}
+
+/*
+ * --proxy-protocol: the header is in; its source address is the client
+ * (for --allow-client and the logs) unless it is LOCAL, a load balancer's
+ * own health check.
+ */
+static void
+proxy_client(struct conn *c, const struct proxyproto *pp)
+{
+	struct sockaddr_storage ss;
+	char via[sizeof(c->client)];
+
+	memcpy(via, c->client, sizeof(via));
+	if (!pp->local) {
+		(void)cidr_addr_to_sockaddr(&pp->src, pp->sport, &ss);
+		cidr_sockaddr_format((const struct sockaddr *)&ss, c->client);
+		c->peer = pp->src;
+	}
+	if (!client_allowed(&c->peer)) {
+		conn_drop(c, &rl_denied, "access_denied", msg_denied,
+		    sizeof(msg_denied) - 1);
+		return;
+	}
+	conn_start(c, via);
+}
+
+/*
+ * --proxy-protocol: look at what the client sent so far (MSG_PEEK takes
+ * nothing); once a whole header is there, take exactly its bytes, so
+ * that what follows it is relayed.  Anything that is not a header, or a
+ * FIN before one is complete, ends the connection without a word.
+ */
+static void
+read_proxy_header(struct conn *c)
+{
+	uint8_t buf[PROXYPROTO_MAX];
+	struct proxyproto pp;
+	ssize_t n, hl;
+
+	if (!c->cl.readable)
+		return;
+	n = recv(c->cl.w.fd, buf, sizeof(buf), MSG_PEEK);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		c->cl.readable = 0;
+		return;
+	}
+	hl = n > 0 ? proxyproto_parse(buf, (size_t)n, &pp) : -1;
+	if (hl == 0 && !c->cl.hup) {
+		/* Incomplete: the next bytes bring a new edge. */
+		c->cl.readable = 0;
+		return;
+	}
+	if (hl <= 0 || recv(c->cl.w.fd, buf, (size_t)hl, 0) != hl) {
+		conn_drop(c, &rl_header, "proxy_header_invalid", NULL, 0);
+		return;
+	}
+	proxy_client(c, &pp);
 }
 
 static void
@@ -436,7 +548,7 @@ static void
 fail_no_upstream(struct conn *c)
 {
 
-	(void)send(c->cw.fd, msg_unavail, sizeof(msg_unavail) - 1,
+	(void)send(c->cl.w.fd, msg_unavail, sizeof(msg_unavail) - 1,
 	    MSG_NOSIGNAL | MSG_DONTWAIT);
 	conn_close(c, "no_upstream");
 }
@@ -449,7 +561,8 @@ connect_next(struct conn *c)
 	socklen_t sl;
 	int fd;
 
-	loop_watch_close(&c->uw);
+	loop_watch_close(&c->ul.w);
+	c->ul.readable = c->ul.writable = c->ul.hup = 0;
 	while (c->tries < upstream_count()) {
 		if (c->tries == 0)
 			c->first = upstream_first();
@@ -466,11 +579,12 @@ connect_next(struct conn *c)
 		set_nodelay(fd);
 		if (connect(fd, (struct sockaddr *)&ss, sl) == 0 ||
 		    errno == EINPROGRESS) {
-			c->uw.fd = fd;
+			c->ul.w.fd = fd;
 			c->state = C_CONNECTING;
 			c->t_attempt = loop_now();
 			heap_update(c);
-			if (loop_watch_set(&c->uw, EPOLLOUT) == 0)
+			/* EPOLLOUT reports the connect's end. */
+			if (loop_watch_set(&c->ul.w, SESSION_EVENTS) == 0)
 				return;
 			log_errno("conn_error", "epoll_ctl");
 			break;
@@ -484,28 +598,51 @@ connect_next(struct conn *c)
 }
 
 static void
-update_interest(struct conn *c);
+relay_pump(struct conn *c);
 
-/* The connect on ${c}->uw finished, well or badly. */
+/*
+ * The connect on ${c}'s upstream socket finished: EPOLLOUT alone means
+ * it is established; EPOLLERR or EPOLLHUP that it failed, and SO_ERROR
+ * says why.
+ */
 static void
-connect_done(struct conn *c)
+connect_done(struct conn *c, uint32_t revents)
 {
 	socklen_t sl = sizeof(int);
 	int err = 0;
 
-	if (getsockopt(c->uw.fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0)
-		err = errno;
-	if (err != 0) {
+	if (revents & (EPOLLERR | EPOLLHUP)) {
+		if (getsockopt(c->ul.w.fd, SOL_SOCKET, SO_ERROR, &err,
+		    &sl) != 0)
+			err = errno;
+		if (err == 0)
+			err = ECONNREFUSED;
 		log_connect_failed(c, strerror(err));
 		st.upstream_failures++;
 		upstream_kick();
 		connect_next(c);
 		return;
 	}
+	if (!(revents & EPOLLOUT))
+		return;
 	c->state = C_RELAY;
 	c->t_active = loop_now();
 	heap_update(c);
-	update_interest(c);
+	/* Bytes the client sent already are reported by this add. */
+	if (loop_watch_set(&c->cl.w, SESSION_EVENTS) != 0) {
+		log_errno("conn_error", "epoll_ctl");
+		conn_close(c, "error");
+		return;
+	}
+	c->cl.writable = 1;
+	relay_pump(c);
+}
+
+int
+relay_ready(void)
+{
+
+	return (!draining && upstream_count() > 0);
 }
 
 void
@@ -525,110 +662,6 @@ relay_upstream_changed(void)
 }
 
 /* ---- the relay proper */
-
-static void
-update_interest(struct conn *c)
-{
-	uint32_t ce = 0, ue = 0;
-
-	if (c->state == C_RELAY) {
-		/* Read a side only while nothing of it waits to be written. */
-		if (!c->up.eof && c->up.len == 0)
-			ce |= EPOLLIN;
-		if (c->down.len > 0)
-			ce |= EPOLLOUT;
-		if (!c->down.eof && c->down.len == 0)
-			ue |= EPOLLIN;
-		if (c->up.len > 0)
-			ue |= EPOLLOUT;
-	} else if (c->state == C_CONNECTING) {
-		ue = EPOLLOUT;
-	}
-	if (loop_watch_set(&c->cw, ce) != 0 ||
-	    (c->uw.fd >= 0 && loop_watch_set(&c->uw, ue) != 0)) {
-		log_errno("conn_error", "epoll_ctl");
-		conn_close(c, "error");
-	}
-}
-
-/* Pass EOF on once everything before it has been written. */
-static int
-pass_eof(struct half *h, int dst)
-{
-
-	if (!h->eof || h->len != 0 || h->shut)
-		return (0);
-	h->shut = 1;
-	/* ENOTCONN: the peer is already gone; a simultaneous close. */
-	if (shutdown(dst, SHUT_WR) != 0 && errno != ENOTCONN)
-		return (-1);
-	return (0);
-}
-
-/*
- * Write what ${h} holds (or the ${n} bytes of ${src}) to ${dst}; keep the
- * rest in ${h}->buf.  Returns 0, or -1 with errno from send.
- */
-static int
-push(struct conn *c, struct half *h, int dst, const char *src, size_t n)
-{
-	ssize_t w;
-
-	if (h->len > 0) {
-		src = h->buf + h->off;
-		n = h->len;
-	}
-	w = send(dst, src, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (w < 0) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			return (-1);
-		w = 0;
-	}
-	h->bytes += (uint64_t)w;
-	if (w > 0)
-		c->t_active = loop_now();
-	if (h->len > 0) {
-		h->off += (size_t)w;
-		h->len -= (size_t)w;
-		if (h->len == 0) {
-			free(h->buf);
-			h->buf = NULL;
-		}
-	} else if ((size_t)w < n) {
-		/* Backpressure: hold the rest; update_interest stops reads. */
-		if ((h->buf = malloc(n - (size_t)w)) == NULL) {
-			errno = ENOMEM;
-			return (-1);
-		}
-		memcpy(h->buf, src + w, n - (size_t)w);
-		h->off = 0;
-		h->len = n - (size_t)w;
-	}
-	return (0);
-}
-
-#define FAIL_SRC	1	/* pull: the read side failed */
-#define FAIL_DST	2	/* pull: the write side failed */
-
-/* Read once from ${src} into ${dst} through ${h}: 0, FAIL_SRC, FAIL_DST. */
-static int
-pull(struct conn *c, struct half *h, int src, int dst)
-{
-	ssize_t n;
-
-	n = recv(src, scratch, sizeof(scratch), 0);
-	if (n > 0) {
-		c->t_active = loop_now();
-		return (push(c, h, dst, scratch, (size_t)n) ? FAIL_DST : 0);
-	}
-	if (n == 0) {
-		h->eof = 1;
-		return (pass_eof(h, dst) ? FAIL_DST : 0);
-	}
-	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-		return (0);
-	return (FAIL_SRC);
-}
 
 /* Abort ${fd} with a RST rather than a FIN (propagates a reset). */
 static void
@@ -653,69 +686,134 @@ conn_fail(struct conn *c, int client_side)
 		conn_close(c, "error");
 		return;
 	}
-	reset_fd(client_side ? c->uw.fd : c->cw.fd);
+	reset_fd(client_side ? c->ul.w.fd : c->cl.w.fd);
 	conn_close(c, client_side ? "client_reset" : "upstream_reset");
 }
 
-static void
-finish_or_wait(struct conn *c)
+/* Pass ${p}'s EOF on to ${dst} once every byte before it is written. */
+static int
+pass_eof(struct pump *p, int dst)
 {
 
-	if (c->up.shut && c->down.shut)
-		conn_close(c, "closed");
-	else
-		update_interest(c);
+	if (!pump_done(p) || p->shut)
+		return (0);
+	p->shut = 1;
+	/* ENOTCONN: the peer is already gone; a simultaneous close. */
+	if (shutdown(dst, SHUT_WR) != 0 && errno != ENOTCONN)
+		return (-1);
+	return (0);
 }
 
-/*
- * Events on one side ${self} of ${c}: write what the other side sent
- * (${in}: data travelling towards ${self}), then read what ${self} sends
- * (${out}: data travelling away from it).
- */
 static void
-side_event(struct conn *c, struct loop_watch *self, struct loop_watch *peer,
-    struct half *in, struct half *out, uint32_t revents, int is_client)
+runq_add(struct conn *c)
 {
-	uint32_t ready = revents & (EPOLLERR | EPOLLHUP);
-	int r;
 
-	if ((self->events & EPOLLOUT) && (revents & (EPOLLOUT | ready)) &&
-	    (push(c, in, self->fd, NULL, 0) != 0 ||
-	    pass_eof(in, self->fd) != 0)) {
-		conn_fail(c, is_client);
+	if (c->queued)
+		return;
+	c->queued = 1;
+	c->rq_next = runq;
+	runq = c;
+	runq_timer.at = loop_now() != 0 ? loop_now() : 1;
+}
+
+static void
+runq_remove(struct conn *c)
+{
+	struct conn **pp;
+
+	if (!c->queued)
+		return;
+	for (pp = &runq; *pp != NULL; pp = &(*pp)->rq_next) {
+		if (*pp == c) {
+			*pp = c->rq_next;
+			break;
+		}
+	}
+	c->queued = 0;
+}
+
+/* Move what both directions of ${c} can move now; close when both ended. */
+static void
+relay_pump(struct conn *c)
+{
+	int active = 0, r, more;
+
+	r = pump_run(&c->up, &c->cl, &c->ul, &active);
+	if (r == PUMP_FAIL_SRC || r == PUMP_FAIL_DST) {
+		conn_fail(c, r == PUMP_FAIL_SRC);
 		return;
 	}
-	if ((self->events & EPOLLIN) && (revents & (EPOLLIN | ready)) &&
-	    out->len == 0 &&
-	    (r = pull(c, out, self->fd, peer->fd)) != 0) {
-		conn_fail(c, r == FAIL_SRC ? is_client : !is_client);
+	more = r == PUMP_MORE;
+	r = pump_run(&c->down, &c->ul, &c->cl, &active);
+	if (r == PUMP_FAIL_SRC || r == PUMP_FAIL_DST) {
+		conn_fail(c, r == PUMP_FAIL_DST);
 		return;
 	}
-	finish_or_wait(c);
+	more |= r == PUMP_MORE;
+	if (active)
+		c->t_active = loop_now();
+	/* Both ended: close(2) sends both FINs; no shutdown needed. */
+	if (pump_done(&c->up) && pump_done(&c->down)) {
+		conn_close(c, "closed");
+		return;
+	}
+	if (pass_eof(&c->up, c->ul.w.fd) != 0) {
+		conn_fail(c, 0);
+		return;
+	}
+	if (pass_eof(&c->down, c->cl.w.fd) != 0) {
+		conn_fail(c, 1);
+		return;
+	}
+	if (more)
+		runq_add(c);
+}
+
+static void
+callback_runq(struct loop_timer *t)
+{
+	struct conn *c, *q;
+
+	(void)t;
+	q = runq;
+	runq = NULL;
+	while ((c = q) != NULL) {
+		q = c->rq_next;
+		c->queued = 0;
+		relay_pump(c);
+	}
 }
 
 static void
 callback_client(struct loop_watch *w, uint32_t revents)
 {
 	struct conn *c = (struct conn *)(void *)((char *)w -
-	    offsetof(struct conn, cw));
+	    offsetof(struct conn, cl.w));
 
-	side_event(c, &c->cw, &c->uw, &c->down, &c->up, revents, 1);
+	pump_events(&c->cl, revents);
+	if (c->state == C_RELAY)
+		relay_pump(c);
+	else if (c->state == C_PROXY_HEADER)
+		read_proxy_header(c);
 }
 
 static void
 callback_upstream(struct loop_watch *w, uint32_t revents)
 {
 	struct conn *c = (struct conn *)(void *)((char *)w -
-	    offsetof(struct conn, uw));
+	    offsetof(struct conn, ul.w));
 
+	pump_events(&c->ul, revents);
 	if (c->state == C_CONNECTING)
-		connect_done(c);
+		connect_done(c, revents);
 	else
-		side_event(c, &c->uw, &c->cw, &c->up, &c->down, revents, 0);
+		relay_pump(c);
 }
 
 /* ---- closing, timers, drain */
+
+static void
+conn_release(struct conn *);
 
 static void
 conn_close(struct conn *c, const char *reason)
@@ -738,11 +836,34 @@ conn_close(struct conn *c, const char *reason)
 	st.closed++;
 	st.bytes_in += c->up.bytes;
 	st.bytes_out += c->down.bytes;
-	loop_watch_close(&c->cw);
-	loop_watch_close(&c->uw);
-	free(c->up.buf);
-	free(c->down.buf);
-	c->up.buf = c->down.buf = NULL;
+	conn_release(c);
+}
+
+/*
+ * End ${c} before its session began (--proxy-protocol): write ${msg} if
+ * any, log a rate-limited conn_rejected with ${reason}.
+ */
+static void
+conn_drop(struct conn *c, struct ratelimit *rl, const char *reason,
+    const char *msg, size_t len)
+{
+
+	if (msg != NULL)
+		(void)send(c->cl.w.fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	log_rejected(c->client, rl, reason);
+	st.rejected++;
+	conn_release(c);
+}
+
+static void
+conn_release(struct conn *c)
+{
+
+	loop_watch_close(&c->cl.w);
+	loop_watch_close(&c->ul.w);
+	pump_free(&c->up);
+	pump_free(&c->down);
+	runq_remove(c);
 	heap_remove(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -763,6 +884,9 @@ expire(struct conn *c)
 {
 
 	switch (c->state) {
+	case C_PROXY_HEADER:
+		conn_drop(c, &rl_header, "proxy_header_timeout", NULL, 0);
+		break;
 	case C_WAIT_DNS:
 		fail_no_upstream(c);
 		break;
@@ -875,6 +999,8 @@ relay_init(const struct relay_config *c)
 	stats_timer.cb = callback_stats_timer;
 	drain_timer.cb = callback_drain_timer;
 	accept_timer.cb = callback_accept_timer;
+	runq_timer.cb = callback_runq;
+	loop_timer_add(&runq_timer);
 	loop_timer_add(&conn_timer);
 	loop_timer_add(&stats_timer);
 	loop_timer_add(&drain_timer);

@@ -11,7 +11,6 @@
  * backpressure and half-close, timeouts, and the SIGTERM drain.
  */
 
-#define RELAY_CHUNK	16384	/* largest read; at most one held per way */
 
 struct relay_config {
 	unsigned max_conns;
@@ -21,6 +20,7 @@ struct relay_config {
 	unsigned drain_s;
 	unsigned stats_s;		/* 0: no stats events */
 	const struct cidrset *allow_client;	/* empty: any client */
+	int	proxy_protocol;		/* a PROXY header starts each conn */
 };
 
 /**
@@ -30,6 +30,14 @@ struct relay_config {
  */
 int relay_listen(const struct sockaddr *sa, socklen_t len, const char **what);
 
+/**
+ * relay_listen_socket(sa, len, what): a non-blocking listening TCP socket
+ * on ${sa}, as relay_listen makes them, returned and not kept.  Returns the
+ * fd, or -1 with errno set and the failing syscall's name in ${*what}.
+ */
+int relay_listen_socket(const struct sockaddr *sa, socklen_t len,
+    const char **what);
+
 /** relay_nlisteners(): how many listening sockets exist. */
 int relay_nlisteners(void);
 
@@ -38,6 +46,12 @@ void relay_init(const struct relay_config *cfg);
 
 /** relay_upstream_changed(): a resolution completed (upstream notify). */
 void relay_upstream_changed(void);
+
+/**
+ * relay_ready(): can a new session reach SES now?  (A validated address is
+ * known and the relay is not draining: the health port's /readyz.)
+ */
+int relay_ready(void);
 
 /** relay_run(): serve until drained; returns the exit code (0 or 1). */
 int relay_run(void);

@@ -9,6 +9,7 @@
 #include <linux/seccomp.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +30,9 @@ extern const size_t seccomp_bpf_len;
 	{ __NR_##n, #n, 1, { { i, m, v } }, text, why }
 #define ROW2(n, i, mi, vi, j, mj, vj, text, why) \
 	{ __NR_##n, #n, 2, { { i, mi, vi }, { j, mj, vj } }, text, why }
+#define ROW3I(n, i, vi, j, vj, k, vk, text, why) \
+	{ __NR_##n, #n, 3, { { i, ALL, vi }, { j, ALL, vj }, { k, ALL, vk } }, \
+	    text, why }
 #define ROW3(n, a, b, c, text, why) \
 	{ __NR_##n, #n, 3, { { 0, ALL, a }, { 1, ALL, b }, { 2, ALL, c } }, \
 	    text, why }
@@ -43,7 +47,8 @@ static const struct seccomp_rule rules[] = {
 	    "loop_run: wait for events; musl's epoll_wait is epoll_pwait, and "
 	    "the mask admits SIGTERM/SIGINT only while waiting"),
 	ROW(epoll_ctl,
-	    "loop_watch_set: add, change or remove interest in a socket"),
+	    "loop_watch_set: add a session socket (once, edge-triggered), "
+	    "pause or resume the listeners"),
 	ROW1(accept4, 3, ALL, NB_CLOEXEC, "flags == SOCK_NONBLOCK|SOCK_CLOEXEC",
 	    "callback_listen: accept a client"),
 	ROW3(socket, AF_INET, SOCK_STREAM | NB_CLOEXEC, IPPROTO_TCP,
@@ -63,27 +68,40 @@ static const struct seccomp_rule rules[] = {
 	    "send_query: the nameserver, so only its replies are received"),
 	ROW2(sendto, 3, ALL, MSG_NOSIGNAL | MSG_DONTWAIT, 4, ALL, 0,
 	    "flags == MSG_NOSIGNAL|MSG_DONTWAIT, dest_addr == NULL",
-	    "push, reject: relay bytes and 421/554 lines (musl send is "
+	    "fill_copy, flush, reject: relay bytes and 421/554 lines (musl send is "
 	    "sendto); no address, no MSG_FASTOPEN: a TCP Fast Open connect "
 	    "to another port, which Landlock misses, is impossible"),
 	ROW2(sendto, 3, ALL, MSG_NOSIGNAL, 4, ALL, 0,
 	    "flags == MSG_NOSIGNAL, dest_addr == NULL",
 	    "send_query: the DNS query on its connected socket"),
 	ROW1(recvfrom, 3, ALL, 0, "flags == 0",
-	    "pull, callback_dns: relay bytes and DNS answers (musl recv)"),
+	    "fill_copy, callback_dns: relay bytes and DNS answers (musl recv)"),
+	ROW1(recvfrom, 3, ALL, MSG_PEEK, "flags == MSG_PEEK",
+	    "read_proxy_header: look at a PROXY header without taking the "
+	    "bytes after it (--proxy-protocol)"),
+	ROW3I(splice, 1, 0, 3, 0, 5, SPLICE_F_MOVE | SPLICE_F_NONBLOCK,
+	    "off_in == NULL, off_out == NULL, flags == SPLICE_F_MOVE|"
+	    "SPLICE_F_NONBLOCK",
+	    "fill_pipe, flush: bulk bytes socket to pipe to socket, never "
+	    "through user space"),
+	ROW1(pipe2, 1, ALL, O_NONBLOCK | O_CLOEXEC,
+	    "flags == O_NONBLOCK|O_CLOEXEC",
+	    "pipe_borrow: a splice pipe, at most PUMP_PIPES_MAX of them"),
 	ROW2(setsockopt, 1, ALL, IPPROTO_TCP, 2, ALL, TCP_NODELAY,
 	    "IPPROTO_TCP, TCP_NODELAY",
-	    "set_nodelay: pass small SMTP writes on at once"),
+	    "set_nodelay: pass small SMTP writes on at once (upstream "
+	    "sockets; clients inherit it from the listener)"),
 	ROW2(setsockopt, 1, ALL, SOL_SOCKET, 2, ALL, SO_LINGER,
 	    "SOL_SOCKET, SO_LINGER",
 	    "reset_fd: pass a reset on as a reset"),
 	ROW2(getsockopt, 1, ALL, SOL_SOCKET, 2, ALL, SO_ERROR,
 	    "SOL_SOCKET, SO_ERROR",
-	    "connect_done: result of a non-blocking connect"),
+	    "connect_done: why a non-blocking connect failed"),
 	ROW1(shutdown, 1, ALL, SHUT_WR, "how == SHUT_WR",
 	    "pass_eof: pass a half-close on"),
 	ROW(close,
-	    "loop_watch_close, reject: end of a session or DNS query"),
+	    "loop_watch_close, reject, pipe_return: end of a session, a DNS "
+	    "query, or a pipe that still held bytes"),
 	ROW1(write, 0, ALL, 2, "fd == 2",
 	    "log_end: one log line per write"),
 	ROW1(write, 0, ALL, 1, "fd == 1",

@@ -410,7 +410,13 @@ def main():
     ap.add_argument("--idle-conns", type=int, default=10000)
     ap.add_argument("--max-conns", type=int, default=20000)
     ap.add_argument("--nofile", type=int, default=1048576)
+    ap.add_argument("--only", default="",
+                    help="comma list of workloads to run (default: all)")
+    ap.add_argument("--proxies", default="",
+                    help="comma list of proxies to run (default: all)")
     args = ap.parse_args()
+    if args.proxies:
+        PROXIES[:] = [p for p in PROXIES if p in args.proxies.split(",")]
     env = Env(args)
     names = ["direct"] + PROXIES
     R = {}  # metric -> name -> [values]
@@ -427,6 +433,10 @@ def main():
         ("tool", ["bulk_up", "bulk_down", "ping_unpinned", "ping_pinned",
                   "connrate", "idle"]),
     ]
+    if args.only:
+        only = args.only.split(",")
+        phases = [(k, [w for w in wls if w in only]) for k, wls in phases]
+        phases = [(k, wls) for k, wls in phases if wls]
     t_start = time.monotonic()
     try:
         for kind, workloads in phases:
@@ -476,7 +486,8 @@ def main():
 
     # --check with the real ip-ranges.json (read only)
     check = []
-    if args.real_ranges and os.path.exists(args.real_ranges):
+    if (args.real_ranges and os.path.exists(args.real_ranges)
+            and not args.only):
         for _ in range(args.reps):
             t0 = time.monotonic()
             r = subprocess.run([args.proxy_bin, "--check", "--region",

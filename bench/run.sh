@@ -7,6 +7,10 @@
 #                           runs; writes $TMPDIR/.../results.md only
 #   bench/run.sh --reps N   full run with N repetitions (default 5)
 #   bench/run.sh --out F    write the table to F
+#   bench/run.sh --only W[,W]  only these workloads (smtp_many, smtp_one,
+#                           bulk_up, bulk_down, ping_unpinned, ping_pinned,
+#                           connrate, idle): for development, not for tables
+#   bench/run.sh --proxies P[,P]  only these proxies (direct always runs)
 #
 # Needs root on Debian 12 (unshare, apt-get). A measurement, not a test: it
 # fails only when a tool or proxy cannot run at all, never on a timing.
@@ -18,12 +22,16 @@ repo=$(cd -- "$here/.." && pwd)
 mode=full
 reps=5
 out=""
+only=""
+proxies=""
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--smoke) mode=smoke ;;
 	--reps) reps=$2; shift ;;
 	--out) out=$2; shift ;;
-	-h | --help) sed -n '2,13p' "$0"; exit 0 ;;
+	--only) only=$2; shift ;;
+	--proxies) proxies=$2; shift ;;
+	-h | --help) sed -n '2,17p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -79,6 +87,7 @@ if [[ "${SES_BENCH_NETNS:-}" != "$$" ]]; then
 	fi
 	export SES_BENCH_NETNS=$$ SES_BENCH_WORK=$work SES_BENCH_OUT=$out
 	export SES_BENCH_MODE=$mode SES_BENCH_REPS=$reps
+	export SES_BENCH_ONLY=$only SES_BENCH_PROXIES=$proxies
 	exec unshare --net --mount --propagation private -- bash "$0"
 fi
 
@@ -134,6 +143,8 @@ args=(--workdir "$work" --tool "$work/benchtool"
 	--proxy-bin "$repo/ses-smtp-proxy" --out "$SES_BENCH_OUT"
 	--real-ranges "$real" --reps "$SES_BENCH_REPS" --nofile "$nofile"
 	--idle-conns "$idle" --max-conns "$maxconns")
+[[ -n $SES_BENCH_ONLY ]] && args+=(--only "$SES_BENCH_ONLY")
+[[ -n $SES_BENCH_PROXIES ]] && args+=(--proxies "$SES_BENCH_PROXIES")
 if [[ $SES_BENCH_MODE == smoke ]]; then
 	args+=(--label smoke --reps 1 --smtp-many 200 --smtp-one 50
 		--smtp-sessions 4 --bulk-bytes $((16 << 20)) --pings 500

@@ -14,6 +14,7 @@ pytest_plugins = ["testlimits", "sesworld"]
 from fakes import FakeDNS, Listener, RawUpstream
 from helpers import write_allowlist
 from proxyproc import Proxy, run_once
+from vglog import problems as tool_log_problems
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -43,6 +44,30 @@ def pytest_sessionstart(session):
     if socket.if_nameindex() != [(1, "lo")]:
         pytest.exit("refusing to run: this network namespace has interfaces "
                     "other than lo; run tests/integration/run.sh", returncode=2)
+
+
+# make valgrind (tests/valgrind/run.sh): the tests that cannot hold under
+# valgrind, each skipped with its reason (pytest -ra prints them). The
+# sandbox-off ones are already skipped through SES_IT_SANITIZER.
+VALGRIND = os.environ.get("SES_IT_VALGRIND") == "1"
+_VG_RLIMIT = ("valgrind virtualises RLIMIT_NOFILE: it keeps descriptors of "
+              "its own at the top, so the limit the proxy sets is not the "
+              "one in /proc/PID/limits and a low hard limit is lowered "
+              "further")
+VALGRIND_SKIPS = {
+    "test_privilege.py::test_prv06_rlimits": _VG_RLIMIT,
+    "test_privilege.py::test_prv06_nofile_hard_limit_too_low_lowers_max_conns":
+        _VG_RLIMIT,
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    if not VALGRIND:
+        return
+    for item in items:
+        reason = VALGRIND_SKIPS.get(item.nodeid.split("[", 1)[0])
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=f"under valgrind: {reason}"))
 
 
 # --------------------------------------------------------------------------
@@ -195,6 +220,8 @@ def proxy_factory(binary, tmp_path, allowlist, request):
         if proxy.bad_lines:
             problems.append(f"stderr lines that do not parse as {proxy.log_format} "
                             f"log events: {proxy.bad_lines[:5]}")
+        if proxy.tool_log is not None:  # make valgrind: its verdict
+            problems += tool_log_problems(proxy.tool_log, rc)
         if problems or (failed is not None and failed.failed):
             print(f"--- proxy {proxy.args} log ---\n{proxy.log_text()[-8000:]}")
             if proxy.stdout:
@@ -211,8 +238,11 @@ def run_proxy(binary, tmp_path, allowlist):
         args = [str(a) for a in args]
         full = _with_defaults(args, allowlist, env) if defaults else args
         hosts_file, resolv_file = _fixture_files(tmp_path, hosts, resolv)
+        logs = []
         rc, out, err = run_once(binary, full, hosts_file, resolv_file, env=env,
-                                timeout=timeout)
+                                timeout=timeout, tool_log=logs.append)
+        found = [p for log in logs for p in tool_log_problems(log, rc)]
+        assert not found, "\n\n".join(found)  # make valgrind: its verdict
         # Usage errors (exit 2) may come before logging is set up; every
         # run that got further logs JSON events only.
         if rc != 2 and _log_format(full, env) == "json" and "--help" not in full:

@@ -10,10 +10,22 @@ real SES name is never resolved through this machine's resolver:
 /proc/PID/exe). With pid1=True the wrapper also gets a new PID namespace
 (unshare --pid --fork --mount-proc) so the proxy runs as PID 1 there; its
 PID as seen from here is found through /proc.
+
+An optional tool wrapper for every proxy process (make valgrind), from the
+environment: SES_IT_WRAPPER, a shell-quoted command put right before the
+binary (after any test's own exec-wrapper); "{id}" in it becomes an id
+unique to each process, for one log file each. SES_IT_WRAPPER_EXE is what
+/proc/PID/exe is under the wrapper (valgrind execs its tool binary), so the
+proxy's PID is then the process with that exe and the binary in its
+cmdline. SES_IT_WRAPPER_LOG ("{id}" again) names the tool's log of each
+process; tests read it through Proxy.tool_log / run_once's tool_log.
+Unset (the default), the command line is exactly the one above.
 """
 
+import itertools
 import json
 import os
+import shlex
 import signal
 import subprocess
 import threading
@@ -31,7 +43,27 @@ PROXY_ENV_VARS = ("SES_REGION", "SES_FIPS", "LISTEN", "SES_IP_RANGES",
                   "SES_ALLOW_CIDRS", "ALLOW_CLIENTS", "MAX_CONNS",
                   "IDLE_TIMEOUT", "MAX_SESSION", "CONNECT_TIMEOUT",
                   "DRAIN_TIMEOUT", "LOG_FORMAT", "STATS_INTERVAL", "RUN_AS",
-                  "LANDLOCK")
+                  "LANDLOCK", "PROXY_PROTOCOL", "HEALTH_LISTEN")
+
+
+WRAPPER = shlex.split(os.environ.get("SES_IT_WRAPPER", ""))
+WRAPPER_EXE = os.environ.get("SES_IT_WRAPPER_EXE")
+WRAPPER_LOG = os.environ.get("SES_IT_WRAPPER_LOG")
+_run_ids = itertools.count(1)
+# make valgrind: the tool's own memory is in the proxy's RSS, so a test's
+# RSS limit applies to the growth from a baseline taken after startup.
+UNDER_VALGRIND = os.environ.get("SES_IT_VALGRIND") == "1"
+
+
+def tool_wrap(binary, args):
+    """(program, args, log) with SES_IT_WRAPPER put before the binary, and
+    the tool's log path for this process (None without a wrapper log)."""
+    if not WRAPPER:
+        return binary, list(args), None
+    run_id = f"{os.getpid()}-{next(_run_ids)}"
+    prefix = [w.replace("{id}", run_id) for w in WRAPPER]
+    log = WRAPPER_LOG.replace("{id}", run_id) if WRAPPER_LOG else None
+    return prefix[0], [*prefix[1:], str(binary), *args], log
 
 
 def base_env(extra=None):
@@ -67,8 +99,9 @@ class Proxy:
         self.cond = threading.Condition()
         self.returncode = None
         self.stopped_on_purpose = False
+        prog, prog_args, self.tool_log = tool_wrap(self.binary, args)
         self.popen = subprocess.Popen(
-            wrapped_command(binary, hosts, resolv, args, pid1),
+            wrapped_command(prog, hosts, resolv, prog_args, pid1),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, env=base_env(env))
         self._threads = [
@@ -81,9 +114,14 @@ class Proxy:
     # ---- process ----
     def _exe_is_proxy(self, pid):
         try:
-            return Path(os.readlink(f"/proc/{pid}/exe")) == self.binary
+            exe = Path(os.readlink(f"/proc/{pid}/exe"))
+            if not WRAPPER:
+                return exe == self.binary
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             return False
+        return (WRAPPER_EXE is not None and exe == Path(WRAPPER_EXE)
+                and os.fsencode(self.binary) in argv)
 
     def _children(self, pid):
         kids = []
@@ -235,15 +273,21 @@ class Proxy:
             return len(self.events)
 
 
-def run_once(binary, args, hosts, resolv, env=None, timeout=20):
+def run_once(binary, args, hosts, resolv, env=None, timeout=20,
+             tool_log=None):
     """Run the binary to completion (--check, --version, bad configs).
     Returns (returncode, stdout, stderr) as text; returncode is None if it
-    was still running after timeout seconds (it is killed then)."""
+    was still running after timeout seconds (it is killed then). With a
+    wrapper log, tool_log(path) is called with its path once the process
+    is gone."""
+    prog, prog_args, log = tool_wrap(binary, args)
     try:
-        proc = subprocess.run(wrapped_command(binary, hosts, resolv, args),
+        proc = subprocess.run(wrapped_command(prog, hosts, resolv, prog_args),
                               stdin=subprocess.DEVNULL, capture_output=True,
                               env=base_env(env), timeout=timeout)
         rc, out, err = proc.returncode, proc.stdout, proc.stderr
     except subprocess.TimeoutExpired as e:
         rc, out, err = None, e.stdout or b"", e.stderr or b""
+    if log is not None and tool_log is not None:
+        tool_log(log)
     return rc, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")

@@ -52,3 +52,24 @@ def test_unhealthy_when_ses_is_unreachable(dns, proxy_factory, run_proxy):
     assert rc == 1
     failed = [e for e in events(err) if e["event"] == "healthcheck_failed"]
     assert failed and "220" in failed[0]["error"], err
+
+
+def test_proxy_protocol_healthcheck_sends_a_header(dns, ses, proxy_factory,
+                                                   run_proxy):
+    """With --proxy-protocol the relay drops header-less connections, so
+    the check (an ECS task's own health check) opens with a PROXY UNKNOWN
+    header and is judged by its own address, 127.0.0.1."""
+    proxy = proxy_factory("--proxy-protocol", "--allow-client",
+                          "127.0.0.1/32")
+    rc, _, err = run_proxy("--healthcheck", "127.0.0.1:1587",
+                           defaults=False, env={"PROXY_PROTOCOL": "1"})
+    assert rc == 0, err
+    opened = proxy.wait_event("conn_open")
+    assert opened["client"].startswith("127.0.0.1:")
+    assert opened["via"] == opened["client"]
+    # Without the flag the same check is refused: no header, no session.
+    rc, _, err = run_proxy("--healthcheck", "127.0.0.1:1587",
+                           defaults=False)
+    assert rc == 1
+    failed = [e for e in events(err) if e["event"] == "healthcheck_failed"]
+    assert failed, err

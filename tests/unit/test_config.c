@@ -89,6 +89,8 @@ test_defaults(void)
 	ASSERT_INT_EQ(cfg.max_session, 3600);
 	ASSERT_INT_EQ(cfg.stats_interval, 60);
 	ASSERT_INT_EQ(cfg.log_json, 1);
+	ASSERT_INT_EQ(cfg.proxy_protocol, 0);
+	ASSERT_INT_EQ(cfg.health_listen_len, 0);
 	config_free(&cfg);
 	TEST_DONE();
 
@@ -105,7 +107,8 @@ test_defaults(void)
 /* Which field a case checks, and its expected value. */
 enum field {
 	F_REGION, F_UPSTREAM, F_FIPS, F_IPR, F_MAXC, F_IDLE, F_SESS, F_CONN,
-	F_DRAIN, F_STATS, F_JSON, F_MODE, F_NCIDR, F_NCLIENT, F_LISTEN
+	F_DRAIN, F_STATS, F_JSON, F_MODE, F_NCIDR, F_NCLIENT, F_LISTEN,
+	F_PROXYP, F_HLISTEN
 };
 
 static int
@@ -151,6 +154,17 @@ check(const struct config *cfg, enum field f, const char *s, long n)
 		    buf);
 		ASSERT_SIZE_EQ(cfg->listen_len[0],
 		    cfg->listen[0].ss_family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+		return (ASSERT_STR_EQ(buf, s));
+	case F_PROXYP:
+		return (ASSERT_INT_EQ(cfg->proxy_protocol != 0, n));
+	case F_HLISTEN:
+		if (s == NULL)
+			return (ASSERT_INT_EQ(cfg->health_listen_len, 0));
+		cidr_sockaddr_format(
+		    (const struct sockaddr *)&cfg->health_listen, buf);
+		ASSERT_SIZE_EQ(cfg->health_listen_len,
+		    cfg->health_listen.ss_family == AF_INET ?
 		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
 		return (ASSERT_STR_EQ(buf, s));
 	}
@@ -267,6 +281,38 @@ test_accept(void)
 		    F_NCLIENT, NULL, 3 },
 		{ A_("--allow-client=127.0.0.0/8"), NONE, F_NCIDR, NULL, 0 },
 		{ A_("--allow-cidr=127.0.0.0/8"), NONE, F_NCLIENT, NULL, 0 },
+		{ A_("--proxy-protocol"), NONE, F_PROXYP, NULL, 1 },
+		{ NONE, A_("PROXY_PROTOCOL=1"), F_PROXYP, NULL, 1 },
+		{ NONE, A_("PROXY_PROTOCOL=true"), F_PROXYP, NULL, 1 },
+		{ NONE, A_("PROXY_PROTOCOL=0"), F_PROXYP, NULL, 0 },
+		{ NONE, A_("PROXY_PROTOCOL=false"), F_PROXYP, NULL, 0 },
+		{ NONE, A_("PROXY_PROTOCOL="), F_PROXYP, NULL, 0 },
+		{ A_("--proxy-protocol"), A_("PROXY_PROTOCOL=0"), F_PROXYP,
+		    NULL, 1 },
+		{ NONE, NONE, F_PROXYP, NULL, 0 },
+		{ A_("--fips"), NONE, F_PROXYP, NULL, 0 },
+		{ A_("--proxy-protocol"), NONE, F_FIPS, NULL, 0 },
+		{ NONE, NONE, F_HLISTEN, NULL, 0 },
+		{ A_("--health-listen", "127.0.0.1:8080"), NONE, F_HLISTEN,
+		    "127.0.0.1:8080", 0 },
+		{ A_("--health-listen=[::1]:8080"), NONE, F_HLISTEN,
+		    "[::1]:8080", 0 },
+		{ NONE, A_("HEALTH_LISTEN=0.0.0.0:8081"), F_HLISTEN,
+		    "0.0.0.0:8081", 0 },
+		{ A_("--health-listen=[::]:1"),
+		    A_("HEALTH_LISTEN=0.0.0.0:8081"), F_HLISTEN, "[::]:1", 0 },
+		{ A_("--listen=127.0.0.1:1587", "--health-listen",
+		    "127.0.0.1:1588"), NONE, F_HLISTEN, "127.0.0.1:1588", 0 },
+		{ A_("--listen=127.0.0.1:1587", "--health-listen",
+		    "127.0.0.2:1587"), NONE, F_HLISTEN, "127.0.0.2:1587", 0 },
+		{ A_("--listen=127.0.0.1:1587", "--health-listen",
+		    "[::1]:1587"), NONE, F_HLISTEN, "[::1]:1587", 0 },
+		{ A_("--listen=[::]:1587", "--health-listen", "0.0.0.0:1587"),
+		    NONE, F_HLISTEN, "0.0.0.0:1587", 0 },
+		{ A_("--health-listen", "0.0.0.0:1588"), NONE, F_HLISTEN,
+		    "0.0.0.0:1588", 0 },
+		{ A_("--health-listen=127.0.0.1:8080", "--proxy-protocol"),
+		    NONE, F_PROXYP, NULL, 1 },
 		{ A_("--check"), NONE, F_MODE, NULL, CONFIG_CHECK },
 		{ A_("--check", "--region", "eu-west-1"), NONE, F_REGION,
 		    "eu-west-1", 0 },
@@ -459,6 +505,45 @@ test_reject(void)
 		{ NONE, A_("ALLOW_CLIENTS=10.0.0.0/8;11.0.0.0/8"),
 		    "ALLOW_CLIENTS" },
 		{ NONE, A_("ALLOW_CLIENTS=2001:db8::1/32"), "ALLOW_CLIENTS" },
+		/* Switches. */
+		{ A_("--proxy-protocol", "--proxy-protocol"), NONE,
+		    "--proxy-protocol" },
+		{ A_("--proxy-protocol=1"), NONE, "--proxy-protocol" },
+		{ A_("--proxy-protocolx"), NONE, "--proxy-protocolx" },
+		{ NONE, A_("PROXY_PROTOCOL=yes"), "PROXY_PROTOCOL" },
+		{ NONE, A_("PROXY_PROTOCOL=2"), "PROXY_PROTOCOL" },
+		/* The health listener. */
+		{ A_("--health-listen"), NONE, "--health-listen" },
+		{ A_("--health-listen", ""), NONE, "--health-listen" },
+		{ A_("--health-listen", "8080"), NONE, "--health-listen" },
+		{ A_("--health-listen", "127.0.0.1"), NONE, "--health-listen" },
+		{ A_("--health-listen", "127.0.0.1:0"), NONE,
+		    "--health-listen" },
+		{ A_("--health-listen", "::1:8080"), NONE, "--health-listen" },
+		{ A_("--health-listen", "localhost:8080"), NONE,
+		    "--health-listen" },
+		{ A_("--health-listen=1.2.3.4:1", "--health-listen=1.2.3.4:2"),
+		    NONE, "--health-listen" },
+		{ NONE, A_("HEALTH_LISTEN=:8080"), "HEALTH_LISTEN" },
+		{ A_("--listen", "127.0.0.1:1587", "--health-listen",
+		    "127.0.0.1:1587"), NONE, "--health-listen" },
+		{ A_("--health-listen", "[::1]:2525", "--listen", "[::1]:2525"),
+		    NONE, "--health-listen" },
+		{ A_("--listen", "0.0.0.0:1587", "--health-listen",
+		    "127.0.0.1:1587"), NONE, "--health-listen" },
+		{ A_("--listen", "127.0.0.1:1587", "--health-listen",
+		    "0.0.0.0:1587"), NONE, "--health-listen" },
+		{ A_("--listen", "[::ffff:127.0.0.1]:1587", "--health-listen",
+		    "127.0.0.1:1587"), NONE, "--health-listen" },
+		{ A_("--health-listen", "0.0.0.0:1587"), NONE,
+		    "--health-listen" },
+		{ A_("--health-listen", "[::]:1587"), NONE, "--health-listen" },
+		{ A_("--health-listen", "127.0.0.1:1587"), NONE,
+		    "--health-listen" },
+		{ A_("--health-listen", "[::1]:1587"), NONE,
+		    "--health-listen" },
+		{ NONE, A_("LISTEN=[::1]:25", "HEALTH_LISTEN=[::1]:25"),
+		    "HEALTH_LISTEN" },
 	};
 	struct config cfg;
 	char err[256];
@@ -546,7 +631,8 @@ test_usage(void)
 		"--allow-client", "--max-conns", "--idle-timeout",
 		"--max-session", "--connect-timeout", "--drain-timeout",
 		"--log-format", "--stats-interval", "--check", "--version",
-		"--help",
+		"--help", "--proxy-protocol", "PROXY_PROTOCOL",
+		"--health-listen", "HEALTH_LISTEN",
 	};
 	const char *u = config_usage();
 	size_t i;

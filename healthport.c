@@ -1,0 +1,264 @@
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cidr.h"
+#include "healthport.h"
+#include "log.h"
+#include "loop.h"
+#include "proxyproto.h"
+#include "relay.h"
+
+#define PAUSE_MS	100	/* accept back-off when out of descriptors */
+
+/* One probe connection: its request so far. */
+struct probe {
+	struct loop_watch w;
+	uint64_t deadline;
+	size_t	len;
+	int	header_done;	/* a PROXY header was skipped, or none came */
+	char	buf[HEALTHPORT_REQ_MAX];
+};
+
+static struct loop_watch lw = { -1, 0, NULL };
+static struct loop_timer timer;
+static struct probe probes[HEALTHPORT_CONNS];
+static int proxy_protocol;
+static uint64_t resume_at;	/* accept paused until then; 0: not paused */
+static int (*is_ready)(void);
+
+int
+healthport_listen(const struct sockaddr *sa, socklen_t len)
+{
+	char name[CIDR_ADDRSTRLEN + 8], msg[160];
+	const char *what;
+	struct log_line l;
+
+	cidr_sockaddr_format(sa, name);
+	if ((lw.fd = relay_listen_socket(sa, len, &what)) < 0) {
+		snprintf(msg, sizeof(msg), "--health-listen %s: %s: %s", name,
+		    what, strerror(errno));
+		log_msg(LOG_ERROR, "startup_failed", msg);
+		return (-1);
+	}
+	log_begin(&l, LOG_INFO, "health_listening");
+	log_str(&l, "addr", name);
+	log_end(&l);
+	return (0);
+}
+
+static void
+probe_close(struct probe *p)
+{
+
+	loop_watch_close(&p->w);
+}
+
+/* Arm the timer for the earliest probe deadline or the accept resume. */
+static void
+timer_arm(void)
+{
+	uint64_t at = resume_at;
+	int i;
+
+	for (i = 0; i < HEALTHPORT_CONNS; i++)
+		if (probes[i].w.fd >= 0 && (at == 0 || probes[i].deadline < at))
+			at = probes[i].deadline;
+	timer.at = at;
+}
+
+static void
+respond(struct probe *p, int code, const char *status, const char *body,
+    int head)
+{
+	char out[256];
+	int n;
+
+	n = snprintf(out, sizeof(out), "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n%s", code, status, strlen(body),
+	    head ? "" : body);
+	/* Best effort: a short answer fits in an empty socket buffer. */
+	if (n > 0 && (size_t)n < sizeof(out))
+		(void)send(p->w.fd, out, (size_t)n, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+}
+
+/* Does the request line of ${req} start with ${method} ${path} HTTP/1.? */
+static int
+request_is(const char *req, const char *method, const char *path)
+{
+	size_t m = strlen(method), n = strlen(path);
+
+	return (strncmp(req, method, m) == 0 && req[m] == ' ' &&
+	    strncmp(req + m + 1, path, n) == 0 &&
+	    strncmp(req + m + 1 + n, " HTTP/1.", 8) == 0);
+}
+
+/* The whole request is in: answer it. */
+static void
+answer(struct probe *p)
+{
+	const char *req = p->buf;
+	int head = strncmp(req, "HEAD ", 5) == 0;
+	const char *method = head ? "HEAD" : "GET";
+
+	if (!head && strncmp(req, "GET ", 4) != 0)
+		respond(p, 405, "Method Not Allowed", "method not allowed\n",
+		    0);
+	else if (request_is(req, method, "/livez"))
+		respond(p, 200, "OK", "ok\n", head);
+	else if (request_is(req, method, "/readyz") && is_ready())
+		respond(p, 200, "OK", "ready\n", head);
+	else if (request_is(req, method, "/readyz"))
+		respond(p, 503, "Service Unavailable", "not ready\n", head);
+	else
+		respond(p, 404, "Not Found", "not found\n", head);
+}
+
+/*
+ * Skip a PROXY header at the start of ${p}'s bytes, if one is there.
+ * Returns 1 when the request proper can be looked at, 0 when more bytes
+ * are needed.
+ */
+static int
+skip_header(struct probe *p)
+{
+	struct proxyproto pp;
+	ssize_t hl;
+
+	if (!proxy_protocol || p->header_done)
+		return (1);
+	hl = proxyproto_parse((const uint8_t *)p->buf, p->len, &pp);
+	if (hl == 0)
+		return (0);
+	if (hl > 0) {
+		memmove(p->buf, p->buf + hl, p->len - (size_t)hl);
+		p->len -= (size_t)hl;
+		p->buf[p->len] = '\0';
+	}
+	p->header_done = 1;
+	return (1);
+}
+
+static void
+callback_probe(struct loop_watch *w, uint32_t revents)
+{
+	struct probe *p = (struct probe *)(void *)w;
+	ssize_t n;
+
+	(void)revents;
+	n = recv(w->fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n <= 0) {
+		/* A TCP check: connect, then close. */
+		probe_close(p);
+		return;
+	}
+	p->len += (size_t)n;
+	p->buf[p->len] = '\0';
+	if (!skip_header(p)) {
+		if (p->len >= sizeof(p->buf) - 1)
+			probe_close(p);
+		return;
+	}
+	/* HTTP is text: a NUL can only be garbage. */
+	if (memchr(p->buf, '\0', p->len) != NULL) {
+		probe_close(p);
+		return;
+	}
+	if (strstr(p->buf, "\r\n\r\n") != NULL ||
+	    strstr(p->buf, "\n\n") != NULL) {
+		answer(p);
+		probe_close(p);
+		return;
+	}
+	/* Incomplete: wait, unless it can never fit. */
+	if (p->len >= sizeof(p->buf) - 1)
+		probe_close(p);
+}
+
+static struct probe *
+probe_free_slot(void)
+{
+	int i;
+
+	for (i = 0; i < HEALTHPORT_CONNS; i++)
+		if (probes[i].w.fd < 0)
+			return (&probes[i]);
+	return (NULL);
+}
+
+static void
+callback_accept(struct loop_watch *w, uint32_t revents)
+{
+	struct probe *p;
+	int fd, i;
+
+	(void)revents;
+	for (i = 0; i < HEALTHPORT_CONNS; i++) {
+		fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE ||
+		    errno == ENOBUFS || errno == ENOMEM)) {
+			/* Level-triggered: pause rather than spin. */
+			(void)loop_watch_set(&lw, 0);
+			resume_at = loop_now() + PAUSE_MS;
+			break;
+		}
+		if (fd < 0)
+			break;
+		if ((p = probe_free_slot()) == NULL) {
+			close(fd);	/* too many probes at once */
+			continue;
+		}
+		p->w.fd = fd;
+		p->len = 0;
+		p->header_done = 0;
+		p->deadline = loop_now() + HEALTHPORT_MS;
+		if (loop_watch_set(&p->w, EPOLLIN) != 0)
+			probe_close(p);
+	}
+	timer_arm();
+}
+
+static void
+callback_timer(struct loop_timer *t)
+{
+	int i;
+
+	(void)t;
+	if (resume_at != 0 && resume_at <= loop_now()) {
+		resume_at = 0;
+		if (loop_watch_set(&lw, EPOLLIN) != 0)
+			log_errno("health_error", "epoll_ctl");
+	}
+	for (i = 0; i < HEALTHPORT_CONNS; i++)
+		if (probes[i].w.fd >= 0 && probes[i].deadline <= loop_now())
+			probe_close(&probes[i]);
+	timer_arm();
+}
+
+void
+healthport_start(int pp, int (*ready)(void))
+{
+	int i;
+
+	if (lw.fd < 0)
+		return;
+	proxy_protocol = pp;
+	is_ready = ready;
+	for (i = 0; i < HEALTHPORT_CONNS; i++) {
+		probes[i].w.fd = -1;
+		probes[i].w.cb = callback_probe;
+	}
+	lw.cb = callback_accept;
+	timer.cb = callback_timer;
+	loop_timer_add(&timer);
+	if (loop_watch_set(&lw, EPOLLIN) != 0)
+		log_errno("health_error", "epoll_ctl");
+}

@@ -1,0 +1,960 @@
+"""Loaders and checkers for the deployment files in deploy/.
+
+Pure file validation: nothing here contacts a network or a cloud.  Each
+check_* function takes the loaded documents (plain dicts and lists, so a
+test can mutate a copy) and returns a list of problems, one string each;
+an empty list means the check passed.  tests/deploy/test_mutations.py
+feeds each checker a broken copy to prove that it can fail.
+"""
+
+import ipaddress
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+ECS_TEMPLATE = REPO / "deploy" / "ecs" / "ses-smtp-proxy.yaml"
+K8S_DIR = REPO / "deploy" / "kubernetes"
+DEPLOY_README = REPO / "deploy" / "README.md"
+
+# Memory a replica needs besides its relay buffers: the allowlist (about
+# 17k prefixes), the binary, the stack, and slack for the kernel's socket
+# buffers, which cgroup v2 charges to the container.
+BASE_MEMORY_MIB = 32
+# The NLB's TCP idle timeout when no listener attribute sets it.
+NLB_DEFAULT_IDLE = 350
+RUN_AS = 65534
+PORTS_DNS = {("UDP", 53), ("TCP", 53)}
+PORT_SES = ("TCP", 587)
+
+
+# ---- YAML ----------------------------------------------------------------
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML
+    keeps the last one silently, which could hide a setting)."""
+
+
+def _mapping_no_dups(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_no_dups)
+
+
+class CfnLoader(_StrictLoader):
+    """Strict loader that also reads CloudFormation's short tags: !Ref X
+    becomes {"Ref": X}, !GetAtt A.B becomes {"Fn::GetAtt": [A, B]}, !Sub,
+    !Join and the rest become {"Fn::Name": value}."""
+
+
+def _cfn_tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = _mapping_no_dups(loader, node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "Condition":
+        return {"Condition": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        return {"Fn::GetAtt": value.split(".", 1)}
+    return {"Fn::" + suffix: value}
+
+
+CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def load_cfn(path=ECS_TEMPLATE):
+    with open(path, encoding="utf-8") as f:
+        return yaml.load(f, Loader=CfnLoader)
+
+
+def load_k8s(directory=K8S_DIR):
+    """Every document of every manifest (not kustomization.yaml), each
+    with the file it came from under "__file__"."""
+    docs = []
+    for path in sorted(Path(directory).glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        with open(path, encoding="utf-8") as f:
+            for doc in yaml.load_all(f, Loader=_StrictLoader):
+                if doc is not None:
+                    doc["__file__"] = path.name
+                    docs.append(doc)
+    return docs
+
+
+def load_kustomization(directory=K8S_DIR):
+    with open(Path(directory) / "kustomization.yaml", encoding="utf-8") as f:
+        return yaml.load(f, Loader=_StrictLoader)
+
+
+# ---- the binary's interface ---------------------------------------------
+
+def binary_path():
+    return Path(os.environ.get("SES_SMTP_PROXY_BIN", REPO / "ses-smtp-proxy"))
+
+
+def help_from_binary():
+    """The --help text of the built binary, or None when it is absent."""
+    path = binary_path()
+    if not os.access(path, os.X_OK):
+        return None
+    out = subprocess.run([str(path), "--help"], capture_output=True,
+                         text=True, timeout=10, check=True)
+    return out.stdout
+
+
+def help_from_source():
+    """config_usage()'s text, rebuilt from the C string literals of
+    config.c (for the defaults when no binary has been built)."""
+    src = (REPO / "config.c").read_text(encoding="utf-8")
+    body = src[src.index("config_usage(void)"):]
+    body = body[:body.index(");\n}")]
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"', body)
+    return "".join(parts).encode().decode("unicode_escape")
+
+
+def help_text():
+    text = help_from_binary()
+    return text if text is not None else help_from_source()
+
+
+# "  --drain-timeout S      DRAIN_TIMEOUT    after SIGTERM (8)"
+_HELP_ROW = re.compile(
+    r"^  (--[a-z-]+)(?: \S+)?\s{2,}([A-Z][A-Z0-9_]*)(?:=\S*)?(?:\s+(.*))?$")
+
+
+def help_options(text):
+    """{ENV: (flag, rest of the line)} for every option with a variable."""
+    rows = {}
+    for line in text.splitlines():
+        m = _HELP_ROW.match(line)
+        if m:
+            rows[m.group(2)] = (m.group(1), m.group(3) or "")
+    return rows
+
+
+def help_defaults(text):
+    """The binary's defaults that the deployments depend on."""
+    rows = help_options(text)
+
+    def number(env):
+        m = re.search(r"\((\d+)\)\s*$", rows[env][1])
+        if not m:
+            raise ValueError(f"--help gives no default for {env}")
+        return int(m.group(1))
+
+    m = re.search(r"\((\d+\.\d+\.\d+\.\d+):(\d+)", rows["LISTEN"][1])
+    if not m:
+        raise ValueError("--help gives no default for LISTEN")
+    return {
+        "DRAIN_TIMEOUT": number("DRAIN_TIMEOUT"),
+        "IDLE_TIMEOUT": number("IDLE_TIMEOUT"),
+        "MAX_CONNS": number("MAX_CONNS"),
+        "LISTEN_PORT": int(m.group(2)),
+    }
+
+
+def c_defines():
+    """{NAME: expression} of the one-line #defines of the top-level C
+    files, comments removed."""
+    defs = {}
+    for path in sorted(REPO.glob("*.[ch]")):
+        src = re.sub(r"/\*.*?\*/", " ", path.read_text(encoding="utf-8"),
+                     flags=re.S)
+        for name, expr in re.findall(r"^#define[ \t]+(\w+)[ \t]+(.+)$",
+                                     src, re.M):
+            defs.setdefault(name, expr.strip())
+    return defs
+
+
+def c_const(name, defs=None):
+    """The value of an integer #define, other #defines expanded."""
+    defs = c_defines() if defs is None else defs
+    if name not in defs:
+        raise ValueError(f"no #define {name} in the top-level C files")
+    expr = re.sub(r"\b[A-Za-z_]\w*\b",
+                  lambda m: f"({c_const(m.group(0), defs)})", defs[name])
+    expr = re.sub(r"(?<=\d)[uUlL]+\b", "", expr)
+    if not re.fullmatch(r"[0-9+\-*/() ]+", expr):
+        raise ValueError(f"#define {name} is not integer arithmetic: {expr}")
+    return int(eval(expr, {"__builtins__": {}}))  # digits and + - * / only
+
+
+def nofile_needed(max_conns):
+    """Descriptors for max_conns sessions, by proxy.c's own arithmetic:
+    2 per session plus NOFILE_RESERVE (listeners, DNS sockets, epoll,
+    stdio and the splice pipe pool)."""
+    return 2 * max_conns + c_const("NOFILE_RESERVE")
+
+
+def relay_chunk():
+    """The most one direction of a session holds in user space."""
+    defs = c_defines()
+    for name in ("PUMP_CHUNK", "RELAY_CHUNK"):
+        if name in defs:
+            return c_const(name, defs)
+    raise ValueError("neither PUMP_CHUNK nor RELAY_CHUNK is defined")
+
+
+def memory_needed_mib(max_conns):
+    """At most one chunk per direction per session, plus the base."""
+    return 2 * relay_chunk() * max_conns / 2**20 + BASE_MEMORY_MIB
+
+
+def log_events():
+    """Every event name the binary can log: the string literal given to
+    log_begin, log_msg or log_errno in the top-level C files."""
+    events = set()
+    for path in sorted(REPO.glob("*.c")):
+        if path.name == "log.c":
+            continue
+        src = path.read_text(encoding="utf-8")
+        events.update(re.findall(r'log_begin\s*\([^;"]*"(\w+)"', src))
+        events.update(re.findall(r'log_msg\s*\(\s*\w+\s*,\s*"(\w+)"', src))
+        events.update(re.findall(r'log_errno\s*\(\s*"(\w+)"', src))
+    return events
+
+
+def close_reasons():
+    """The reasons of conn_close, conn_rejected (log_rejected and
+    conn_drop) and shutdown, from relay.c."""
+    src = (REPO / "relay.c").read_text(encoding="utf-8")
+    reasons = set(re.findall(r'stop_reason\s*=\s*"(\w+)"', src))
+    for call in ("conn_close", "conn_drop", "log_rejected"):
+        for args in re.findall(rf"\b{call}\(([^;]*)\);", src):
+            reasons.update(re.findall(r'"(\w+)"', args))
+    return reasons
+
+
+def parse_addr_port(value):
+    """ "0.0.0.0:8080" or "[::]:8080" -> 8080."""
+    m = re.fullmatch(r"(?:\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d{1,5})", value)
+    if not m:
+        raise ValueError(f"{value!r} is not ADDR:PORT")
+    return int(m.group(1))
+
+
+def cidr_set(values):
+    return {ipaddress.ip_network(v.strip()) for v in values if v.strip()}
+
+
+# ---- CloudFormation ------------------------------------------------------
+
+def cfn_resources(t, rtype=None):
+    """{logical id: resource} (loops of Fn::ForEach left out)."""
+    return {k: v for k, v in t.get("Resources", {}).items()
+            if not k.startswith("Fn::ForEach::") and
+            (rtype is None or v.get("Type") == rtype)}
+
+
+def cfn_foreach(t):
+    """[(loop name, identifier, collection, {key template: resource})]."""
+    return [(k, v[0], v[1], v[2]) for k, v in t.get("Resources", {}).items()
+            if k.startswith("Fn::ForEach::")]
+
+
+def cfn_one(t, rtype):
+    found = cfn_resources(t, rtype)
+    if len(found) != 1:
+        raise ValueError(f"expected one {rtype}, found {len(found)}")
+    return next(iter(found.items()))
+
+
+def is_ref(value, name=None):
+    return isinstance(value, dict) and set(value) == {"Ref"} and \
+        (name is None or value["Ref"] == name)
+
+
+def ecs_container(t):
+    _, td = cfn_one(t, "AWS::ECS::TaskDefinition")
+    return td["Properties"]["ContainerDefinitions"][0]
+
+
+def ecs_env(t):
+    return {e["Name"]: e["Value"]
+            for e in ecs_container(t).get("Environment", [])}
+
+
+def _attrs(items):
+    return {a["Key"]: a["Value"] for a in items or []}
+
+
+def _int(value, what, problems):
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or \
+            not re.fullmatch(r"\d+", str(value)):
+        problems.append(f"{what} is {value!r}, not a literal whole number")
+        return None
+    return int(value)
+
+
+def _setting(env, name, defaults, problems, where):
+    """A numeric setting: the variable if set, else the binary's default."""
+    if name not in env:
+        return defaults[name]
+    return _int(env[name], f"{where} {name}", problems)
+
+
+def _listen_port(env, defaults, problems, where):
+    if "LISTEN" not in env:
+        return defaults["LISTEN_PORT"]
+    try:
+        return parse_addr_port(env["LISTEN"])
+    except ValueError as e:
+        problems.append(f"{where} LISTEN: {e}")
+        return None
+
+
+def check_ecs_hardening(t):
+    """Every hardening field the deployment promises, field by field."""
+    p = []
+    params = t.get("Parameters", {})
+    need = ["AWS::ECS::Cluster", "AWS::ECS::TaskDefinition",
+            "AWS::ECS::Service", "AWS::Logs::LogGroup", "AWS::IAM::Role",
+            "AWS::ElasticLoadBalancingV2::LoadBalancer",
+            "AWS::ElasticLoadBalancingV2::TargetGroup",
+            "AWS::ElasticLoadBalancingV2::Listener"]
+    for rtype in need:
+        if len(cfn_resources(t, rtype)) != 1:
+            p.append(f"expected exactly one {rtype}")
+    if p:
+        return p
+    _, td = cfn_one(t, "AWS::ECS::TaskDefinition")
+    tdp = td["Properties"]
+    if tdp.get("RequiresCompatibilities") != ["FARGATE"]:
+        p.append("task definition is not FARGATE only")
+    if tdp.get("NetworkMode") != "awsvpc":
+        p.append("task definition network mode is not awsvpc")
+    if "TaskRoleArn" in tdp:
+        p.append("a task role is given: the proxy calls no AWS API")
+    if tdp.get("RuntimePlatform", {}).get("CpuArchitecture") != "X86_64":
+        p.append("RuntimePlatform.CpuArchitecture is not X86_64 (the "
+                 "binary and its seccomp filter are x86_64 only)")
+    if len(tdp.get("ContainerDefinitions", [])) != 1:
+        p.append("expected one container")
+    c = ecs_container(t)
+    if c.get("ReadonlyRootFilesystem") is not True:
+        p.append("ReadonlyRootFilesystem is not true")
+    if c.get("User") != f"{RUN_AS}:{RUN_AS}":
+        p.append(f"User is {c.get('User')!r}, not \"{RUN_AS}:{RUN_AS}\"")
+    if c.get("Privileged"):
+        p.append("Privileged is set")
+    lp = c.get("LinuxParameters", {})
+    caps = lp.get("Capabilities", {})
+    if caps.get("Drop") != ["ALL"] or caps.get("Add"):
+        p.append("LinuxParameters.Capabilities must drop ALL and add none")
+    if not isinstance(lp.get("InitProcessEnabled"), bool):
+        p.append("InitProcessEnabled is not decided (true or false)")
+    hc = c.get("HealthCheck", {}).get("Command")
+    if hc != ["CMD", "/ses-smtp-proxy", "--healthcheck"]:
+        p.append(f"HealthCheck.Command is {hc!r}, not the exec form of "
+                 "/ses-smtp-proxy --healthcheck (the image has no shell)")
+    if not is_ref(c.get("Image")) or \
+            c["Image"]["Ref"] not in params:
+        p.append("Image is not a parameter")
+    if not any(u.get("Name") == "nofile" for u in c.get("Ulimits", [])):
+        p.append("no nofile ulimit")
+    if "StopTimeout" not in c:
+        p.append("no StopTimeout")
+    env = ecs_env(t)
+    if not is_ref(env.get("SES_REGION")) or \
+            env["SES_REGION"]["Ref"] not in params:
+        p.append("SES_REGION is not a parameter")
+    for name in ("PROXY_PROTOCOL", "HEALTH_LISTEN", "ALLOW_CLIENTS"):
+        if name not in env:
+            p.append(f"{name} is not set")
+    if "ClientCidrs" not in repr(env.get("ALLOW_CLIENTS")):
+        p.append("ALLOW_CLIENTS does not come from the ClientCidrs parameter")
+    lc = c.get("LogConfiguration", {})
+    group = lc.get("Options", {}).get("awslogs-group")
+    groups = cfn_resources(t, "AWS::Logs::LogGroup")
+    if lc.get("LogDriver") != "awslogs" or not is_ref(group) or \
+            group["Ref"] not in groups:
+        p.append("logs do not go to this stack's log group with awslogs")
+    elif "RetentionInDays" not in groups[group["Ref"]]["Properties"]:
+        p.append("the log group has no retention")
+
+    _, svc = cfn_one(t, "AWS::ECS::Service")
+    sp = svc["Properties"]
+    if sp.get("LaunchType") != "FARGATE":
+        p.append("service LaunchType is not FARGATE")
+    count = sp.get("DesiredCount")
+    if is_ref(count):
+        par = params.get(count["Ref"], {})
+        if int(par.get("MinValue", 0)) < 2 or int(par.get("Default", 0)) < 2:
+            p.append("DesiredCount parameter allows fewer than 2 tasks")
+    elif not isinstance(count, int) or count < 2:
+        p.append("DesiredCount is below 2")
+    net = sp.get("NetworkConfiguration", {}).get("AwsvpcConfiguration", {})
+    subnets = net.get("Subnets")
+    if not is_ref(subnets) or params.get(subnets["Ref"], {}).get("Type") != \
+            "List<AWS::EC2::Subnet::Id>":
+        p.append("service subnets are not a List<AWS::EC2::Subnet::Id> "
+                 "parameter")
+    if net.get("AssignPublicIp") != "DISABLED":
+        p.append("tasks get a public IP")
+    if sp.get("EnableExecuteCommand") is not False:
+        p.append("ECS Exec is not disabled")
+
+    _, lb = cfn_one(t, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    lbp = lb["Properties"]
+    if lbp.get("Type") != "network" or lbp.get("Scheme") != "internal":
+        p.append("the load balancer is not an internal NLB")
+    if not lbp.get("SecurityGroups"):
+        p.append("the NLB has no security group")
+    _, tg = cfn_one(t, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    tgp = tg["Properties"]
+    if tgp.get("TargetType") != "ip" or tgp.get("Protocol") != "TCP":
+        p.append("target group is not TCP with IP targets")
+    attrs = _attrs(tgp.get("TargetGroupAttributes"))
+    if attrs.get("preserve_client_ip.enabled") != "false":
+        p.append("preserve_client_ip.enabled is not false (the task "
+                 "security group admits only the NLB)")
+    p += check_ecs_ingress(t)
+    return p
+
+
+def _task_sg(t):
+    _, svc = cfn_one(t, "AWS::ECS::Service")
+    sgs = svc["Properties"]["NetworkConfiguration"][
+        "AwsvpcConfiguration"]["SecurityGroups"]
+    if len(sgs) != 1 or not is_ref(sgs[0]):
+        raise ValueError("the service must have one security group, by Ref")
+    return sgs[0]["Ref"]
+
+
+def _nlb_sg(t):
+    _, lb = cfn_one(t, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    sgs = lb["Properties"].get("SecurityGroups", [])
+    if len(sgs) != 1 or not is_ref(sgs[0]):
+        raise ValueError("the NLB must have one security group, by Ref")
+    return sgs[0]["Ref"]
+
+
+def _sg_rules(t, group, direction):
+    """Inline and separate rules of one security group, one direction."""
+    inline = "SecurityGroupIngress" if direction == "ingress" else \
+        "SecurityGroupEgress"
+    rtype = "AWS::EC2::SecurityGroupIngress" if direction == "ingress" \
+        else "AWS::EC2::SecurityGroupEgress"
+    rules = list(cfn_resources(t)[group]["Properties"].get(inline, []))
+    rules += [r["Properties"] for r in cfn_resources(t, rtype).values()
+              if is_ref(r["Properties"].get("GroupId"), group)]
+    for _, _, _, body in cfn_foreach(t):
+        rules += [r["Properties"] for r in body.values()
+                  if r.get("Type") == rtype and
+                  is_ref(r["Properties"].get("GroupId"), group)]
+    return rules
+
+
+def _rule_port(rule):
+    """(protocol, port) of a single-port rule, else None."""
+    proto = str(rule.get("IpProtocol")).lower()
+    lo, hi = rule.get("FromPort"), rule.get("ToPort")
+    if proto not in ("tcp", "udp") or lo != hi or not isinstance(lo, int):
+        return None
+    return (proto.upper(), lo)
+
+
+def check_ecs_ingress(t):
+    """Tasks admit only the NLB's group, on the SMTP and health ports;
+    the NLB admits only the ClientCidrs, on the SMTP port."""
+    p = []
+    task, nlb = _task_sg(t), _nlb_sg(t)
+    ports = set()
+    for r in _sg_rules(t, task, "ingress"):
+        if not is_ref(r.get("SourceSecurityGroupId"), nlb):
+            p.append(f"task ingress {r} is not from the NLB's group")
+        port = _rule_port(r)
+        if port is None or port[0] != "TCP":
+            p.append(f"task ingress {r} is not one TCP port")
+        ports.add(port)
+    env = ecs_env(t)
+    want = {("TCP", _listen_port(env, {"LISTEN_PORT": 1587}, p, "ECS"))}
+    try:
+        want.add(("TCP", parse_addr_port(env.get("HEALTH_LISTEN", ""))))
+    except ValueError as e:
+        p.append(f"ECS HEALTH_LISTEN: {e}")
+    if ports != want:
+        p.append(f"task ingress ports {sorted(ports, key=str)} are not "
+                 f"the listen and health ports {sorted(want)}")
+    for r in _sg_rules(t, nlb, "ingress"):
+        if _rule_port(r) != ("TCP", 1587) or not is_ref(
+                r.get("CidrIp"), "Cidr"):
+            p.append(f"NLB ingress {r} is not a client CIDR on 1587")
+    loops = [(ident, coll) for _, ident, coll, body in cfn_foreach(t)
+             if any(is_ref(b["Properties"].get("GroupId"), nlb)
+                    for b in body.values())]
+    if loops != [("Cidr", {"Ref": "ClientCidrs"})]:
+        p.append("NLB ingress is not one rule per ClientCidrs entry")
+    return p
+
+
+def check_ecs_egress(t, resolver_param="DnsResolverCidr"):
+    """The tasks may reach TCP 587 anywhere, 53 only at the resolver, 443
+    only at the VPC endpoints (the Fargate image pull and logs), nothing
+    else; and the default allow-all egress must be replaced."""
+    p = []
+    task = _task_sg(t)
+    props = cfn_resources(t)[task]["Properties"]
+    if not props.get("SecurityGroupEgress"):
+        p.append("the task group lists no egress, so AWS adds allow-all")
+    dest_keys = ("CidrIp", "CidrIpv6", "DestinationSecurityGroupId",
+                 "DestinationPrefixListId")
+    for r in _sg_rules(t, task, "egress"):
+        port = _rule_port(r)
+        dest = {k: r[k] for k in dest_keys if k in r}
+        if port == PORT_SES:
+            continue
+        if port in PORTS_DNS:
+            if dest != {"CidrIp": {"Ref": resolver_param}}:
+                p.append(f"DNS egress {dest} is not the resolver "
+                         f"parameter {resolver_param}")
+            continue
+        if port == ("TCP", 443):
+            ok = dest in ({"DestinationSecurityGroupId":
+                           {"Ref": "VpcEndpointSecurityGroupId"}},
+                          {"DestinationPrefixListId":
+                           {"Ref": "S3PrefixListId"}})
+            if not ok:
+                p.append(f"HTTPS egress to {dest}: only the VPC endpoints' "
+                         "group and the S3 prefix list may be reached")
+            continue
+        p.append(f"egress rule allows more than DNS and 587: {r}")
+    return p
+
+
+def check_ecs_numbers(t, defaults):
+    """The timeouts, limits and ports agree with each other and with the
+    binary (defaults: help_defaults())."""
+    p = []
+    env = ecs_env(t)
+    c = ecs_container(t)
+    where = "ECS"
+    drain = _setting(env, "DRAIN_TIMEOUT", defaults, p, where)
+    idle = _setting(env, "IDLE_TIMEOUT", defaults, p, where)
+    conns = _setting(env, "MAX_CONNS", defaults, p, where)
+    listen = _listen_port(env, defaults, p, where)
+    _, tg = cfn_one(t, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    tgp = tg["Properties"]
+    attrs = _attrs(tgp.get("TargetGroupAttributes"))
+    _, lst = cfn_one(t, "AWS::ElasticLoadBalancingV2::Listener")
+    lattrs = _attrs(lst["Properties"].get("ListenerAttributes"))
+    stop = _int(c.get("StopTimeout"), "StopTimeout", p)
+    dereg = _int(attrs.get("deregistration_delay.timeout_seconds", 300),
+                 "deregistration delay", p)
+    nlb_idle = _int(lattrs.get("tcp.idle_timeout.seconds", NLB_DEFAULT_IDLE),
+                    "NLB idle timeout", p)
+    if None not in (drain, stop) and not drain < stop:
+        p.append(f"DRAIN_TIMEOUT {drain} is not below stopTimeout {stop}: "
+                 "SIGKILL would cut the drain")
+    if stop is not None and stop > 120:
+        p.append(f"stopTimeout {stop} exceeds Fargate's 120 s")
+    if None not in (drain, dereg) and not drain < dereg:
+        p.append(f"DRAIN_TIMEOUT {drain} is not below the deregistration "
+                 f"delay {dereg}")
+    if None not in (idle, nlb_idle) and not idle < nlb_idle:
+        p.append(f"IDLE_TIMEOUT {idle} is not below the NLB idle timeout "
+                 f"{nlb_idle}: the NLB would drop idle flows silently")
+    nofile = [u for u in c.get("Ulimits", []) if u.get("Name") == "nofile"]
+    if conns is not None:
+        need = nofile_needed(conns)
+        if not nofile:
+            p.append("no nofile ulimit")
+        for u in nofile:
+            hard = _int(u.get("HardLimit"), "nofile hard limit", p)
+            soft = _int(u.get("SoftLimit"), "nofile soft limit", p)
+            if hard is not None and hard < need:
+                p.append(f"nofile {hard} is below the {need} descriptors "
+                         f"MAX_CONNS {conns} needs")
+            if None not in (soft, hard) and soft > hard:
+                p.append("nofile soft limit above the hard limit")
+        _, td = cfn_one(t, "AWS::ECS::TaskDefinition")
+        mem = _int(td["Properties"].get("Memory"), "task memory", p)
+        if mem is not None and mem < memory_needed_mib(conns):
+            p.append(f"task memory {mem} MiB is below the "
+                     f"{memory_needed_mib(conns):.0f} MiB MAX_CONNS needs")
+    # Ports: the listener, the health port, and who names them.
+    try:
+        health = parse_addr_port(env.get("HEALTH_LISTEN", ""))
+    except ValueError as e:
+        p.append(f"ECS HEALTH_LISTEN: {e}")
+        health = None
+    mapped = {m.get("ContainerPort") for m in c.get("PortMappings", [])}
+    if listen not in mapped:
+        p.append(f"listen port {listen} is not a container port {mapped}")
+    if health not in mapped:
+        p.append(f"health port {health} is not a container port {mapped}")
+    _, svc = cfn_one(t, "AWS::ECS::Service")
+    for lb in svc["Properties"].get("LoadBalancers", []):
+        if lb.get("ContainerPort") != listen:
+            p.append(f"the service registers container port "
+                     f"{lb.get('ContainerPort')}, not the listen port "
+                     f"{listen}")
+    if tgp.get("Port") != listen:
+        p.append(f"target group port {tgp.get('Port')} is not the listen "
+                 f"port {listen}")
+    if str(tgp.get("HealthCheckPort")) != str(health):
+        p.append(f"health check port {tgp.get('HealthCheckPort')} is not "
+                 f"HEALTH_LISTEN's port {health}")
+    if tgp.get("HealthCheckProtocol") != "HTTP" or \
+            tgp.get("HealthCheckPath") != "/readyz":
+        p.append("the NLB health check is not HTTP GET /readyz")
+    pp_env = env.get("PROXY_PROTOCOL") == "1"
+    pp_tg = attrs.get("proxy_protocol_v2.enabled") == "true"
+    if pp_env != pp_tg:
+        p.append(f"PROXY_PROTOCOL={env.get('PROXY_PROTOCOL')} but the "
+                 f"target group's proxy_protocol_v2.enabled is "
+                 f"{attrs.get('proxy_protocol_v2.enabled')}")
+    if "ALLOW_CLIENTS" in env and "127.0.0.1/32" not in \
+            repr(env["ALLOW_CLIENTS"]):
+        p.append("ALLOW_CLIENTS lacks 127.0.0.1/32, where the container "
+                 "health check (--healthcheck) connects from")
+    nlb = _nlb_sg(t)
+    eg = {_rule_port(r) for r in _sg_rules(t, nlb, "egress")}
+    for port in (listen, health):
+        if ("TCP", port) not in eg:
+            p.append(f"the NLB's group may not reach the tasks on {port}")
+    return p
+
+
+# ---- Kubernetes ----------------------------------------------------------
+
+def k8s_one(docs, kind):
+    found = [d for d in docs if d.get("kind") == kind]
+    if len(found) != 1:
+        raise ValueError(f"expected one {kind}, found {len(found)}")
+    return found[0]
+
+
+def k8s_container(docs):
+    containers = k8s_one(docs, "Deployment")["spec"]["template"]["spec"][
+        "containers"]
+    if len(containers) != 1:
+        raise ValueError("expected one container")
+    return containers[0]
+
+
+def k8s_env(docs):
+    return {e["name"]: e.get("value") for e in k8s_container(docs).get(
+        "env", [])}
+
+
+def _named_port(container, port):
+    """A probe or target port (name or number) as a number."""
+    if isinstance(port, int):
+        return port
+    for cp in container.get("ports", []):
+        if cp.get("name") == port:
+            return cp["containerPort"]
+    return None
+
+
+def _selects(selector, labels):
+    return bool(selector) and all(labels.get(k) == v
+                                  for k, v in selector.items())
+
+
+def check_k8s_restricted(docs):
+    """The "restricted" Pod Security Standard, field by field, and the rest
+    of the hardening the deployment promises."""
+    p = []
+    kinds = [d.get("kind") for d in docs]
+    for kind in ("Deployment", "Service", "PodDisruptionBudget",
+                 "NetworkPolicy", "ServiceAccount"):
+        if kinds.count(kind) != 1:
+            p.append(f"expected one {kind}")
+    if p:
+        return p
+    dep = k8s_one(docs, "Deployment")
+    if not isinstance(dep["spec"].get("replicas"), int) or \
+            dep["spec"]["replicas"] < 2:
+        p.append("fewer than 2 replicas")
+    pod = dep["spec"]["template"]["spec"]
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    if pod.get("automountServiceAccountToken") is not False:
+        p.append("automountServiceAccountToken is not false")
+    for key in ("hostNetwork", "hostPID", "hostIPC", "hostUsers"):
+        if pod.get(key) is True:
+            p.append(f"{key} is true")
+    for vol in pod.get("volumes", []):
+        if "hostPath" in vol:
+            p.append(f"hostPath volume {vol.get('name')}")
+    psc = pod.get("securityContext", {})
+    if psc.get("runAsNonRoot") is not True:
+        p.append("pod runAsNonRoot is not true")
+    if psc.get("runAsUser") != RUN_AS or psc.get("runAsGroup") != RUN_AS:
+        p.append(f"pod runAsUser/runAsGroup are not {RUN_AS}")
+    if psc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+        p.append("pod seccompProfile is not RuntimeDefault")
+    for c in pod.get("initContainers", []) + pod.get("containers", []):
+        name = c.get("name")
+        sc = c.get("securityContext", {})
+        if sc.get("allowPrivilegeEscalation") is not False:
+            p.append(f"{name}: allowPrivilegeEscalation is not false")
+        if sc.get("privileged") is True:
+            p.append(f"{name}: privileged")
+        caps = sc.get("capabilities", {})
+        if "ALL" not in caps.get("drop", []):
+            p.append(f"{name}: capabilities do not drop ALL")
+        if caps.get("add"):
+            p.append(f"{name}: capabilities added {caps['add']}")
+        if sc.get("readOnlyRootFilesystem") is not True:
+            p.append(f"{name}: readOnlyRootFilesystem is not true")
+        if sc.get("runAsNonRoot") is False or sc.get("runAsUser") == 0:
+            p.append(f"{name}: may run as root")
+        prof = sc.get("seccompProfile", {}).get("type", "RuntimeDefault")
+        if prof not in ("RuntimeDefault", "Localhost"):
+            p.append(f"{name}: seccompProfile {prof}")
+        for part in ("requests", "limits"):
+            res = c.get("resources", {}).get(part, {})
+            if "cpu" not in res or "memory" not in res:
+                p.append(f"{name}: no cpu and memory {part}")
+    c = pod["containers"][0]
+    if c.get("livenessProbe", {}).get("httpGet", {}).get("path") != "/livez":
+        p.append("liveness probe is not httpGet /livez")
+    if c.get("readinessProbe", {}).get("httpGet", {}).get("path") != \
+            "/readyz":
+        p.append("readiness probe is not httpGet /readyz")
+    if "terminationGracePeriodSeconds" not in pod:
+        p.append("no terminationGracePeriodSeconds")
+    if pod.get("nodeSelector", {}).get("kubernetes.io/arch") != "amd64":
+        p.append("not pinned to amd64 nodes (the binary is x86_64 only)")
+    spread = [s for s in pod.get("topologySpreadConstraints", [])
+              if s.get("topologyKey") == "topology.kubernetes.io/zone"]
+    anti = pod.get("affinity", {}).get("podAntiAffinity", {})
+    if not spread and not anti:
+        p.append("replicas are not spread by zone or host")
+    for s in spread:
+        if not _selects(s.get("labelSelector", {}).get("matchLabels"),
+                        labels):
+            p.append("the zone spread does not select the pods")
+
+    svc = k8s_one(docs, "Service")
+    ann = svc["metadata"].get("annotations", {})
+    pre = "service.beta.kubernetes.io/aws-load-balancer-"
+    want = {"scheme": "internal", "nlb-target-type": "ip",
+            "proxy-protocol": "*", "healthcheck-protocol": "http"}
+    for k, v in want.items():
+        if ann.get(pre + k) != v:
+            p.append(f"annotation {pre}{k} is not {v!r}")
+    if svc["spec"].get("type") != "LoadBalancer":
+        p.append("the Service is not a LoadBalancer")
+    if svc["spec"].get("loadBalancerClass") != "service.k8s.aws/nlb" and \
+            ann.get(pre + "type") != "external":
+        p.append("the Service is not handled by the AWS Load Balancer "
+                 "Controller")
+    ranges = svc["spec"].get("loadBalancerSourceRanges", [])
+    if not ranges or any(ipaddress.ip_network(r).prefixlen == 0
+                         for r in ranges):
+        p.append("loadBalancerSourceRanges is empty or open to all")
+    if not _selects(svc["spec"].get("selector"), labels):
+        p.append("the Service does not select the pods")
+
+    pdb = k8s_one(docs, "PodDisruptionBudget")
+    if not _selects(pdb["spec"].get("selector", {}).get("matchLabels"),
+                    labels):
+        p.append("the PodDisruptionBudget does not select the pods")
+    if pdb["spec"].get("maxUnavailable") != 1 and \
+            not pdb["spec"].get("minAvailable", 0) >= 1:
+        p.append("the PodDisruptionBudget allows all pods down")
+
+    sa = k8s_one(docs, "ServiceAccount")
+    if sa.get("automountServiceAccountToken") is not False:
+        p.append("the ServiceAccount mounts a token")
+    if pod.get("serviceAccountName") != sa["metadata"]["name"]:
+        p.append("the pods do not use the ServiceAccount")
+
+    ns = [d for d in docs if d.get("kind") == "Namespace"]
+    for n in ns:
+        if n["metadata"].get("labels", {}).get(
+                "pod-security.kubernetes.io/enforce") != "restricted":
+            p.append("the Namespace does not enforce the restricted profile")
+    return p
+
+
+def check_k8s_netpol(docs):
+    """Ingress: only the listen and health ports, from named sources.
+    Egress: only DNS to kube-dns and TCP 587."""
+    p = []
+    np = k8s_one(docs, "NetworkPolicy")
+    dep = k8s_one(docs, "Deployment")
+    labels = dep["spec"]["template"]["metadata"]["labels"]
+    spec = np["spec"]
+    if not _selects(spec.get("podSelector", {}).get("matchLabels"), labels):
+        p.append("the NetworkPolicy does not select the pods")
+    if set(spec.get("policyTypes", [])) != {"Ingress", "Egress"}:
+        p.append("policyTypes is not Ingress and Egress")
+    for rule in spec.get("egress", []):
+        ports = {(q.get("protocol", "TCP"), q.get("port"))
+                 for q in rule.get("ports", [])}
+        to = rule.get("to", [])
+        if not ports:
+            p.append(f"egress rule {rule} allows every port")
+            continue
+        if not ports <= PORTS_DNS | {PORT_SES}:
+            p.append(f"egress ports {sorted(ports - PORTS_DNS - {PORT_SES})}"
+                     " go beyond DNS and 587")
+        if ports & PORTS_DNS:
+            dns = [t for t in to if "ipBlock" not in t and
+                   t.get("podSelector", {}).get("matchLabels", {}).get(
+                       "k8s-app") == "kube-dns"]
+            if not to or len(dns) != len(to):
+                p.append("DNS egress goes elsewhere than kube-dns")
+            if PORT_SES in ports:
+                p.append("one egress rule mixes DNS and 587")
+    egress_ports = {(q.get("protocol", "TCP"), q.get("port"))
+                    for r in spec.get("egress", []) for q in r.get("ports",
+                                                                   [])}
+    if not PORTS_DNS <= egress_ports or PORT_SES not in egress_ports:
+        p.append("egress lacks DNS (UDP and TCP 53) or TCP 587")
+    for rule in spec.get("ingress", []):
+        if not rule.get("from"):
+            p.append("an ingress rule admits every source")
+        if not rule.get("ports"):
+            p.append("an ingress rule admits every port")
+    return p
+
+
+def _annotation_attrs(value):
+    return dict(kv.split("=", 1) for kv in (value or "").replace(
+        " ", "").split(",") if "=" in kv)
+
+
+def check_k8s_numbers(docs, defaults):
+    """Timeouts, ports and client networks agree across the manifests and
+    with the binary (defaults: help_defaults())."""
+    p = []
+    env = k8s_env(docs)
+    c = k8s_container(docs)
+    dep = k8s_one(docs, "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    svc = k8s_one(docs, "Service")
+    ann = svc["metadata"].get("annotations", {})
+    pre = "service.beta.kubernetes.io/aws-load-balancer-"
+    where = "Kubernetes"
+    drain = _setting(env, "DRAIN_TIMEOUT", defaults, p, where)
+    idle = _setting(env, "IDLE_TIMEOUT", defaults, p, where)
+    conns = _setting(env, "MAX_CONNS", defaults, p, where)
+    listen = _listen_port(env, defaults, p, where)
+    grace = _int(pod.get("terminationGracePeriodSeconds", 30),
+                 "terminationGracePeriodSeconds", p)
+    pre_stop = c.get("lifecycle", {}).get("preStop", {})
+    sleep = _int(pre_stop.get("sleep", {}).get("seconds", 0),
+                 "preStop sleep", p)
+    if "exec" in pre_stop:
+        p.append("preStop exec: the image has no shell and no sleep binary")
+    tga = _annotation_attrs(ann.get(pre + "target-group-attributes"))
+    dereg = _int(tga.get("deregistration_delay.timeout_seconds", 300),
+                 "deregistration delay", p)
+    nlb_idle = _int(_annotation_attrs(ann.get(
+        f"{pre}listener-attributes.TCP-{listen}")).get(
+        "tcp.idle_timeout.seconds", NLB_DEFAULT_IDLE), "NLB idle timeout", p)
+    if None not in (drain, sleep, grace) and not drain + sleep < grace:
+        p.append(f"preStop sleep {sleep} + DRAIN_TIMEOUT {drain} is not "
+                 f"below terminationGracePeriodSeconds {grace}")
+    if None not in (drain, sleep, dereg) and not drain + sleep <= dereg:
+        p.append(f"deregistration delay {dereg} does not cover preStop "
+                 f"sleep {sleep} + DRAIN_TIMEOUT {drain}")
+    if None not in (drain, dereg) and not drain < dereg:
+        p.append(f"DRAIN_TIMEOUT {drain} is not below the deregistration "
+                 f"delay {dereg}")
+    if None not in (idle, nlb_idle) and not idle < nlb_idle:
+        p.append(f"IDLE_TIMEOUT {idle} is not below the NLB idle timeout "
+                 f"{nlb_idle}: the NLB would drop idle flows silently")
+    mem = c.get("resources", {}).get("limits", {}).get("memory", "")
+    m = re.fullmatch(r"(\d+)Mi", str(mem))
+    if conns is not None and (not m or int(m.group(1)) <
+                              memory_needed_mib(conns)):
+        p.append(f"memory limit {mem} is below the "
+                 f"{memory_needed_mib(conns):.0f}Mi MAX_CONNS {conns} needs")
+
+    try:
+        health = parse_addr_port(env.get("HEALTH_LISTEN") or "")
+    except ValueError as e:
+        p.append(f"Kubernetes HEALTH_LISTEN: {e}")
+        health = None
+    ports = {cp["containerPort"] for cp in c.get("ports", [])}
+    if listen not in ports:
+        p.append(f"listen port {listen} is not a container port {ports}")
+    if health not in ports:
+        p.append(f"health port {health} is not a container port {ports}")
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        get = c.get(probe, {}).get("httpGet")
+        if get and _named_port(c, get.get("port")) != health:
+            p.append(f"{probe} port {get.get('port')} is not HEALTH_LISTEN's "
+                     f"port {health}")
+    if str(ann.get(pre + "healthcheck-port")) != str(health):
+        p.append(f"NLB health check port {ann.get(pre + 'healthcheck-port')}"
+                 f" is not HEALTH_LISTEN's port {health}")
+    ready = c.get("readinessProbe", {}).get("httpGet", {}).get("path")
+    if ann.get(pre + "healthcheck-path") != ready or ready != "/readyz":
+        p.append(f"NLB health check path {ann.get(pre + 'healthcheck-path')}"
+                 f" is not the readiness probe's {ready} (/readyz)")
+    for sp in svc["spec"].get("ports", []):
+        if _named_port(c, sp.get("targetPort", sp.get("port"))) != listen:
+            p.append(f"Service targetPort {sp.get('targetPort')} is not the "
+                     f"listen port {listen}")
+    np = k8s_one(docs, "NetworkPolicy")
+    inports = {q.get("port") for r in np["spec"].get("ingress", [])
+               for q in r.get("ports", [])}
+    if inports != {listen, health}:
+        p.append(f"NetworkPolicy ingress ports {inports} are not the listen "
+                 f"and health ports {{{listen}, {health}}}")
+    pp_env = env.get("PROXY_PROTOCOL") == "1"
+    pp_lb = ann.get(pre + "proxy-protocol") == "*"
+    if pp_env != pp_lb:
+        p.append(f"PROXY_PROTOCOL={env.get('PROXY_PROTOCOL')} but the NLB's "
+                 f"proxy-protocol annotation is "
+                 f"{ann.get(pre + 'proxy-protocol')}")
+    ranges = cidr_set(svc["spec"].get("loadBalancerSourceRanges", []))
+    allow = cidr_set((env.get("ALLOW_CLIENTS") or "").split(","))
+    if ranges != allow:
+        p.append(f"ALLOW_CLIENTS {sorted(map(str, allow))} differs from "
+                 f"loadBalancerSourceRanges {sorted(map(str, ranges))}")
+    return p
+
+
+# ---- documentation -------------------------------------------------------
+
+def fenced_blocks(markdown):
+    return re.findall(r"^```[^\n]*\n(.*?)^```", markdown, re.M | re.S)
+
+
+def check_readme_paths(markdown, repo=REPO):
+    """Every deploy/... path named in a fenced code block exists."""
+    p = []
+    for block in fenced_blocks(markdown):
+        for path in re.findall(r"(?<![\w./-])(deploy/[\w./-]*)", block):
+            path = path.rstrip(".")
+            if not (repo / path).exists():
+                p.append(f"deploy/README.md names {path}, which does not "
+                         "exist")
+    return p
+
+
+def check_runbook(markdown, events, reasons):
+    """Every event and close/reject reason appears, in backticks."""
+    return [f"deploy/README.md does not explain `{name}`"
+            for name in sorted(events | reasons)
+            if f"`{name}`" not in markdown]
+
+
+def check_env_names(used, known):
+    return [f"{name} is not a variable the binary knows (--help)"
+            for name in sorted(set(used) - set(known))]

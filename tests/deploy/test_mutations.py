@@ -1,0 +1,608 @@
+"""Each check fails on a broken copy, so none can pass vacuously.
+
+Every case loads the real files, breaks one thing in memory, runs the
+checker, and expects the message that names the break.  The last test
+makes sure every check_* function of deploylib has such cases."""
+
+import inspect
+
+import pytest
+
+import deploylib as d
+
+
+# ---- helpers that break a loaded copy ----------------------------------
+
+def env_set(t, name, value):
+    env = d.ecs_container(t)["Environment"]
+    for e in env:
+        if e["Name"] == name:
+            e["Value"] = value
+            return t
+    env.append({"Name": name, "Value": value})
+    return t
+
+
+def env_del(t, name):
+    c = d.ecs_container(t)
+    c["Environment"] = [e for e in c["Environment"] if e["Name"] != name]
+    return t
+
+
+def tg_props(t):
+    return d.cfn_one(t, "AWS::ElasticLoadBalancingV2::TargetGroup")[1][
+        "Properties"]
+
+
+def tg_attr(t, key, value):
+    for a in tg_props(t)["TargetGroupAttributes"]:
+        if a["Key"] == key:
+            a["Value"] = value
+    return t
+
+
+def task_sg(t):
+    return d.cfn_resources(t)["TaskSecurityGroup"]["Properties"]
+
+
+def td_props(t):
+    return d.cfn_one(t, "AWS::ECS::TaskDefinition")[1]["Properties"]
+
+
+def svc_props(t):
+    return d.cfn_one(t, "AWS::ECS::Service")[1]["Properties"]
+
+
+def kenv_set(docs, name, value):
+    env = d.k8s_container(docs)["env"]
+    for e in env:
+        if e["name"] == name:
+            e["value"] = value
+            return docs
+    env.append({"name": name, "value": value})
+    return docs
+
+
+def kenv_del(docs, name):
+    c = d.k8s_container(docs)
+    c["env"] = [e for e in c["env"] if e["name"] != name]
+    return docs
+
+
+def pod(docs):
+    return d.k8s_one(docs, "Deployment")["spec"]["template"]["spec"]
+
+
+def csc(docs):
+    return d.k8s_container(docs)["securityContext"]
+
+
+def ann(docs):
+    return d.k8s_one(docs, "Service")["metadata"]["annotations"]
+
+
+PRE = "service.beta.kubernetes.io/aws-load-balancer-"
+
+
+def setitem(obj, key, value):
+    obj[key] = value
+    return obj
+
+
+def delitem(obj, key):
+    del obj[key]
+    return obj
+
+
+# ---- ECS: numbers -----------------------------------------------------
+
+ECS_NUMBERS = {
+    "drain above stopTimeout":
+        (lambda t: env_set(t, "DRAIN_TIMEOUT", "20"),
+         "DRAIN_TIMEOUT 20 is not below stopTimeout 15"),
+    "binary default drain against a short stopTimeout":
+        (lambda t: (env_del(t, "DRAIN_TIMEOUT"),
+                    setitem(d.ecs_container(t), "StopTimeout", 8)),
+         "DRAIN_TIMEOUT 8 is not below stopTimeout 8"),
+    "stopTimeout beyond Fargate's limit":
+        (lambda t: setitem(d.ecs_container(t), "StopTimeout", 150),
+         "exceeds Fargate's 120 s"),
+    "deregistration delay below the drain":
+        (lambda t: tg_attr(t, "deregistration_delay.timeout_seconds", "5"),
+         "not below the deregistration delay 5"),
+    "proxy idle above the NLB's":
+        (lambda t: env_set(t, "IDLE_TIMEOUT", "400"),
+         "IDLE_TIMEOUT 400 is not below the NLB idle timeout 350"),
+    "NLB default idle when the attribute is gone":
+        (lambda t: (setitem(d.cfn_one(
+            t, "AWS::ElasticLoadBalancingV2::Listener")[1]["Properties"],
+            "ListenerAttributes", []), env_set(t, "IDLE_TIMEOUT", "360")),
+         "IDLE_TIMEOUT 360 is not below the NLB idle timeout 350"),
+    "nofile too small":
+        (lambda t: setitem(d.ecs_container(t)["Ulimits"][0], "HardLimit",
+                           2000),
+         "nofile 2000 is below the 2112 descriptors"),
+    "MAX_CONNS beyond the nofile":
+        (lambda t: env_set(t, "MAX_CONNS", "4000"),
+         "descriptors MAX_CONNS 4000 needs"),
+    "soft limit above hard":
+        (lambda t: setitem(d.ecs_container(t)["Ulimits"][0], "SoftLimit",
+                           8192),
+         "soft limit above the hard limit"),
+    "not a literal number":
+        (lambda t: env_set(t, "DRAIN_TIMEOUT", {"Ref": "Drain"}),
+         "not a literal whole number"),
+    "task memory too small":
+        (lambda t: setitem(td_props(t), "Memory", "48"),
+         "task memory 48 MiB is below"),
+    "health port differs from the health check":
+        (lambda t: env_set(t, "HEALTH_LISTEN", "0.0.0.0:9090"),
+         "health check port 8080 is not HEALTH_LISTEN's port 9090"),
+    "health check path":
+        (lambda t: setitem(tg_props(t), "HealthCheckPath", "/livez"),
+         "not HTTP GET /readyz"),
+    "health check protocol":
+        (lambda t: setitem(tg_props(t), "HealthCheckProtocol", "TCP"),
+         "not HTTP GET /readyz"),
+    "listen port not the container port":
+        (lambda t: env_set(t, "LISTEN", "0.0.0.0:2525"),
+         "listen port 2525 is not a container port"),
+    "service registers another port":
+        (lambda t: setitem(svc_props(t)["LoadBalancers"][0],
+                           "ContainerPort", 8080),
+         "not the listen port 1587"),
+    "target group on another port":
+        (lambda t: setitem(tg_props(t), "Port", 25),
+         "target group port 25 is not the listen port"),
+    "proxy protocol off in the proxy only":
+        (lambda t: env_del(t, "PROXY_PROTOCOL"),
+         "but the target group's proxy_protocol_v2.enabled is true"),
+    "proxy protocol off in the NLB only":
+        (lambda t: tg_attr(t, "proxy_protocol_v2.enabled", "false"),
+         "PROXY_PROTOCOL=1 but the target group's"),
+    "loopback missing from ALLOW_CLIENTS":
+        (lambda t: env_set(t, "ALLOW_CLIENTS",
+                           {"Fn::Join": [",", {"Ref": "ClientCidrs"}]}),
+         "ALLOW_CLIENTS lacks 127.0.0.1/32"),
+    "NLB may not reach the health port":
+        (lambda t: d.cfn_resources(t)["NlbSecurityGroup"]["Properties"][
+            "SecurityGroupEgress"].pop(1),
+         "may not reach the tasks on 8080"),
+}
+
+
+@pytest.mark.parametrize("case", ECS_NUMBERS)
+def test_ecs_numbers_catch(cfn, defaults, case):
+    mutate, message = ECS_NUMBERS[case]
+    assert d.check_ecs_numbers(cfn, defaults) == []
+    mutate(cfn)
+    problems = d.check_ecs_numbers(cfn, defaults)
+    assert any(message in x for x in problems), problems
+
+
+# ---- ECS: egress and ingress -------------------------------------------
+
+def add_egress(rule):
+    return lambda t: task_sg(t)["SecurityGroupEgress"].append(rule)
+
+
+ECS_EGRESS = {
+    "HTTPS to the internet":
+        (add_egress({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                     "CidrIp": "0.0.0.0/0"}),
+         "HTTPS egress to"),
+    "all protocols":
+        (add_egress({"IpProtocol": "-1", "CidrIp": "0.0.0.0/0"}),
+         "allows more than DNS and 587"),
+    "a port range":
+        (add_egress({"IpProtocol": "tcp", "FromPort": 1, "ToPort": 65535,
+                     "CidrIp": "0.0.0.0/0"}),
+         "allows more than DNS and 587"),
+    "DNS anywhere":
+        (add_egress({"IpProtocol": "udp", "FromPort": 53, "ToPort": 53,
+                     "CidrIp": "0.0.0.0/0"}),
+         "is not the resolver parameter"),
+    "default allow-all":
+        (lambda t: setitem(task_sg(t), "SecurityGroupEgress", []),
+         "AWS adds allow-all"),
+    "a separate egress resource":
+        (lambda t: setitem(t["Resources"], "Ssh", {
+            "Type": "AWS::EC2::SecurityGroupEgress",
+            "Properties": {"GroupId": {"Ref": "TaskSecurityGroup"},
+                           "IpProtocol": "tcp", "FromPort": 22,
+                           "ToPort": 22, "CidrIp": "10.0.0.0/8"}}),
+         "allows more than DNS and 587"),
+}
+
+
+@pytest.mark.parametrize("case", ECS_EGRESS)
+def test_ecs_egress_catches(cfn, case):
+    mutate, message = ECS_EGRESS[case]
+    assert d.check_ecs_egress(cfn) == []
+    mutate(cfn)
+    problems = d.check_ecs_egress(cfn)
+    assert any(message in x for x in problems), problems
+
+
+ECS_INGRESS = {
+    "task open to a CIDR":
+        (lambda t: setitem(t["Resources"], "Open", {
+            "Type": "AWS::EC2::SecurityGroupIngress",
+            "Properties": {"GroupId": {"Ref": "TaskSecurityGroup"},
+                           "IpProtocol": "tcp", "FromPort": 1587,
+                           "ToPort": 1587, "CidrIp": "0.0.0.0/0"}}),
+         "is not from the NLB's group"),
+    "task health port closed":
+        (lambda t: delitem(t["Resources"], "TaskIngressHealth"),
+         "are not the listen and health ports"),
+    "NLB open on another port":
+        (lambda t: setitem(t["Resources"]["Fn::ForEach::ClientIngress"][2][
+            "NlbIngress&{Cidr}"]["Properties"], "ToPort", 1600),
+         "is not a client CIDR on 1587"),
+    "NLB open to the world":
+        (lambda t: setitem(t["Resources"], "World", {
+            "Type": "AWS::EC2::SecurityGroupIngress",
+            "Properties": {"GroupId": {"Ref": "NlbSecurityGroup"},
+                           "IpProtocol": "tcp", "FromPort": 1587,
+                           "ToPort": 1587, "CidrIp": "0.0.0.0/0"}}),
+         "is not a client CIDR on 1587"),
+}
+
+
+@pytest.mark.parametrize("case", ECS_INGRESS)
+def test_ecs_ingress_catches(cfn, case):
+    mutate, message = ECS_INGRESS[case]
+    assert d.check_ecs_ingress(cfn) == []
+    mutate(cfn)
+    problems = d.check_ecs_ingress(cfn)
+    assert any(message in x for x in problems), problems
+
+
+# ---- ECS: hardening ------------------------------------------------------
+
+ECS_HARDENING = {
+    "writable root":
+        (lambda t: setitem(d.ecs_container(t), "ReadonlyRootFilesystem",
+                           False), "ReadonlyRootFilesystem is not true"),
+    "root user":
+        (lambda t: setitem(d.ecs_container(t), "User", "0"),
+         "User is '0'"),
+    "a capability added":
+        (lambda t: setitem(d.ecs_container(t)["LinuxParameters"][
+            "Capabilities"], "Add", ["NET_ADMIN"]), "drop ALL and add none"),
+    "capabilities kept":
+        (lambda t: delitem(d.ecs_container(t)["LinuxParameters"][
+            "Capabilities"], "Drop"), "drop ALL and add none"),
+    "init undecided":
+        (lambda t: delitem(d.ecs_container(t)["LinuxParameters"],
+                           "InitProcessEnabled"), "InitProcessEnabled"),
+    "shell health check":
+        (lambda t: setitem(d.ecs_container(t)["HealthCheck"], "Command",
+                           ["CMD-SHELL", "/ses-smtp-proxy --healthcheck"]),
+         "exec form"),
+    "a task role":
+        (lambda t: setitem(td_props(t), "TaskRoleArn", "arn:x"),
+         "a task role is given"),
+    "arm64":
+        (lambda t: setitem(td_props(t)["RuntimePlatform"],
+                           "CpuArchitecture", "ARM64"), "X86_64"),
+    "one task allowed":
+        (lambda t: setitem(t["Parameters"]["DesiredCount"], "MinValue", 1),
+         "fewer than 2 tasks"),
+    "public IP":
+        (lambda t: setitem(svc_props(t)["NetworkConfiguration"][
+            "AwsvpcConfiguration"], "AssignPublicIp", "ENABLED"),
+         "public IP"),
+    "ECS Exec":
+        (lambda t: setitem(svc_props(t), "EnableExecuteCommand", True),
+         "ECS Exec"),
+    "internet-facing":
+        (lambda t: setitem(d.cfn_one(
+            t, "AWS::ElasticLoadBalancingV2::LoadBalancer")[1]["Properties"],
+            "Scheme", "internet-facing"), "not an internal NLB"),
+    "client IP preserved":
+        (lambda t: tg_attr(t, "preserve_client_ip.enabled", "true"),
+         "preserve_client_ip.enabled is not false"),
+    "logs kept forever":
+        (lambda t: delitem(d.cfn_one(t, "AWS::Logs::LogGroup")[1][
+            "Properties"], "RetentionInDays"), "no retention"),
+    "another log driver":
+        (lambda t: setitem(d.ecs_container(t)["LogConfiguration"],
+                           "LogDriver", "json-file"), "awslogs"),
+    "region hard-coded":
+        (lambda t: env_set(t, "SES_REGION", "us-east-1"),
+         "SES_REGION is not a parameter"),
+    "no PROXY_PROTOCOL":
+        (lambda t: env_del(t, "PROXY_PROTOCOL"), "PROXY_PROTOCOL is not set"),
+    "client list hard-coded":
+        (lambda t: env_set(t, "ALLOW_CLIENTS", "10.0.0.0/8"),
+         "ClientCidrs parameter"),
+}
+
+
+@pytest.mark.parametrize("case", ECS_HARDENING)
+def test_ecs_hardening_catches(cfn, case):
+    mutate, message = ECS_HARDENING[case]
+    assert d.check_ecs_hardening(cfn) == []
+    mutate(cfn)
+    problems = d.check_ecs_hardening(cfn)
+    assert any(message in x for x in problems), problems
+
+
+# ---- Kubernetes: numbers -----------------------------------------------
+
+def lifecycle(docs):
+    return d.k8s_container(docs)["lifecycle"]["preStop"]
+
+
+K8S_NUMBERS = {
+    "drain beyond the grace period":
+        (lambda k: kenv_set(k, "DRAIN_TIMEOUT", "25"),
+         "is not below terminationGracePeriodSeconds 30"),
+    "binary default drain against a short grace period":
+        (lambda k: (kenv_del(k, "DRAIN_TIMEOUT"),
+                    setitem(pod(k), "terminationGracePeriodSeconds", 20)),
+         "preStop sleep 15 + DRAIN_TIMEOUT 8 is not below "
+         "terminationGracePeriodSeconds 20"),
+    "long preStop sleep":
+        (lambda k: setitem(lifecycle(k)["sleep"], "seconds", 25),
+         "preStop sleep 25 + DRAIN_TIMEOUT 8"),
+    "deregistration delay shorter than the drain":
+        (lambda k: setitem(ann(k), PRE + "target-group-attributes",
+                           "deregistration_delay.timeout_seconds=5"),
+         "DRAIN_TIMEOUT 8 is not below the deregistration delay 5"),
+    "deregistration delay shorter than sleep and drain":
+        (lambda k: setitem(ann(k), PRE + "target-group-attributes",
+                           "deregistration_delay.timeout_seconds=20"),
+         "does not cover preStop sleep 15 + DRAIN_TIMEOUT 8"),
+    "proxy idle above the NLB's":
+        (lambda k: kenv_set(k, "IDLE_TIMEOUT", "400"),
+         "IDLE_TIMEOUT 400 is not below the NLB idle timeout 350"),
+    "NLB default idle when the annotation is gone":
+        (lambda k: (delitem(ann(k), PRE + "listener-attributes.TCP-1587"),
+                    kenv_set(k, "IDLE_TIMEOUT", "360")),
+         "IDLE_TIMEOUT 360 is not below the NLB idle timeout 350"),
+    "a shell preStop":
+        (lambda k: setitem(d.k8s_container(k)["lifecycle"], "preStop",
+                           {"exec": {"command": ["sleep", "15"]}}),
+         "the image has no shell"),
+    "memory too small":
+        (lambda k: setitem(d.k8s_container(k)["resources"]["limits"],
+                           "memory", "32Mi"),
+         "memory limit 32Mi is below"),
+    "readiness probe on another port":
+        (lambda k: setitem(d.k8s_container(k)["readinessProbe"]["httpGet"],
+                           "port", 9090),
+         "readinessProbe port 9090 is not HEALTH_LISTEN's port 8080"),
+    "liveness probe on the SMTP port":
+        (lambda k: setitem(d.k8s_container(k)["livenessProbe"]["httpGet"],
+                           "port", "smtp"),
+         "livenessProbe port smtp"),
+    "NLB health check on another port":
+        (lambda k: setitem(ann(k), PRE + "healthcheck-port", "9090"),
+         "NLB health check port 9090"),
+    "NLB health check on another path":
+        (lambda k: setitem(ann(k), PRE + "healthcheck-path", "/livez"),
+         "NLB health check path /livez"),
+    "health listener moved":
+        (lambda k: kenv_set(k, "HEALTH_LISTEN", "0.0.0.0:9090"),
+         "health port 9090 is not a container port"),
+    "listen port not the container port":
+        (lambda k: kenv_set(k, "LISTEN", "0.0.0.0:2525"),
+         "listen port 2525 is not a container port"),
+    "Service to another port":
+        (lambda k: setitem(d.k8s_one(k, "Service")["spec"]["ports"][0],
+                           "targetPort", 2525),
+         "Service targetPort 2525 is not the listen port 1587"),
+    "NetworkPolicy opens another port":
+        (lambda k: d.k8s_one(k, "NetworkPolicy")["spec"]["ingress"][0][
+            "ports"].append({"protocol": "TCP", "port": 22}),
+         "NetworkPolicy ingress ports"),
+    "client lists differ":
+        (lambda k: d.k8s_one(k, "Service")["spec"][
+            "loadBalancerSourceRanges"].append("192.168.0.0/16"),
+         "differs from loadBalancerSourceRanges"),
+    "proxy protocol off in the proxy only":
+        (lambda k: kenv_del(k, "PROXY_PROTOCOL"),
+         "but the NLB's proxy-protocol annotation is *"),
+    "proxy protocol off in the NLB only":
+        (lambda k: delitem(ann(k), PRE + "proxy-protocol"),
+         "PROXY_PROTOCOL=1 but the NLB's"),
+}
+
+
+@pytest.mark.parametrize("case", K8S_NUMBERS)
+def test_k8s_numbers_catch(k8s, defaults, case):
+    mutate, message = K8S_NUMBERS[case]
+    assert d.check_k8s_numbers(k8s, defaults) == []
+    mutate(k8s)
+    problems = d.check_k8s_numbers(k8s, defaults)
+    assert any(message in x for x in problems), problems
+
+
+# ---- Kubernetes: restricted profile ------------------------------------
+
+K8S_RESTRICTED = {
+    "root allowed":
+        (lambda k: setitem(pod(k)["securityContext"], "runAsNonRoot", False),
+         "pod runAsNonRoot is not true"),
+    "another user":
+        (lambda k: setitem(pod(k)["securityContext"], "runAsUser", 1000),
+         "runAsUser/runAsGroup are not 65534"),
+    "container as root":
+        (lambda k: setitem(csc(k), "runAsUser", 0), "may run as root"),
+    "privilege escalation":
+        (lambda k: setitem(csc(k), "allowPrivilegeEscalation", True),
+         "allowPrivilegeEscalation is not false"),
+    "escalation unset":
+        (lambda k: delitem(csc(k), "allowPrivilegeEscalation"),
+         "allowPrivilegeEscalation is not false"),
+    "capabilities kept":
+        (lambda k: setitem(csc(k)["capabilities"], "drop", ["NET_RAW"]),
+         "do not drop ALL"),
+    "a capability added":
+        (lambda k: setitem(csc(k)["capabilities"], "add", ["NET_ADMIN"]),
+         "capabilities added"),
+    "writable root":
+        (lambda k: setitem(csc(k), "readOnlyRootFilesystem", False),
+         "readOnlyRootFilesystem is not true"),
+    "privileged":
+        (lambda k: setitem(csc(k), "privileged", True), "privileged"),
+    "unconfined seccomp":
+        (lambda k: setitem(pod(k)["securityContext"], "seccompProfile",
+                           {"type": "Unconfined"}),
+         "pod seccompProfile is not RuntimeDefault"),
+    "container seccomp unconfined":
+        (lambda k: setitem(csc(k), "seccompProfile", {"type": "Unconfined"}),
+         "seccompProfile Unconfined"),
+    "token mounted":
+        (lambda k: setitem(pod(k), "automountServiceAccountToken", True),
+         "automountServiceAccountToken is not false"),
+    "host network":
+        (lambda k: setitem(pod(k), "hostNetwork", True), "hostNetwork"),
+    "hostPath":
+        (lambda k: setitem(pod(k), "volumes", [
+            {"name": "h", "hostPath": {"path": "/"}}]), "hostPath volume"),
+    "no limits":
+        (lambda k: delitem(d.k8s_container(k)["resources"], "limits"),
+         "no cpu and memory limits"),
+    "one replica":
+        (lambda k: setitem(d.k8s_one(k, "Deployment")["spec"], "replicas",
+                           1), "fewer than 2 replicas"),
+    "liveness on readyz":
+        (lambda k: setitem(d.k8s_container(k)["livenessProbe"]["httpGet"],
+                           "path", "/readyz"), "liveness probe"),
+    "no readiness probe":
+        (lambda k: delitem(d.k8s_container(k), "readinessProbe"),
+         "readiness probe"),
+    "no grace period":
+        (lambda k: delitem(pod(k), "terminationGracePeriodSeconds"),
+         "no terminationGracePeriodSeconds"),
+    "any architecture":
+        (lambda k: delitem(pod(k)["nodeSelector"], "kubernetes.io/arch"),
+         "amd64"),
+    "no spread":
+        (lambda k: (delitem(pod(k), "topologySpreadConstraints"),
+                    delitem(pod(k), "affinity")), "not spread"),
+    "internet-facing":
+        (lambda k: setitem(ann(k), PRE + "scheme", "internet-facing"),
+         "scheme is not 'internal'"),
+    "instance targets":
+        (lambda k: setitem(ann(k), PRE + "nlb-target-type", "instance"),
+         "nlb-target-type is not 'ip'"),
+    "open to all":
+        (lambda k: setitem(d.k8s_one(k, "Service")["spec"],
+                           "loadBalancerSourceRanges", ["0.0.0.0/0"]),
+         "open to all"),
+    "PDB selects nothing":
+        (lambda k: setitem(d.k8s_one(k, "PodDisruptionBudget")["spec"][
+            "selector"], "matchLabels", {"app": "other"}),
+         "PodDisruptionBudget does not select"),
+    "baseline namespace":
+        (lambda k: setitem(d.k8s_one(k, "Namespace")["metadata"]["labels"],
+                           "pod-security.kubernetes.io/enforce", "baseline"),
+         "does not enforce the restricted profile"),
+    "an init container without a security context":
+        (lambda k: setitem(pod(k), "initContainers", [
+            {"name": "init", "image": "busybox"}]),
+         "init: allowPrivilegeEscalation is not false"),
+    "token on the account":
+        (lambda k: setitem(d.k8s_one(k, "ServiceAccount"),
+                           "automountServiceAccountToken", True),
+         "the ServiceAccount mounts a token"),
+}
+
+
+@pytest.mark.parametrize("case", K8S_RESTRICTED)
+def test_k8s_restricted_catches(k8s, case):
+    mutate, message = K8S_RESTRICTED[case]
+    assert d.check_k8s_restricted(k8s) == []
+    mutate(k8s)
+    problems = d.check_k8s_restricted(k8s)
+    assert any(message in x for x in problems), problems
+
+
+# ---- Kubernetes: NetworkPolicy -----------------------------------------
+
+def egress(docs):
+    return d.k8s_one(docs, "NetworkPolicy")["spec"]["egress"]
+
+
+K8S_NETPOL = {
+    "HTTPS out":
+        (lambda k: egress(k).append({"to": [{"ipBlock": {
+            "cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP",
+                                              "port": 443}]}),
+         "go beyond DNS and 587"),
+    "every port out":
+        (lambda k: egress(k).append({"to": [{"ipBlock": {
+            "cidr": "10.0.0.0/8"}}]}), "allows every port"),
+    "DNS anywhere":
+        (lambda k: setitem(egress(k)[0], "to", [{"ipBlock": {
+            "cidr": "0.0.0.0/0"}}]), "DNS egress goes elsewhere"),
+    "DNS to any pod":
+        (lambda k: setitem(egress(k)[0], "to", []),
+         "DNS egress goes elsewhere"),
+    "DNS and 587 mixed":
+        (lambda k: egress(k)[0]["ports"].append({"protocol": "TCP",
+                                                 "port": 587}),
+         "mixes DNS and 587"),
+    "no DNS":
+        (lambda k: egress(k).pop(0), "egress lacks DNS"),
+    "egress unrestricted":
+        (lambda k: setitem(d.k8s_one(k, "NetworkPolicy")["spec"],
+                           "policyTypes", ["Ingress"]),
+         "policyTypes is not Ingress and Egress"),
+    "ingress from anywhere":
+        (lambda k: setitem(d.k8s_one(k, "NetworkPolicy")["spec"]["ingress"][
+            0], "from", []), "admits every source"),
+    "ingress on every port":
+        (lambda k: delitem(d.k8s_one(k, "NetworkPolicy")["spec"]["ingress"][
+            0], "ports"), "admits every port"),
+}
+
+
+@pytest.mark.parametrize("case", K8S_NETPOL)
+def test_k8s_netpol_catches(k8s, case):
+    mutate, message = K8S_NETPOL[case]
+    assert d.check_k8s_netpol(k8s) == []
+    mutate(k8s)
+    problems = d.check_k8s_netpol(k8s)
+    assert any(message in x for x in problems), problems
+
+
+# ---- documentation and the binary's interface --------------------------
+
+def test_readme_paths_catch(readme):
+    broken = readme + \
+        "\n```\nkubectl apply -f deploy/kubernetes/nope.yaml\n```\n"
+    assert d.check_readme_paths(readme) == []
+    assert d.check_readme_paths(broken) == [
+        "deploy/README.md names deploy/kubernetes/nope.yaml, which does not "
+        "exist"]
+
+
+def test_runbook_catches_a_new_event(readme):
+    events, reasons = d.log_events(), d.close_reasons()
+    assert d.check_runbook(readme, events, reasons) == []
+    assert d.check_runbook(readme, events | {"brand_new_event"}, reasons) \
+        == ["deploy/README.md does not explain `brand_new_event`"]
+    assert d.check_runbook(readme, events, reasons | {"new_reason"}) == \
+        ["deploy/README.md does not explain `new_reason`"]
+
+
+def test_env_names_catch():
+    known = {"SES_REGION": ("--region", ""), "LISTEN": ("--listen", "")}
+    assert d.check_env_names({"SES_REGION"}, known) == []
+    assert d.check_env_names({"SES_REGION", "SES_REGOIN"}, known) == [
+        "SES_REGOIN is not a variable the binary knows (--help)"]
+
+
+def test_every_checker_has_mutation_cases():
+    covered = {"check_ecs_numbers", "check_ecs_egress", "check_ecs_ingress",
+               "check_ecs_hardening", "check_k8s_numbers",
+               "check_k8s_restricted", "check_k8s_netpol",
+               "check_readme_paths", "check_runbook", "check_env_names"}
+    checkers = {n for n, f in inspect.getmembers(d, inspect.isfunction)
+                if n.startswith("check_")}
+    assert checkers == covered
