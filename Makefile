@@ -41,7 +41,7 @@ build/%.o: %.c $(wildcard *.h) $(KINC)/.stamp
 
 # The seccomp table compiled to BPF by libseccomp (host glibc), then
 # embedded in the musl binary as C source.
-build/seccomp-gen: tools/seccomp-gen.c seccomp.c seccomp.h log.c log.h
+build/seccomp-gen: tools/seccomp-gen.c seccomp.c seccomp.h log.c log.h pump.h
 	@mkdir -p build
 	gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -iquote . -o $@ \
 	    tools/seccomp-gen.c seccomp.c log.c -lseccomp
@@ -148,6 +148,7 @@ test: deps all unit
 	$(MAKE) seccomp-test
 	tests/integration/run.sh
 	$(MAKE) asan
+	$(MAKE) valgrind
 	tests/container/run.sh
 
 # ---- tests/seccomp (sandbox tests) ----

@@ -244,6 +244,16 @@ callback_timer(struct loop_timer *t)
 }
 
 void
+healthport_stop(void)
+{
+	int i;
+
+	for (i = 0; i < HEALTHPORT_CONNS; i++)
+		probe_close(&probes[i]);
+	loop_watch_close(&lw);
+}
+
+void
 healthport_start(int pp, int (*ready)(void))
 {
 	int i;

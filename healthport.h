@@ -37,4 +37,7 @@ int healthport_listen(const struct sockaddr *sa, socklen_t len);
  */
 void healthport_start(int proxy_protocol, int (*ready)(void));
 
+/** healthport_stop(): close the listener and any probe (at exit). */
+void healthport_stop(void);
+
 #endif /* !HEALTHPORT_H_ */

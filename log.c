@@ -7,6 +7,17 @@
 
 static int log_json = 1;
 
+/*
+ * Inside the event loop, lines are gathered and written together once per
+ * turn (log_flush): one write(2) of at most PIPE_BUF bytes, atomic on the
+ * pipe that Docker, ECS and Kubernetes give a container's stderr, instead
+ * of one write and one wake-up of the log reader per line.
+ */
+#define BATCH_MAX	4096
+static char batch[BATCH_MAX];
+static size_t batch_len;
+static int batching;
+
 static const char *const level_names[] = {
 	"debug", "info", "warn", "error"
 };
@@ -211,12 +222,28 @@ log_u64(struct log_line *l, const char *key, uint64_t v)
 	put(l, buf + i, sizeof(buf) - i, 1, 0);
 }
 
+/* Whole lines in one write: atomic on a pipe up to PIPE_BUF. */
+static void
+write_all(const char *p, size_t n)
+{
+	ssize_t w;
+	size_t off = 0;
+
+	/* Retry only on EINTR. */
+	while (off < n) {
+		w = write(2, p + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
 void
 log_end(struct log_line *l)
 {
 	const char *tail = log_json ? TAIL_JSON : TAIL_TEXT;
-	ssize_t w;
-	size_t off = 0;
 
 	if (l->full || l->len + strlen(tail) > LOG_LINE_MAX) {
 		/* Cut at the last safe point; close the quote; mark it. */
@@ -227,16 +254,31 @@ log_end(struct log_line *l)
 	}
 	memcpy(l->buf + l->len, tail, strlen(tail));
 	l->len += strlen(tail);
-
-	/* One write: atomic on a pipe up to PIPE_BUF.  Retry only on EINTR. */
-	while (off < l->len) {
-		w = write(2, l->buf + off, l->len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
+	if (!batching) {
+		write_all(l->buf, l->len);
+		return;
 	}
+	if (batch_len + l->len > sizeof(batch))
+		log_flush();
+	memcpy(batch + batch_len, l->buf, l->len);
+	batch_len += l->len;
+}
+
+void
+log_batch(int on)
+{
+
+	log_flush();
+	batching = on;
+}
+
+void
+log_flush(void)
+{
+
+	if (batch_len > 0)
+		write_all(batch, batch_len);
+	batch_len = 0;
 }
 
 void

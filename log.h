@@ -40,8 +40,21 @@ void log_str(struct log_line *l, const char *key, const char *val);
 /** log_u64(l, key, v): add an unsigned number field. */
 void log_u64(struct log_line *l, const char *key, uint64_t v);
 
-/** log_end(l): terminate the line and write it to fd 2 in one write(2). */
+/**
+ * log_end(l): terminate the line and write it to fd 2 in one write(2), or
+ * add it to the batch while batching.
+ */
 void log_end(struct log_line *l);
+
+/**
+ * log_batch(on): gather lines (the event loop, ${on} != 0) until
+ * log_flush(), or write each at once; either way what is gathered is
+ * written first.
+ */
+void log_batch(int on);
+
+/** log_flush(): write the gathered lines, whole, in one write(2). */
+void log_flush(void);
 
 /** log_msg(level, event, msg): a line with a single "msg" field. */
 void log_msg(enum log_level level, const char *event, const char *msg);

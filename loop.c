@@ -171,12 +171,16 @@ loop_run(const struct loop_hooks *hooks)
 	struct loop_watch *w;
 	int i, n, sig;
 
+	log_batch(1);
 	while (!stopped) {
+		/* What this turn logged is written before waiting. */
+		log_flush();
 		n = epoll_pwait(epfd, ev, LOOP_BATCH, next_timeout(),
 		    &wait_mask);
 		now_ms = loop_clock();
 		if (n < 0 && errno != EINTR) {
 			log_errno("loop_failed", "epoll_pwait");
+			log_batch(0);
 			return (-1);
 		}
 		for (i = 0; i < n; i++) {
@@ -194,5 +198,6 @@ loop_run(const struct loop_hooks *hooks)
 		if (hooks->after_batch != NULL)
 			hooks->after_batch();
 	}
+	log_batch(0);
 	return (stop_code);
 }

@@ -267,14 +267,14 @@ sandbox_enter(unsigned port)
 		return (-1);
 	}
 #ifdef SANDBOX_OFF
-	/* Sanitizer builds only (make asan); the release build has no switch. */
+	/* Test builds only (make asan, make valgrind); the release has no switch. */
 	(void)ll;
 	(void)port;
 	(void)l;
 	(void)uid;
 	(void)gid;
 	log_msg(LOG_ERROR, "sandbox_disabled", "Landlock and seccomp compiled "
-	    "out of this sanitizer build: never run it in production");
+	    "out of this test build (ASan, valgrind): never run it in production");
 	return (0);
 #else
 	if (landlock_apply(port, &ll) < 0)
@@ -422,6 +422,8 @@ main(int argc, char **argv)
 	/* 6. First resolution, then serve until drained. */
 	upstream_start();
 	rv = relay_run();
+	healthport_stop();
+	pump_cleanup();
 	cidrset_free(&allow);
 	config_free(&cfg);
 	return (rv);

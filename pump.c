@@ -9,7 +9,7 @@
 
 #include "pump.h"
 
-#define SPLICE_LEN	65536	/* one default-sized pipe */
+#define SPLICE_LEN	PUMP_PIPE_SIZE	/* a whole pipe per splice */
 #define SPLICE_FLAGS	(SPLICE_F_MOVE | SPLICE_F_NONBLOCK)
 
 /* One copy buffer for every session: the loop is single-threaded. */
@@ -47,6 +47,18 @@ pump_pipes(void)
 	return (npipes);
 }
 
+void
+pump_cleanup(void)
+{
+
+	while (npool > 0) {
+		npool--;
+		close(pool[npool][0]);
+		close(pool[npool][1]);
+		npipes--;
+	}
+}
+
 /* Borrow a pipe for ${p}: from the pool, or a new one while under the cap. */
 static void
 pipe_borrow(struct pump *p)
@@ -60,8 +72,12 @@ pipe_borrow(struct pump *p)
 	}
 	/* Failure is fine: the direction keeps copying. */
 	if (npipes < PUMP_PIPES_MAX &&
-	    pipe2(p->pipe, O_NONBLOCK | O_CLOEXEC) == 0)
+	    pipe2(p->pipe, O_NONBLOCK | O_CLOEXEC) == 0) {
 		npipes++;
+		/* Fewer, larger splices; the default 64 KiB stays if the
+		 * user's pipe quota says no. */
+		(void)fcntl(p->pipe[1], F_SETPIPE_SZ, PUMP_PIPE_SIZE);
+	}
 }
 
 /* Give ${p}'s pipe back: pooled when empty, closed when it holds bytes. */

@@ -20,11 +20,14 @@
  * the direction keeps copying: splice is an optimisation, never required.
  *
  * Memory per direction is bounded either way: at most PUMP_CHUNK bytes held
- * on the heap (only while the destination pushes back), or one pipe.
+ * on the heap (only while the destination pushes back), or one pipe of at
+ * most PUMP_PIPE_SIZE bytes (kernel memory, used only as bytes flow): 16
+ * MiB for all PUMP_PIPES_MAX pipes at worst.
  */
 
 #define PUMP_CHUNK	16384	/* largest copy-mode read */
 #define PUMP_PIPES_MAX	16	/* pipes in use at once, 2 fds each */
+#define PUMP_PIPE_SIZE	(1 << 20)	/* fs.pipe-max-size's default */
 #define PUMP_BUDGET	16	/* reads per turn before others get theirs */
 
 /* One socket of a session, with what its edge-triggered events said. */
@@ -77,5 +80,8 @@ void pump_free(struct pump *p);
 
 /** pump_pipes(): pipes that exist now (in use or pooled). */
 unsigned pump_pipes(void);
+
+/** pump_cleanup(): close the pooled pipes (at exit, after every session). */
+void pump_cleanup(void);
 
 #endif /* !PUMP_H_ */

@@ -18,12 +18,10 @@ the kernel, by design. Open then, these are expected: the ones the
 process inherited or that a library's constructor opened before main
 (_dl_init: libfaketime in FLT-16), and the ones made once to live as long
 as the process: the event loop's epoll descriptor (loop_init),
---healthcheck's epoll descriptor and socket (health_prepare), the
---health-listen socket, which answers 503 through the drain
-(healthport_listen), and the pump's pool of empty pipes kept for the next
-bulk transfer (pipe_borrow, at most PUMP_PIPES_MAX). Any other one (a
-client, upstream, SMTP listening, health probe or DNS socket) is a
-descriptor leak.
+and --healthcheck's epoll descriptor and socket (health_prepare). The
+--health-listen socket and the pump's pooled pipes are closed at exit
+(healthport_stop, pump_cleanup). Any other one (a client, upstream, SMTP
+listening, health, probe, pipe or DNS descriptor) is a descriptor leak.
 
 Run as a script: vglog.py LOG... prints the memory errors and leaks of
 every log (not descriptors: the exit status is not in the log) and exits 1
@@ -36,8 +34,7 @@ from pathlib import Path
 
 VALGRIND_ERROR_EXIT = 99    # --error-exitcode in tests/valgrind/run.sh
 # Functions whose descriptors may legitimately be open at exit.
-FD_KEPT_BY = ("loop_init", "health_prepare", "healthport_listen",
-              "pipe_borrow")
+FD_KEPT_BY = ("loop_init", "health_prepare")
 
 _PREFIX = re.compile(r"^==\d+== ?(.*)$")
 _LEAK = re.compile(r"bytes in [\d,]+ blocks are (definitely|indirectly|possibly) "
