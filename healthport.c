@@ -183,15 +183,27 @@ callback_probe(struct loop_watch *w, uint32_t revents)
 		probe_close(p);
 }
 
+/*
+ * A slot for a new probe: a free one, else the oldest probe's.  Evicting
+ * the oldest (not refusing the newest) means that idle connections cannot
+ * starve real probes: a probe is answered within a millisecond of its
+ * request, so it is lost only if HEALTHPORT_CONNS connections arrive in
+ * that time.
+ */
 static struct probe *
-probe_free_slot(void)
+probe_slot(void)
 {
+	struct probe *old = &probes[0];
 	int i;
 
-	for (i = 0; i < HEALTHPORT_CONNS; i++)
+	for (i = 0; i < HEALTHPORT_CONNS; i++) {
 		if (probes[i].w.fd < 0)
 			return (&probes[i]);
-	return (NULL);
+		if (probes[i].deadline < old->deadline)
+			old = &probes[i];
+	}
+	probe_close(old);
+	return (old);
 }
 
 static void
@@ -212,10 +224,7 @@ callback_accept(struct loop_watch *w, uint32_t revents)
 		}
 		if (fd < 0)
 			break;
-		if ((p = probe_free_slot()) == NULL) {
-			close(fd);	/* too many probes at once */
-			continue;
-		}
+		p = probe_slot();
 		p->w.fd = fd;
 		p->len = 0;
 		p->header_done = 0;

@@ -16,8 +16,9 @@
  * A bare TCP connect and close (an NLB TCP health check) is fine too.  With
  * --proxy-protocol the request may start with a PROXY header, which is
  * skipped: an NLB sends one on its health checks as well.  A request must
- * be complete within HEALTHPORT_MS and HEALTHPORT_REQ_MAX bytes, and at
- * most HEALTHPORT_CONNS are served at once; anything else is closed.
+ * be complete within HEALTHPORT_MS and HEALTHPORT_REQ_MAX bytes, else it is
+ * closed.  At most HEALTHPORT_CONNS are open at once; a new one takes the
+ * place of the oldest.
  */
 
 #define HEALTHPORT_CONNS	16

@@ -9,7 +9,7 @@
 #include "log.h"
 #include "loop.h"
 
-#define LOOP_MAX_TIMERS	8
+#define LOOP_MAX_TIMERS	12	/* 7 used: relay 5, upstream 1, health port 1 */
 #define LOOP_BATCH	64
 
 static int epfd = -1;
@@ -123,6 +123,9 @@ loop_timer_add(struct loop_timer *t)
 
 	if (ntimers < LOOP_MAX_TIMERS)
 		timers[ntimers++] = t;
+	else
+		log_msg(LOG_ERROR, "startup_failed", "loop_timer_add: more "
+		    "than LOOP_MAX_TIMERS timers");
 }
 
 void

@@ -4,8 +4,9 @@
 #include <stdint.h>
 
 /*
- * The single-threaded event loop: epoll (level-triggered), a few coarse
- * timers, and SIGTERM/SIGINT delivered only inside epoll_pwait so that a
+ * The single-threaded event loop: epoll (listeners level-triggered, sessions
+ * edge-triggered: the caller picks the flags), a few coarse timers, and
+ * SIGTERM/SIGINT delivered only inside epoll_pwait so that a
  * signal can never be missed between a check and the wait.
  */
 

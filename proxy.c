@@ -34,7 +34,8 @@
 #define EXIT_RUNTIME	1
 #define EXIT_CONFIG	2
 #define STALE_DAYS	30
-/* listeners, DNS sockets, epoll, stdio, and the splice pipes */
+/* stdio, epoll, listeners, DNS sockets, the health port and its 16
+ * probes, a reject in flight (about 30), and the splice pipes */
 #define NOFILE_RESERVE	(32 + 2 * PUMP_PIPES_MAX)
 
 extern char **environ;

@@ -33,8 +33,10 @@ pump_events(struct pump_end *e, uint32_t revents)
 
 	if (revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		e->hup = 1;
+	if (revents & EPOLLPRI)
+		e->urgent = 1;
 	/* An error or hang-up is found by the next recv or send. */
-	if (revents & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+	if (revents & (EPOLLIN | EPOLLPRI | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		e->readable = 1;
 	if (revents & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		e->writable = 1;
@@ -176,6 +178,27 @@ hold(struct pump *p, const char *src, size_t n)
 	return (0);
 }
 
+/*
+ * A read from ${src} returned ${n} <= 0: EOF, nothing more for now
+ * (EAGAIN; for a splice into an empty pipe, too, it means the socket is
+ * empty), or an error.
+ */
+static int
+read_end(struct pump *p, struct pump_end *src, ssize_t n)
+{
+
+	if (n == 0) {
+		p->eof = 1;
+		return (PUMP_IDLE);
+	}
+	if (errno == EINTR)
+		return (PUMP_IDLE);
+	if (!again())
+		return (PUMP_FAIL_SRC);
+	src->readable = 0;
+	return (PUMP_IDLE);
+}
+
 /* Copy mode: one recv, then one send; the rest is held. */
 static int
 fill_copy(struct pump *p, struct pump_end *src, struct pump_end *dst,
@@ -183,22 +206,12 @@ fill_copy(struct pump *p, struct pump_end *src, struct pump_end *dst,
 {
 	ssize_t n, w;
 
-	if ((n = recv(src->w.fd, scratch, sizeof(scratch), 0)) < 0) {
-		if (errno == EINTR)
-			return (PUMP_IDLE);
-		if (!again())
-			return (PUMP_FAIL_SRC);
-		src->readable = 0;
-		return (PUMP_IDLE);
-	}
-	if (n == 0) {
-		p->eof = 1;
-		return (PUMP_IDLE);
-	}
+	if ((n = recv(src->w.fd, scratch, sizeof(scratch), 0)) <= 0)
+		return (read_end(p, src, n));
 	*active = 1;
 	if ((size_t)n == sizeof(scratch))
 		pipe_borrow(p);		/* bulk: splice from now on */
-	else if (!src->hup)
+	else if (!src->hup && !src->urgent)
 		src->readable = 0;	/* a short read emptied the socket */
 	w = send(dst->w.fd, scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (w < 0 && !again())
@@ -214,9 +227,16 @@ fill_copy(struct pump *p, struct pump_end *src, struct pump_end *dst,
 	return (PUMP_IDLE);
 }
 
-/* Splice mode: socket to the (empty) pipe. */
+/*
+ * Splice mode: socket to the (empty) pipe.  A splice stops at TCP urgent
+ * data and returns EAGAIN there (or 0 when a FIN is queued behind it): only
+ * recv steps over the mark.  So the end of a burst is settled by one recv
+ * in copy mode, which tells the empty socket, the mark and the real EOF
+ * apart.
+ */
 static int
-fill_pipe(struct pump *p, struct pump_end *src, int *active)
+fill_pipe(struct pump *p, struct pump_end *src, struct pump_end *dst,
+    int *active)
 {
 	ssize_t n;
 
@@ -227,17 +247,10 @@ fill_pipe(struct pump *p, struct pump_end *src, int *active)
 		*active = 1;
 		return (PUMP_IDLE);
 	}
-	if (n == 0) {
-		p->eof = 1;
-		return (PUMP_IDLE);
-	}
-	if (errno == EINTR)
-		return (PUMP_IDLE);
-	/* The pipe is empty, so EAGAIN means the socket is. */
-	if (!again())
-		return (PUMP_FAIL_SRC);
-	src->readable = 0;
-	return (PUMP_IDLE);
+	if (n < 0 && !again())
+		return (read_end(p, src, n));
+	pipe_return(p);
+	return (fill_copy(p, src, dst, active));
 }
 
 int
@@ -262,7 +275,7 @@ pump_run(struct pump *p, struct pump_end *src, struct pump_end *dst,
 		}
 		if (budget-- == 0)
 			return (PUMP_MORE);
-		r = p->pipe[0] >= 0 ? fill_pipe(p, src, active) :
+		r = p->pipe[0] >= 0 ? fill_pipe(p, src, dst, active) :
 		    fill_copy(p, src, dst, active);
 		if (r != PUMP_IDLE)
 			return (r);

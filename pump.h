@@ -36,6 +36,8 @@ struct pump_end {
 	int	readable;	/* bytes or EOF may be waiting */
 	int	writable;	/* the send buffer may take bytes */
 	int	hup;		/* FIN, HUP or error seen: read to the end */
+	int	urgent;		/* TCP urgent data seen: short reads prove
+				   nothing (a read stops at the mark) */
 };
 
 /* One direction: bytes read from one end, not yet written to the other. */

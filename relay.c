@@ -36,7 +36,7 @@ enum cstate {
 };
 
 /* Sessions are edge-triggered: each socket is added once, never changed. */
-#define SESSION_EVENTS	(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
+#define SESSION_EVENTS	(EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 struct conn {
 	struct pump_end cl, ul;		/* client, upstream */
@@ -102,7 +102,7 @@ deadline(const struct conn *c)
 	case C_PROXY_HEADER:
 		return (c->t_open + PROXY_HEADER_MS);
 	case C_WAIT_DNS:
-		return (c->t_open + cfg.connect_s * 1000ull);
+		return (c->t_attempt + cfg.connect_s * 1000ull);
 	case C_CONNECTING:
 		return (c->t_attempt + cfg.connect_s * 1000ull);
 	default:
@@ -387,6 +387,7 @@ conn_start(struct conn *c, const char *via)
 	log_end(&l);
 
 	c->state = C_WAIT_DNS;
+	c->t_attempt = loop_now();	/* not counting a PROXY header's wait */
 	heap_update(c);
 	if (upstream_count() > 0) {
 		connect_next(c);
@@ -562,7 +563,7 @@ connect_next(struct conn *c)
 	int fd;
 
 	loop_watch_close(&c->ul.w);
-	c->ul.readable = c->ul.writable = c->ul.hup = 0;
+	c->ul.readable = c->ul.writable = c->ul.hup = c->ul.urgent = 0;
 	while (c->tries < upstream_count()) {
 		if (c->tries == 0)
 			c->first = upstream_first();
@@ -628,7 +629,9 @@ connect_done(struct conn *c, uint32_t revents)
 	c->state = C_RELAY;
 	c->t_active = loop_now();
 	heap_update(c);
-	/* Bytes the client sent already are reported by this add. */
+	/* Without --proxy-protocol the client is added only now, and this
+	 * add reports bytes it sent already; with it, it is in since accept
+	 * and its flags are current. */
 	if (loop_watch_set(&c->cl.w, SESSION_EVENTS) != 0) {
 		log_errno("conn_error", "epoll_ctl");
 		conn_close(c, "error");

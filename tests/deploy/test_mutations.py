@@ -13,19 +13,26 @@ import deploylib as d
 
 # ---- helpers that break a loaded copy ----------------------------------
 
+def _set(container, key, k, v, name, value):
+    """Set ${name} in a container's env list (ECS or Kubernetes spelling)."""
+    for e in container[key]:
+        if e[k] == name:
+            e[v] = value
+            return
+    container[key].append({k: name, v: value})
+
+
+def _del(container, key, k, name):
+    container[key] = [e for e in container[key] if e[k] != name]
+
+
 def env_set(t, name, value):
-    env = d.ecs_container(t)["Environment"]
-    for e in env:
-        if e["Name"] == name:
-            e["Value"] = value
-            return t
-    env.append({"Name": name, "Value": value})
+    _set(d.ecs_container(t), "Environment", "Name", "Value", name, value)
     return t
 
 
 def env_del(t, name):
-    c = d.ecs_container(t)
-    c["Environment"] = [e for e in c["Environment"] if e["Name"] != name]
+    _del(d.ecs_container(t), "Environment", "Name", name)
     return t
 
 
@@ -54,18 +61,12 @@ def svc_props(t):
 
 
 def kenv_set(docs, name, value):
-    env = d.k8s_container(docs)["env"]
-    for e in env:
-        if e["name"] == name:
-            e["value"] = value
-            return docs
-    env.append({"name": name, "value": value})
+    _set(d.k8s_container(docs), "env", "name", "value", name, value)
     return docs
 
 
 def kenv_del(docs, name):
-    c = d.k8s_container(docs)
-    c["env"] = [e for e in c["env"] if e["name"] != name]
+    _del(d.k8s_container(docs), "env", "name", name)
     return docs
 
 

@@ -297,3 +297,60 @@ def test_flt16_clock_jump(dns, upstream_factory, proxy_factory):
         assert close["ts"] < proxy.named("conn_open")[0]["ts"]
     finally:
         shutil.rmtree(spec_dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# TCP urgent data: a read stops at the urgent mark, a splice cannot step
+# over it. Neither may stall a session or end it early. (The urgent byte
+# itself is consumed out of band, as every byte-stream relay that does not
+# set SO_OOBINLINE does; SMTP has no use for it.)
+# --------------------------------------------------------------------------
+
+def _all_queued_before_connect(dns, listener_factory, proxy_factory, send):
+    """The client's bytes all wait in the proxy's receive queue while its
+    upstream connect hangs in a full accept queue; then the connect lands."""
+    hole = listener_factory("127.0.0.5", backlog=0)
+    hole.fill_queue()
+    dns.set_ses(v4=["127.0.0.5"])
+    proxy = proxy_factory("--connect-timeout", "10", "--idle-timeout", "30")
+    client = connect()
+    send(client)
+    time.sleep(0.3)
+    hole.pending()
+    for c in hole.accepted:
+        c.close()
+    hole.accepted.clear()
+    return proxy, client, hole.accept(timeout=10)
+
+
+def test_urgent_data_does_not_stall_a_small_write(dns, listener_factory,
+                                                  proxy_factory):
+    def send(c):
+        c.send(b"AAAA")
+        c.send(b"B", socket.MSG_OOB)
+        c.send(b"CCCC\r\n")
+    _, client, up = _all_queued_before_connect(dns, listener_factory,
+                                               proxy_factory, send)
+    assert recv_exact(up, 10, timeout=5) == b"AAAACCCC\r\n"
+    client.close()
+    up.close()
+
+
+def test_urgent_data_in_bulk_is_no_eof(dns, listener_factory, proxy_factory):
+    bulk = b"X" * 20000
+
+    def send(c):
+        c.send(bulk + b"AAAA")
+        c.send(b"B", socket.MSG_OOB)
+        c.send(b"CCCC\r\n")
+        c.shutdown(socket.SHUT_WR)
+    proxy, client, up = _all_queued_before_connect(dns, listener_factory,
+                                                   proxy_factory, send)
+    got, how = recv_until_closed(up, timeout=10)
+    assert (len(got), how) == (len(bulk) + 10, "eof")
+    assert got == bulk + b"AAAACCCC\r\n"
+    up.close()
+    back, how = recv_until_closed(client, timeout=10)
+    assert (back, how) == (b"", "eof")
+    closed = proxy.wait_event("conn_close")
+    assert closed["reason"] == "closed" and int(closed["bytes_in"]) == len(got)

@@ -310,3 +310,19 @@ def test_health_listen_same_as_listen_from_env_refused(dns, run_proxy):
                              defaults=True)
     assert rc == 2, (rc, err[-2000:])
     assert "HEALTH_LISTEN" in out + err
+
+
+def test_idle_connections_cannot_starve_probes(dns, proxy_factory):
+    """A new probe takes the place of the oldest of 16 open connections: a
+    peer holding idle connections cannot make the health checks fail."""
+    proxy_factory("--health-listen", HEALTH_ARG)
+    idle = [connect(HEALTH) for _ in range(16)]
+    try:
+        time.sleep(0.2)
+        assert status_code("/livez") == b"HTTP/1.1 200 OK"
+        # the oldest idle one was closed to make room
+        rest, how = recv_until_closed(idle[0], timeout=5)
+        assert rest == b"" and how in ("eof", "reset")
+    finally:
+        for s in idle:
+            s.close()
