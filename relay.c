@@ -101,9 +101,8 @@ deadline(const struct conn *c)
 	switch (c->state) {
 	case C_PROXY_HEADER:
 		return (c->t_open + PROXY_HEADER_MS);
-	case C_WAIT_DNS:
-		return (c->t_attempt + cfg.connect_s * 1000ull);
-	case C_CONNECTING:
+	case C_WAIT_DNS:	/* t_attempt: when the wait began */
+	case C_CONNECTING:	/* t_attempt: this address's connect */
 		return (c->t_attempt + cfg.connect_s * 1000ull);
 	default:
 		d = c->t_active + cfg.idle_s * 1000ull;

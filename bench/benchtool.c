@@ -344,6 +344,9 @@ static int cmd_pingpong(char **av)
 	int fd = dial(&sa);
 	if (fd < 0)
 		die("connect");
+	/* a lost echo ends the run instead of hanging it */
+	struct timeval tv = {.tv_sec = 10};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	if (writeall(fd, "E", 1) < 0)
 		die("write");
 	double *rt = malloc(sizeof(double) * (size_t)n);

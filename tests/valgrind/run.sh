@@ -60,7 +60,7 @@ export SES_IT_WRAPPER="valgrind --tool=memcheck --error-exitcode=99 \
 --errors-for-leak-kinds=definite,indirect --track-fds=yes --vgdb=no \
 --num-callers=30 ${VALGRIND_FLAGS:-} --log-file=$logs/{id}.log"
 export SES_IT_WRAPPER_EXE=$tool
-export SES_IT_WRAPPER_LOG=$logs/{id}.log
+export SES_IT_WRAPPER_LOG="$logs/{id}.log"
 
 start=$SECONDS
 suite=0
