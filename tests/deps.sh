@@ -5,7 +5,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 pkgs="gcc make musl-tools musl-dev libseccomp-dev clang libclang-rt-14-dev
-    clang-tidy cppcheck shellcheck python3-hypothesis"
+    clang-tidy cppcheck shellcheck python3-hypothesis valgrind"
 if [ -f "$here/integration/packages.txt" ]; then
 	pkgs="$pkgs $(grep -v '^#' "$here/integration/packages.txt" | tr '\n' ' ')"
 fi
