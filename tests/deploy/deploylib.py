@@ -196,6 +196,18 @@ def c_const(name, defs=None):
     return int(eval(expr, {"__builtins__": {}}))  # digits and + - * / only
 
 
+def _nlb_numbers(p, drain, dereg, idle, nlb_idle):
+    """The NLB's numbers against the proxy's (ECS and Kubernetes alike):
+    draining sessions finish before the target is gone, and the proxy, not
+    the NLB, closes idle sessions."""
+    if None not in (drain, dereg) and not drain < dereg:
+        p.append(f"DRAIN_TIMEOUT {drain} is not below the deregistration "
+                 f"delay {dereg}")
+    if None not in (idle, nlb_idle) and not idle < nlb_idle:
+        p.append(f"IDLE_TIMEOUT {idle} is not below the NLB idle timeout "
+                 f"{nlb_idle}: the NLB would drop idle flows silently")
+
+
 def nofile_needed(max_conns):
     """Descriptors for max_conns sessions, by proxy.c's own arithmetic:
     2 per session plus NOFILE_RESERVE (listeners, DNS sockets, epoll,
@@ -565,12 +577,7 @@ def check_ecs_numbers(t, defaults):
                  "SIGKILL would cut the drain")
     if stop is not None and stop > 120:
         p.append(f"stopTimeout {stop} exceeds Fargate's 120 s")
-    if None not in (drain, dereg) and not drain < dereg:
-        p.append(f"DRAIN_TIMEOUT {drain} is not below the deregistration "
-                 f"delay {dereg}")
-    if None not in (idle, nlb_idle) and not idle < nlb_idle:
-        p.append(f"IDLE_TIMEOUT {idle} is not below the NLB idle timeout "
-                 f"{nlb_idle}: the NLB would drop idle flows silently")
+    _nlb_numbers(p, drain, dereg, idle, nlb_idle)
     nofile = [u for u in c.get("Ulimits", []) if u.get("Name") == "nofile"]
     if conns is not None:
         need = nofile_needed(conns)
@@ -871,12 +878,7 @@ def check_k8s_numbers(docs, defaults):
     if None not in (drain, sleep, dereg) and not drain + sleep <= dereg:
         p.append(f"deregistration delay {dereg} does not cover preStop "
                  f"sleep {sleep} + DRAIN_TIMEOUT {drain}")
-    if None not in (drain, dereg) and not drain < dereg:
-        p.append(f"DRAIN_TIMEOUT {drain} is not below the deregistration "
-                 f"delay {dereg}")
-    if None not in (idle, nlb_idle) and not idle < nlb_idle:
-        p.append(f"IDLE_TIMEOUT {idle} is not below the NLB idle timeout "
-                 f"{nlb_idle}: the NLB would drop idle flows silently")
+    _nlb_numbers(p, drain, dereg, idle, nlb_idle)
     mem = c.get("resources", {}).get("limits", {}).get("memory", "")
     m = re.fullmatch(r"(\d+)Mi", str(mem))
     if conns is not None and (not m or int(m.group(1)) <
