@@ -159,18 +159,30 @@ put_value(struct log_line *l, const char *val)
 static void
 put_time(struct log_line *l)
 {
+	/* The date and time to the second, formatted once per second. */
+	static time_t sec = -1;
+	static char day[24];
+	static size_t dayn;
 	struct timespec ts;
 	struct tm tm;
 	char buf[40];
 	size_t n;
 
 	/* CLOCK_REALTIME goes through the vDSO: no syscall in practice. */
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0 ||
-	    gmtime_r(&ts.tv_sec, &tm) == NULL) {
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0) {
 		put_value(l, "1970-01-01T00:00:00.000Z");
 		return;
 	}
-	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (ts.tv_sec != sec) {
+		if (gmtime_r(&ts.tv_sec, &tm) == NULL) {
+			put_value(l, "1970-01-01T00:00:00.000Z");
+			return;
+		}
+		dayn = strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+		sec = ts.tv_sec;
+	}
+	memcpy(buf, day, dayn);
+	n = dayn;
 	buf[n++] = '.';
 	buf[n++] = (char)('0' + ts.tv_nsec / 100000000);
 	buf[n++] = (char)('0' + ts.tv_nsec / 10000000 % 10);

@@ -46,6 +46,15 @@ for d in /usr/libexec/valgrind /usr/lib/x86_64-linux-gnu/valgrind \
 done
 [[ -n "$tool" ]] || { echo "valgrind/run.sh: no memcheck-$arch-linux found" >&2; exit 2; }
 
+# A test that starts the proxy as another uid runs valgrind as that uid,
+# and valgrind must open the binary: a checkout may sit in a 0700
+# directory (mktemp -d), so run a copy from a world-readable one.
+bindir=$(mktemp -d /tmp/ses-valgrind-bin.XXXXXX)
+trap 'rm -rf "$bindir"' EXIT
+chmod 755 "$bindir"
+install -m 755 "$binary" "$bindir/ses-smtp-proxy"
+binary=$bindir/ses-smtp-proxy
+
 # Written by the proxy after it left root too (65534, or the uid a test
 # starts it as): valgrind opens the log before the program runs, but a
 # non-root start opens it as that user.
