@@ -144,7 +144,7 @@ deps:
 test: deps all unit
 	$(MAKE) diff-cidr analyze
 	$(MAKE) deploy-test
-	$(MAKE) fuzz FUZZ_SECONDS=10
+	$(MAKE) fuzz FUZZ_SECONDS=60
 	$(MAKE) seccomp-test
 	tests/integration/run.sh
 	$(MAKE) asan
