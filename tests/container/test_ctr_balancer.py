@@ -35,7 +35,7 @@ def test_proxy_protocol_image_healthcheck_and_client_identity(ses, containers):
         "PROXY_PROTOCOL": "1", "ALLOW_CLIENTS": "127.0.0.1/32,203.0.113.0/24"})
     c.wait_health("healthy", timeout=20)
     with connect(ctr.PROXY_ADDR) as s:
-        s.sendall(v2_proxy("203.0.113.7", 40001, "10.0.0.1", 1587))
+        s.sendall(v2_proxy("203.0.113.7", 40001, "198.51.100.1", 1587))
         assert read_line(s) == SES_GREETING
     opened = c.wait_event("conn_open", client="203.0.113.7:40001")
     assert opened["via"].startswith("127.0.0.1:")

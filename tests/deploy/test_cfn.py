@@ -95,9 +95,9 @@ def test_region_parameter_matches_the_binary_rule(cfn):
 def test_resolver_parameter_is_one_address(cfn):
     pattern = re.compile(cfn["Parameters"]["DnsResolverCidr"][
         "AllowedPattern"])
-    assert pattern.fullmatch("10.0.0.2/32")
+    assert pattern.fullmatch("192.0.2.2/32")  # (VPC CIDR + 2 in real use)
     assert not pattern.fullmatch("0.0.0.0/0")
-    assert not pattern.fullmatch("10.0.0.0/16")
+    assert not pattern.fullmatch("192.0.0.0/16")
 
 
 def test_hardening(cfn):

@@ -211,7 +211,7 @@ ECS_EGRESS = {
             "Type": "AWS::EC2::SecurityGroupEgress",
             "Properties": {"GroupId": {"Ref": "TaskSecurityGroup"},
                            "IpProtocol": "tcp", "FromPort": 22,
-                           "ToPort": 22, "CidrIp": "10.0.0.0/8"}}),
+                           "ToPort": 22, "CidrIp": "198.51.100.0/24"}}),
          "allows more than DNS and 587"),
 }
 
@@ -316,7 +316,7 @@ ECS_HARDENING = {
     "no PROXY_PROTOCOL":
         (lambda t: env_del(t, "PROXY_PROTOCOL"), "PROXY_PROTOCOL is not set"),
     "client list hard-coded":
-        (lambda t: env_set(t, "ALLOW_CLIENTS", "10.0.0.0/8"),
+        (lambda t: env_set(t, "ALLOW_CLIENTS", "198.51.100.0/24"),
          "ClientCidrs parameter"),
 }
 
@@ -401,7 +401,7 @@ K8S_NUMBERS = {
          "NetworkPolicy ingress ports"),
     "client lists differ":
         (lambda k: d.k8s_one(k, "Service")["spec"][
-            "loadBalancerSourceRanges"].append("192.168.0.0/16"),
+            "loadBalancerSourceRanges"].append("198.18.0.0/15"),
          "differs from loadBalancerSourceRanges"),
     "proxy protocol off in the proxy only":
         (lambda k: kenv_del(k, "PROXY_PROTOCOL"),
@@ -537,7 +537,7 @@ K8S_NETPOL = {
          "go beyond DNS and 587"),
     "every port out":
         (lambda k: egress(k).append({"to": [{"ipBlock": {
-            "cidr": "10.0.0.0/8"}}]}), "allows every port"),
+            "cidr": "198.51.100.0/24"}}]}), "allows every port"),
     "DNS anywhere":
         (lambda k: setitem(egress(k)[0], "to", [{"ipBlock": {
             "cidr": "0.0.0.0/0"}}]), "DNS egress goes elsewhere"),
