@@ -27,7 +27,7 @@
 
 #define PUMP_CHUNK	16384	/* largest copy-mode read */
 #define PUMP_PIPES_MAX	16	/* pipes in use at once, 2 fds each */
-#define PUMP_PIPE_SIZE	(1 << 20)	/* fs.pipe-max-size's default */
+#define PUMP_PIPE_SIZE	(1024 * 1024)	/* fs.pipe-max-size's default */
 #define PUMP_BUDGET	16	/* reads per turn before others get theirs */
 
 /* One socket of a session, with what its edge-triggered events said. */

@@ -217,16 +217,16 @@ def nofile_needed(max_conns):
 
 def relay_chunk():
     """The most one direction of a session holds in user space."""
-    defs = c_defines()
-    for name in ("PUMP_CHUNK", "RELAY_CHUNK"):
-        if name in defs:
-            return c_const(name, defs)
-    raise ValueError("neither PUMP_CHUNK nor RELAY_CHUNK is defined")
+    return c_const("PUMP_CHUNK")
 
 
 def memory_needed_mib(max_conns):
-    """At most one chunk per direction per session, plus the base."""
-    return 2 * relay_chunk() * max_conns / 2**20 + BASE_MEMORY_MIB
+    """At most one chunk per direction per session, every splice pipe full
+    (pipe pages are charged to the container's memory cgroup), plus the
+    base."""
+    pipes = c_const("PUMP_PIPES_MAX") * c_const("PUMP_PIPE_SIZE")
+    return ((2 * relay_chunk() * max_conns + pipes) / 2**20
+            + BASE_MEMORY_MIB)
 
 
 def log_events():
