@@ -108,17 +108,17 @@ def test_inp08_repeatable_flags_accepted(dns, run_proxy):
 
 
 @pytest.mark.parametrize("flag", ["--allow-cidr", "--allow-client"])
-@pytest.mark.parametrize("cidr", ["10.0.0.0/33", "10.0.0.1/8", "foo",
-                                  "10.0.0.0/", "300.0.0.0/8", "10.0.0/8",
-                                  "fe80::1/64", "::/129", "10.0.0.0/-1",
-                                  "10.0.0.0/8x", ""])
+@pytest.mark.parametrize("cidr", ["192.0.2.0/33", "192.0.2.1/24", "foo",
+                                  "192.0.2.0/", "300.0.0.0/8", "192.0.2/24",
+                                  "fe80::1/64", "::/129", "192.0.2.0/-1",
+                                  "192.0.2.0/24x", ""])
 def test_inp08_bad_cidr_refused(dns, run_proxy, flag, cidr):
     assert_refused(run_proxy(flag, cidr), flag)
 
 
 @pytest.mark.parametrize("var", ["SES_ALLOW_CIDRS", "ALLOW_CLIENTS"])
 def test_inp08_bad_cidr_env_refused(dns, run_proxy, var):
-    assert_refused(run_proxy(env={var: "127.0.1.0/29,10.0.0.1/8"}), var)
+    assert_refused(run_proxy(env={var: "127.0.1.0/29,192.0.2.1/24"}), var)
 
 
 @pytest.mark.parametrize("listen", ["127.0.0.1:70000", "127.0.0.1:65536",
