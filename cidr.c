@@ -189,10 +189,41 @@ cidr_addr_eq(const struct cidr_addr *a, const struct cidr_addr *b)
 	return (a->family == b->family && memcmp(a->a, b->a, 16) == 0);
 }
 
+/* Write ${v} in decimal at ${p}; returns the end (no NUL). */
+static char *
+put_decimal(char *p, unsigned v)
+{
+	char tmp[10];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return (p);
+}
+
+/*
+ * Addresses are formatted twice per session for the logs: IPv4 by hand
+ * (musl's inet_ntop goes through snprintf), IPv6 by inet_ntop (RFC 5952).
+ */
 void
 cidr_addr_format(const struct cidr_addr *a, char buf[CIDR_ADDRSTRLEN])
 {
+	char *p = buf;
+	int i;
 
+	if (a->family == AF_INET) {
+		for (i = 0; i < 4; i++) {
+			if (i > 0)
+				*p++ = '.';
+			p = put_decimal(p, a->a[i]);
+		}
+		*p = '\0';
+		return;
+	}
 	if (inet_ntop(a->family, a->a, buf, CIDR_ADDRSTRLEN) == NULL)
 		memcpy(buf, "?", 2);
 }
@@ -211,16 +242,25 @@ void
 cidr_sockaddr_format(const struct sockaddr *sa, char buf[CIDR_ADDRSTRLEN + 8])
 {
 	struct cidr_addr a;
-	char host[CIDR_ADDRSTRLEN];
+	char host[CIDR_ADDRSTRLEN], *p;
 	uint16_t port;
+	size_t n;
 
 	if (cidr_addr_from_sockaddr(sa, &a, &port)) {
 		memcpy(buf, "?", 2);
 		return;
 	}
 	cidr_addr_format(&a, host);
-	snprintf(buf, CIDR_ADDRSTRLEN + 8, a.family == AF_INET6 ?
-	    "[%s]:%u" : "%s:%u", host, (unsigned)port);
+	n = strlen(host);
+	p = buf;
+	if (a.family == AF_INET6)
+		*p++ = '[';
+	memcpy(p, host, n);
+	p += n;
+	if (a.family == AF_INET6)
+		*p++ = ']';
+	*p++ = ':';
+	*put_decimal(p, port) = '\0';
 }
 
 int

@@ -139,19 +139,41 @@ put_key(struct log_line *l, const char *key)
 	}
 }
 
+/* How many bytes from ${s} on are copied as they are (escape_char). */
+static size_t
+plain_run(const char *s)
+{
+	const char *p = s;
+
+	while ((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f &&
+	    *p != '"' && *p != '\\')
+		p++;
+	return ((size_t)(p - s));
+}
+
 static void
 put_value(struct log_line *l, const char *val)
 {
 	int quote = log_json || needs_quotes(val);
-	size_t tn;
+	size_t tn, run;
 	char tmp[6];
 
 	if (quote)
 		put(l, "\"", 1, 1, 1);
-	for (; *val != '\0' && !l->full; val++) {
+	while (*val != '\0' && !l->full) {
+		/* A run that needs no escapes is copied whole, unless the
+		 * line is close to its limit: then byte by byte, so that a
+		 * cut still lands on a character boundary. */
+		run = plain_run(val);
+		if (run > 1 && l->len + run + 1 < cut_limit()) {
+			put(l, val, run, quote, 1);
+			val += run;
+			continue;
+		}
 		tn = escape_char((unsigned char)*val, tmp);
 		/* Inside quotes any escape boundary is a place to cut. */
 		put(l, tmp, tn, quote, 1);
+		val++;
 	}
 	put(l, "\"", quote ? 1 : 0, 1, 0);
 }

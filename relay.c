@@ -86,6 +86,7 @@ static struct {
 static void callback_client(struct loop_watch *, uint32_t);
 static void callback_upstream(struct loop_watch *, uint32_t);
 static void conn_close(struct conn *, const char *);
+static void conn_release(struct conn *);
 static void conn_drop(struct conn *, struct ratelimit *, const char *,
     const char *, size_t);
 static void connect_next(struct conn *);
@@ -429,16 +430,25 @@ admit(int fd, const struct sockaddr_storage *ss)
 		log_rejected(buf, &rl_busy, "max_conns");
 		return;
 	}
+	/*
+	 * The client is watched from its accept: whatever it sends (a PROXY
+	 * header, or bytes and a FIN during the upstream connect) is known
+	 * by the time the relay starts, without another loop turn.
+	 */
+	if (loop_watch_set(&c->cl.w, SESSION_EVENTS) != 0) {
+		log_errno("conn_error", "epoll_ctl");
+		(void)send(fd, msg_busy, sizeof(msg_busy) - 1,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		st.rejected++;
+		conn_release(c);
+		return;
+	}
 	if (!cfg.proxy_protocol) {
 		conn_start(c, NULL);
 		return;
 	}
 	c->state = C_PROXY_HEADER;
 	heap_update(c);
-	if (loop_watch_set(&c->cl.w, SESSION_EVENTS) != 0) {
-		log_errno("conn_error", "epoll_ctl");
-		conn_close(c, "error");
-	}
 }
 
 /*
@@ -628,14 +638,8 @@ connect_done(struct conn *c, uint32_t revents)
 	c->state = C_RELAY;
 	c->t_active = loop_now();
 	heap_update(c);
-	/* Without --proxy-protocol the client is added only now, and this
-	 * add reports bytes it sent already; with it, it is in since accept
-	 * and its flags are current. */
-	if (loop_watch_set(&c->cl.w, SESSION_EVENTS) != 0) {
-		log_errno("conn_error", "epoll_ctl");
-		conn_close(c, "error");
-		return;
-	}
+	/* The client is watched since its accept: its flags are current.
+	 * A fresh socket's send buffer is empty. */
 	c->cl.writable = 1;
 	relay_pump(c);
 }
@@ -813,9 +817,6 @@ callback_upstream(struct loop_watch *w, uint32_t revents)
 }
 
 /* ---- closing, timers, drain */
-
-static void
-conn_release(struct conn *);
 
 static void
 conn_close(struct conn *c, const char *reason)

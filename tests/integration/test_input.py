@@ -3,7 +3,9 @@ flood while the upstream connect hangs."""
 
 import hashlib
 import os
+import socket
 import threading
+import time
 
 from fakes import SES_GREETING
 from helpers import (connect, read_line, read_reply, recv_exact,
@@ -55,6 +57,38 @@ def test_inp02_early_bytes_reach_upstream_in_order(dns, listener_factory,
         assert recv_exact(up, len(early)) == early
         up.sendall(b"250 ok\r\n")
         assert read_line(client) == b"250 ok\r\n"
+
+
+def test_inp02_early_bytes_and_fin_kept_through_a_slow_connect(
+        dns, listener_factory, proxy_factory):
+    """The client sends its bytes and half-closes while the upstream's
+    handshake is still pending (its SYN dropped by a full accept queue):
+    both wait in the client socket, and once the connect completes they
+    reach the upstream in order, the FIN after the bytes; the other
+    direction still works after the client's half-close."""
+    slow = listener_factory("127.0.0.5", backlog=0)
+    slow.fill_queue()
+    dns.set_ses(v4=["127.0.0.5"])
+    proxy = proxy_factory("--connect-timeout", "10")
+    early = b"EHLO early.example.com\r\nQUIT\r\n"
+    with connect() as client:
+        client.sendall(early)
+        client.shutdown(socket.SHUT_WR)
+        time.sleep(0.5)         # the proxy's first SYN is dropped meanwhile
+        assert proxy.named("conn_close") == []
+        # room in the queue: the SYN's retransmission (after ~1 s) gets in
+        for _ in slow._fillers:
+            slow.accept()
+        up = slow.accept(timeout=10.0)
+        assert recv_until_closed(up) == (early, "eof")
+        up.sendall(SES_GREETING)
+        assert read_line(client) == SES_GREETING
+        up.close()
+        assert recv_until_closed(client) == (b"", "eof")
+    close = proxy.wait_event("conn_close")
+    assert close["reason"] == "closed"
+    assert int(close["bytes_in"]) == len(early)
+    assert int(close["bytes_out"]) == len(SES_GREETING)
 
 
 def test_inp03_flood_while_upstream_connect_hangs(dns, listener_factory,

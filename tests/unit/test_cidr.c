@@ -404,6 +404,52 @@ test_format(void)
 	}
 }
 
+/*
+ * IPv4 addresses and ports are formatted by hand: compare with the C
+ * library's inet_ntop and snprintf over every octet value and a spread
+ * of ports, including the widest "255.255.255.255:65535".
+ */
+static void
+test_format_v4_differential(void)
+{
+	static const unsigned ports[] = { 0, 1, 9, 10, 99, 100, 587, 1587,
+	    9999, 10000, 65535 };
+	char buf[CIDR_ADDRSTRLEN + 8], want[CIDR_ADDRSTRLEN + 8];
+	char host[INET_ADDRSTRLEN];
+	struct sockaddr_in sin;
+	struct cidr_addr a;
+	unsigned v, k, bad = 0;
+
+	TEST_START("cidr_addr_format and cidr_sockaddr_format IPv4 agree "
+	    "with inet_ntop and snprintf");
+	for (v = 0; v < 256 * 11; v++) {
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		k = v % 256;
+		/* every octet value in every position, and mixed widths */
+		sin.sin_addr.s_addr = htonl((uint32_t)(k << 24 |
+		    ((k * 7) & 255) << 16 | ((k * 13 + v / 256) & 255) << 8 |
+		    (255 - k)));
+		sin.sin_port = htons((uint16_t)ports[v / 256]);
+		if (inet_ntop(AF_INET, &sin.sin_addr, host, sizeof(host)) ==
+		    NULL)
+			bad++;
+		memset(&a, 0, sizeof(a));
+		a.family = AF_INET;
+		memcpy(a.a, &sin.sin_addr, 4);
+		memset(buf, '#', sizeof(buf));
+		cidr_addr_format(&a, buf);
+		if (strcmp(buf, host) != 0)
+			bad++;
+		snprintf(want, sizeof(want), "%s:%u", host, ports[v / 256]);
+		cidr_sockaddr_format((struct sockaddr *)&sin, buf);
+		if (strcmp(buf, want) != 0)
+			bad++;
+	}
+	ASSERT_INT_EQ(bad, 0);
+	TEST_DONE();
+}
+
 static void
 test_sockaddr(void)
 {
@@ -741,6 +787,7 @@ main(void)
 	test_contains();
 	test_addr_eq();
 	test_format();
+	test_format_v4_differential();
 	test_sockaddr();
 	test_addr_set();
 	test_cidrset();
