@@ -8,10 +8,11 @@
 static int log_json = 1;
 
 /*
- * Inside the event loop, lines are gathered and written together once per
- * turn (log_flush): one write(2) of at most PIPE_BUF bytes, atomic on the
- * pipe that Docker, ECS and Kubernetes give a container's stderr, instead
- * of one write and one wake-up of the log reader per line.
+ * Inside the event loop, lines are gathered and written together (see
+ * loop.c: when the loop would sleep, when BATCH_MAX is reached, or after
+ * at most LOOP_LOG_HOLD_MS): one write(2) of at most PIPE_BUF bytes,
+ * atomic on the pipe that Docker, ECS and Kubernetes give a container's
+ * stderr, instead of one write and one wake-up of the log reader per line.
  */
 #define BATCH_MAX	4096
 static char batch[BATCH_MAX];
@@ -304,6 +305,13 @@ log_batch(int on)
 
 	log_flush();
 	batching = on;
+}
+
+int
+log_pending(void)
+{
+
+	return (batch_len > 0);
 }
 
 void

@@ -56,6 +56,9 @@ void log_batch(int on);
 /** log_flush(): write the gathered lines, whole, in one write(2). */
 void log_flush(void);
 
+/** log_pending(): lines are gathered and not written yet. */
+int log_pending(void);
+
 /** log_msg(level, event, msg): a line with a single "msg" field. */
 void log_msg(enum log_level level, const char *event, const char *msg);
 

@@ -11,6 +11,8 @@
 
 #define LOOP_MAX_TIMERS	12	/* 7 used: relay 5, upstream 1, health port 1 */
 #define LOOP_BATCH	64
+/* Log lines wait at most this long while events keep coming. */
+#define LOOP_LOG_HOLD_MS	100
 
 static int epfd = -1;
 static uint64_t now_ms;
@@ -167,6 +169,36 @@ run_timers(void)
 	}
 }
 
+/*
+ * Wait for events.  Gathered log lines are written when the loop would
+ * sleep, or once they have waited LOOP_LOG_HOLD_MS: while events keep
+ * coming, a busy relay writes its lines 4 KiB at a time (log_end) and
+ * wakes the log reader (Docker's, ECS's) that much less often.  An idle
+ * relay's lines go out at once.  The cost is one epoll_pwait that does
+ * not block, in a turn that logged and then found nothing to do.
+ */
+static int
+wait_events(struct epoll_event *ev)
+{
+	static uint64_t held;
+	int n, timeout = next_timeout();
+
+	if (!log_pending())
+		held = 0;
+	else {
+		if (held == 0)
+			held = now_ms;
+		if (timeout != 0 && now_ms - held < LOOP_LOG_HOLD_MS) {
+			n = epoll_pwait(epfd, ev, LOOP_BATCH, 0, &wait_mask);
+			if (n != 0)
+				return (n);
+		}
+		log_flush();
+		held = 0;
+	}
+	return (epoll_pwait(epfd, ev, LOOP_BATCH, timeout, &wait_mask));
+}
+
 int
 loop_run(const struct loop_hooks *hooks)
 {
@@ -176,10 +208,7 @@ loop_run(const struct loop_hooks *hooks)
 
 	log_batch(1);
 	while (!stopped) {
-		/* What this turn logged is written before waiting. */
-		log_flush();
-		n = epoll_pwait(epfd, ev, LOOP_BATCH, next_timeout(),
-		    &wait_mask);
+		n = wait_events(ev);
 		now_ms = loop_clock();
 		if (n < 0 && errno != EINTR) {
 			log_errno("loop_failed", "epoll_pwait");

@@ -111,7 +111,8 @@ static const struct seccomp_rule rules[] = {
 	    "loop_watch_close, reject, pipe_return: end of a session, a DNS "
 	    "query, or a pipe that still held bytes"),
 	ROW1(write, 0, ALL, 2, "fd == 2",
-	    "log_end, log_flush: log lines, a loop turn's in one write"),
+	    "log_end, log_flush: log lines, gathered into writes of at "
+	    "most 4 KiB"),
 	ROW1(write, 0, ALL, 1, "fd == 1",
 	    "--check: the report on stdout"),
 	ROW1(getrandom, 2, ALL, GRND_NONBLOCK, "flags == GRND_NONBLOCK",

@@ -192,10 +192,21 @@ def test_flt07_silent_upstream_idle_timeout(dns, upstream_factory, proxy_factory
              what="the upstream side to be closed too")
 
 
+def _one_direction_can_hold():
+    """Bytes the kernel may buffer in one relayed direction: the sender's
+    send buffer, the proxy's receive and send buffers, the receiver's
+    receive buffer (tcp_wmem and tcp_rmem maxima: 32 MiB for tcp_rmem
+    since Linux 6.x), and the proxy's pipe (PUMP_PIPE_SIZE, 1 MiB)."""
+    def maximum(name):
+        return int(Path(f"/proc/sys/net/ipv4/{name}").read_text().split()[2])
+    return 2 * (maximum("tcp_rmem") + maximum("tcp_wmem")) + (1 << 20)
+
+
 def test_flt08_idle_timer_fires_with_full_buffers(dns, upstream, proxy_factory):
     proxy = proxy_factory("--idle-timeout", "1")
     client, up = relayed_pair(upstream)
-    blob = os.urandom(32 << 20)
+    # more than both ends and the proxy can buffer, so each send stops
+    blob = os.urandom(_one_direction_can_hold() + (8 << 20))
     # Neither side reads: both directions fill up and stop.
     to_up = send_all_nonblocking(client, blob, 1.0)
     to_client = send_all_nonblocking(up, blob, 1.0)
