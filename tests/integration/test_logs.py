@@ -3,14 +3,19 @@ logfmt format."""
 
 import base64
 import ipaddress
+import re
 import shutil
+import signal
 import subprocess
+import threading
+from pathlib import Path
 
 import pytest
 
 from fakes import SES_GREETING, TEST_PASSWORD, TEST_USER, ses_name
 from helpers import (PROXY_PORT, connect, host_of, read_line, read_reply,
-                     recv_until_closed, write_allowlist)
+                     recv_until_closed, wait_for, write_allowlist)
+from proxyproc import UNDER_VALGRIND
 
 REQUIRED_KEYS = {"ts", "level", "event"}
 
@@ -222,3 +227,55 @@ def test_strange_sync_token_refused(dns, run_proxy, tmp_path):
     path = write_allowlist(tmp_path / "r.json", sync_token='1"\n{"event":"x"}')
     rc, out, err = run_proxy("--ip-ranges", path)
     assert rc == 2 and str(path) in err
+
+
+WRITE_RE = re.compile(r'^write\(2, "((?:\\x[0-9a-f]{2})*)", (\d+)\) = (\d+)$')
+
+
+@pytest.mark.skipif(UNDER_VALGRIND or shutil.which("strace") is None,
+                    reason="needs strace, and the relay's own syscalls")
+def test_log_lines_gathered_into_whole_writes_under_load(dns, ses,
+                                                         proxy_factory,
+                                                         tmp_path):
+    """A burst of sessions: the relay gathers its log lines while events
+    keep coming and writes them together. Each write(2) to stderr, seen by
+    strace, is whole lines of at most PIPE_BUF (4096) bytes, written in
+    full; every session's lines are there; and the burst takes fewer
+    writes than lines."""
+    proxy = proxy_factory()
+    trace = tmp_path / "writes"
+    tracer = subprocess.Popen(
+        ["strace", "-qq", "-e", "trace=write", "-e", "signal=none", "-xx",
+         "-s", "8192", "-o", str(trace), "-p", str(proxy.pid)])
+    try:
+        wait_for(lambda: f"TracerPid:\t{tracer.pid}\n" in
+                 Path(f"/proc/{proxy.pid}/status").read_text(), 10,
+                 what="strace attached")
+        sessions, threads = 160, 16
+
+        def burst():
+            for _ in range(sessions // threads):
+                with connect() as c:
+                    assert read_line(c) == SES_GREETING
+        workers = [threading.Thread(target=burst) for _ in range(threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join(60)
+        proxy.wait_count("conn_close", sessions, timeout=30)
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(10)
+    writes = []
+    for line in trace.read_text().splitlines():
+        m = WRITE_RE.match(line)
+        assert m, f"unexpected strace line: {line[:200]}"
+        data = bytes.fromhex(m.group(1).replace("\\x", ""))
+        assert int(m.group(2)) == len(data) == int(m.group(3)), line[:200]
+        writes.append(data)
+    assert writes
+    assert all(len(w) <= 4096 and w.endswith(b"\n") for w in writes)
+    lines = b"".join(writes).splitlines()
+    closes = [ln for ln in lines if b'"event":"conn_close"' in ln]
+    assert len(closes) == sessions
+    assert len(writes) < len(lines), (len(writes), len(lines))
