@@ -140,33 +140,40 @@ put_key(struct log_line *l, const char *key)
 	}
 }
 
-/* How many bytes from ${s} on are copied as they are (escape_char). */
+/*
+ * How many bytes from ${s} on, at most ${max}, escape_char copies as they
+ * are.
+ */
 static size_t
-plain_run(const char *s)
+plain_run(const char *s, size_t max)
 {
-	const char *p = s;
+	size_t n;
+	unsigned char c;
 
-	while ((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f &&
-	    *p != '"' && *p != '\\')
-		p++;
-	return ((size_t)(p - s));
+	for (n = 0; n < max; n++) {
+		c = (unsigned char)s[n];
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			break;
+	}
+	return (n);
 }
 
 static void
 put_value(struct log_line *l, const char *val)
 {
 	int quote = log_json || needs_quotes(val);
-	size_t tn, run;
+	size_t tn, run, room;
 	char tmp[6];
 
 	if (quote)
 		put(l, "\"", 1, 1, 1);
 	while (*val != '\0' && !l->full) {
-		/* A run that needs no escapes is copied whole, unless the
-		 * line is close to its limit: then byte by byte, so that a
+		/* A run that needs no escapes is copied whole while the line
+		 * stays below its cut limit; near it, byte by byte, so that a
 		 * cut still lands on a character boundary. */
-		run = plain_run(val);
-		if (run > 1 && l->len + run + 1 < cut_limit()) {
+		room = l->len + 2 < cut_limit() ? cut_limit() - l->len - 2 : 0;
+		run = plain_run(val, room);
+		if (run > 1) {
 			put(l, val, run, quote, 1);
 			val += run;
 			continue;
@@ -221,6 +228,9 @@ log_begin(struct log_line *l, enum log_level level, const char *event)
 
 	l->len = l->safe = 0;
 	l->safe_inq = l->full = 0;
+	/* Warnings and errors explain what comes next (a crash, a kill):
+	 * they, and the lines gathered before them, go out at once. */
+	l->now = level >= LOG_WARN;
 	if (log_json)
 		put(l, "{\"ts\":", 6, 0, 0);
 	else
@@ -297,6 +307,8 @@ log_end(struct log_line *l)
 		log_flush();
 	memcpy(batch + batch_len, l->buf, l->len);
 	batch_len += l->len;
+	if (l->now)
+		log_flush();
 }
 
 void

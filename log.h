@@ -26,6 +26,7 @@ struct log_line {
 	size_t	safe;		/* last offset where the line can be cut */
 	int	safe_inq;	/* ... inside a quoted value */
 	int	full;		/* buf ran out: later fields are dropped */
+	int	now;		/* warn or error: written without waiting */
 };
 
 /** log_init(json): select JSON lines (${json} != 0) or logfmt. */

@@ -801,6 +801,12 @@ callback_client(struct loop_watch *w, uint32_t revents)
 		relay_pump(c);
 	else if (c->state == C_PROXY_HEADER)
 		read_proxy_header(c);
+	else if (revents & (EPOLLERR | EPOLLHUP))
+		/* Reset (or gone both ways) while SES is still being found
+		 * or connected: stop, rather than open a session for no one.
+		 * A FIN alone (EPOLLRDHUP) is a half-close: the bytes before
+		 * it are still relayed. */
+		conn_close(c, "client_reset");
 }
 
 static void

@@ -9,7 +9,8 @@ import time
 
 from fakes import SES_GREETING
 from helpers import (connect, read_line, read_reply, recv_exact,
-                     recv_until_closed, rss_kib, send_all_nonblocking)
+                     recv_until_closed, rss_kib, send_all_nonblocking,
+                     set_rst_on_close)
 from proxyproc import UNDER_VALGRIND
 
 RSS_LIMIT_KIB = 20 * 1024
@@ -89,6 +90,30 @@ def test_inp02_early_bytes_and_fin_kept_through_a_slow_connect(
     assert close["reason"] == "closed"
     assert int(close["bytes_in"]) == len(early)
     assert int(close["bytes_out"]) == len(SES_GREETING)
+
+
+def test_client_reset_during_a_slow_connect_ends_the_session(
+        dns, listener_factory, proxy_factory):
+    """A client that resets while the upstream's handshake is pending is
+    not kept waiting for: its session ends at once as client_reset, well
+    before --connect-timeout, and no upstream connection is left for it."""
+    slow = listener_factory("127.0.0.5", backlog=0)
+    slow.fill_queue()
+    dns.set_ses(v4=["127.0.0.5"])
+    proxy = proxy_factory("--connect-timeout", "30")
+    client = connect()
+    proxy.wait_event("conn_open")
+    set_rst_on_close(client)
+    client.close()
+    close = proxy.wait_event("conn_close", timeout=10)
+    assert close["reason"] == "client_reset"
+    assert int(close["bytes_in"]) == int(close["bytes_out"]) == 0
+    # room in the queue again: a connect still in progress would now get
+    # in with its SYN's retransmission (after ~1 s); the abandoned one
+    # does not
+    assert slow.pending() == len(slow._fillers)
+    time.sleep(1.5)
+    assert slow.pending() == 0
 
 
 def test_inp03_flood_while_upstream_connect_hangs(dns, listener_factory,
