@@ -34,6 +34,17 @@ if ! docker info >/dev/null 2>&1; then
 		say "dockerd is not installed (apt-get install docker.io)"
 		exit 1
 	fi
+	# A dockerd that died leaves its pid file, and a new one then refuses
+	# to start ("pid file found"): remove it only if no dockerd has that
+	# PID.
+	pidf=/var/run/docker.pid
+	if [ -s "$pidf" ]; then
+		old=$(cat "$pidf")
+		if [ "$(cat "/proc/$old/comm" 2>/dev/null)" != dockerd ]; then
+			say "removing a stale $pidf (PID $old is not a running dockerd)"
+			rm -f "$pidf"
+		fi
+	fi
 	say "the Docker engine does not answer: starting dockerd (log: $LOG)"
 	# setsid: dockerd outlives this script and the make that ran it.
 	setsid dockerd >"$LOG" 2>&1 </dev/null &
