@@ -17,7 +17,14 @@
 #include "upstream.h"
 
 #define MAX_LISTEN		4
-#define ACCEPT_BATCH		64
+/*
+ * Accepts per listener per loop turn; the listener is level-triggered, so
+ * the rest wait for the next turn.  Small batches interleave new sessions
+ * with the relaying of open ones: with 64, a burst of connects started 64
+ * upstream handshakes at once and the proxy waited longer to run again
+ * (64 clients, 2 CPUs: 8 gave 5-9 % more connections per second).
+ */
+#define ACCEPT_BATCH		8
 #define ACCEPT_PAUSE_MS		100	/* back-off after EMFILE */
 #define RATELIMIT_MS		1000	/* repetitive warnings: one line a second */
 #define PROXY_HEADER_MS		5000	/* --proxy-protocol: the header's deadline */
