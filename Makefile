@@ -20,7 +20,7 @@ LDHARD	= -Wl,-z,relro,-z,now,-z,noexecstack
 
 SRCS	= log.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c loop.c \
 	  upstream.c pump.c relay.c privdrop.c landlock.c seccomp.c health.c \
-	  healthport.c proxyproto.c
+	  healthport.c proxyproto.c workers.c
 OBJS	= $(SRCS:%.c=build/%.o) build/seccomp_bpf.o
 UNIT	= $(patsubst tests/unit/%.c,build/tests/%,$(filter-out \
 	  tests/unit/harness.c tests/unit/cidr_oracle.c,$(wildcard tests/unit/*.c)))

@@ -13,7 +13,7 @@ enum opt_id {
 	O_REGION, O_FIPS, O_LISTEN, O_IP_RANGES, O_ALLOW_CIDR, O_ALLOW_CLIENT,
 	O_MAX_CONNS, O_IDLE, O_MAX_SESSION, O_CONNECT, O_DRAIN, O_LOG_FORMAT,
 	O_STATS, O_USER, O_LANDLOCK, O_PROXY_PROTOCOL, O_HEALTH_LISTEN, O_CHECK,
-	O_HEALTHCHECK, O_VERSION, O_HELP, O_PRINT_SECCOMP, O_COUNT
+	O_HEALTHCHECK, O_VERSION, O_HELP, O_PRINT_SECCOMP, O_WORKERS, O_COUNT
 };
 
 struct opt {
@@ -61,6 +61,8 @@ static const struct opt opts[O_COUNT] = {
 	[O_VERSION] = { "--version", NULL, 0, 0, 0, 0, NULL },
 	[O_HELP] = { "--help", NULL, 0, 0, 0, 0, NULL },
 	[O_PRINT_SECCOMP] = { "--print-seccomp", NULL, 0, 0, 0, 0, NULL },
+	[O_WORKERS] = { "--workers", "WORKERS", 1, 0, 1, CONFIG_WORKERS_MAX,
+	    "1" },
 };
 
 /* Longest value accepted from argv or the environment. */
@@ -307,6 +309,7 @@ apply_numbers(struct config *cfg, const struct seen *sn, char *err,
 		size_t	off;
 	} nums[] = {
 		{ O_MAX_CONNS, offsetof(struct config, max_conns) },
+		{ O_WORKERS, offsetof(struct config, workers) },
 		{ O_IDLE, offsetof(struct config, idle_timeout) },
 		{ O_MAX_SESSION, offsetof(struct config, max_session) },
 		{ O_CONNECT, offsetof(struct config, connect_timeout) },
@@ -582,6 +585,7 @@ config_usage(void)
 "  --allow-cidr CIDR      SES_ALLOW_CIDRS  extra trusted upstream networks\n"
 "  --allow-client CIDR    ALLOW_CLIENTS    client networks allowed (any)\n"
 "  --max-conns N          MAX_CONNS        concurrent sessions (1024)\n"
+"  --workers N            WORKERS          relay processes on the listener (1)\n"
 "  --idle-timeout S       IDLE_TIMEOUT     idle seconds before close (300)\n"
 "  --max-session S        MAX_SESSION      session length cap, 0 = none (3600)\n"
 "  --connect-timeout S    CONNECT_TIMEOUT  per upstream address (10)\n"

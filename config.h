@@ -14,6 +14,7 @@
 
 #define CONFIG_MAX_LISTEN	2
 #define CONFIG_HOSTLEN		96
+#define CONFIG_WORKERS_MAX	16
 
 enum config_mode {
 	CONFIG_RUN,
@@ -37,6 +38,7 @@ struct config {
 	struct cidrset allow_cidr;	/* tag ALLOWLIST_TAG_OPERATOR */
 	struct cidrset allow_client;	/* empty: any client */
 	unsigned max_conns;
+	unsigned workers;		/* relay processes (--workers) */
 	unsigned idle_timeout;
 	unsigned connect_timeout;
 	unsigned drain_timeout;

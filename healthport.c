@@ -13,6 +13,8 @@
 #include "proxyproto.h"
 #include "relay.h"
 
+/* Level-triggered; with --workers, one waiting worker is woken. */
+#define LISTEN_EVENTS	(EPOLLIN | EPOLLEXCLUSIVE)
 #define PAUSE_MS	100	/* accept back-off when out of descriptors */
 
 /* One probe connection: its request so far. */
@@ -243,7 +245,7 @@ callback_timer(struct loop_timer *t)
 	(void)t;
 	if (resume_at != 0 && resume_at <= loop_now()) {
 		resume_at = 0;
-		if (loop_watch_set(&lw, EPOLLIN) != 0)
+		if (loop_watch_set(&lw, LISTEN_EVENTS) != 0)
 			log_errno("health_error", "epoll_ctl");
 	}
 	for (i = 0; i < HEALTHPORT_CONNS; i++)
@@ -278,6 +280,6 @@ healthport_start(int pp, int (*ready)(void))
 	lw.cb = callback_accept;
 	timer.cb = callback_timer;
 	loop_timer_add(&timer);
-	if (loop_watch_set(&lw, EPOLLIN) != 0)
+	if (loop_watch_set(&lw, LISTEN_EVENTS) != 0)
 		log_errno("health_error", "epoll_ctl");
 }

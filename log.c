@@ -6,6 +6,7 @@
 #include "log.h"
 
 static int log_json = 1;
+static int log_worker = -1;	/* --workers: this process's index */
 
 /*
  * Inside the event loop, lines are gathered and written together (see
@@ -34,6 +35,13 @@ log_init(int json)
 {
 
 	log_json = json;
+}
+
+void
+log_set_worker(int index)
+{
+
+	log_worker = index;
 }
 
 /* Bytes that may precede a cut: the closing quote and the trunc tail. */
@@ -240,6 +248,8 @@ log_begin(struct log_line *l, enum log_level level, const char *event)
 	put_value(l, level_names[level]);
 	put_key(l, "event");
 	put_value(l, event);
+	if (log_worker >= 0)
+		log_u64(l, "worker", (uint64_t)log_worker);
 }
 
 void

@@ -32,6 +32,12 @@ struct log_line {
 /** log_init(json): select JSON lines (${json} != 0) or logfmt. */
 void log_init(int json);
 
+/**
+ * log_set_worker(index): tag every later line with "worker" ${index}
+ * (--workers N), or with nothing when ${index} is -1.
+ */
+void log_set_worker(int index);
+
 /** log_begin(l, level, event): start a line for ${event} at ${level}. */
 void log_begin(struct log_line *l, enum log_level level, const char *event);
 

@@ -95,9 +95,17 @@ privdrop_apply(unsigned uid, unsigned gid)
 		if (verify(uid, gid) != 0)
 			return (-1);
 	}
-	/* No core dumps (they would hold relayed bytes); no new processes. */
+	/* No core dumps: they would hold relayed bytes. */
 	if (setrlimit(RLIMIT_CORE, &zero) != 0)
 		return (fail("setrlimit RLIMIT_CORE"));
+	return (0);
+}
+
+int
+privdrop_no_fork(void)
+{
+	struct rlimit zero = { 0, 0 };
+
 	if (setrlimit(RLIMIT_NPROC, &zero) != 0)
 		return (fail("setrlimit RLIMIT_NPROC"));
 	return (0);

@@ -30,6 +30,7 @@
 #include "resolvconf.h"
 #include "seccomp.h"
 #include "upstream.h"
+#include "workers.h"
 
 #define EXIT_RUNTIME	1
 #define EXIT_CONFIG	2
@@ -46,6 +47,7 @@ static struct allowlist_info info;
 static struct resolvconf rc;
 static struct cidr_addr hosts[HOSTS_MAX_ADDRS];
 static size_t nhosts;
+static int landlock_abi;		/* of this kernel, for sandbox_ready */
 
 /* A configuration problem: one line naming the flag or file, exit 2. */
 static int
@@ -78,6 +80,7 @@ log_startup(void)
 	log_str(&l, "upstream", up);
 	log_str(&l, "listen", lis);
 	log_u64(&l, "max_conns", cfg.max_conns);
+	log_u64(&l, "workers", cfg.workers);
 	log_u64(&l, "pid", (uint64_t)getpid());
 	log_end(&l);
 }
@@ -249,16 +252,16 @@ callback_check_done(void)
 }
 
 /*
- * Steps 2-4 of DESIGN.md section 6, each fatal: leave root, no new
- * privileges, Landlock (fatal only with --landlock required), seccomp.
+ * Steps 2-3 of DESIGN.md section 6, each fatal: leave root, no new
+ * privileges, Landlock (fatal only with --landlock required).  With
+ * --workers they come before the fork: the supervisor and its workers
+ * share one Landlock domain, in which the supervisor may signal them.
  */
 static int
-sandbox_enter(unsigned port)
+sandbox_restrict(unsigned port)
 {
 	struct landlock_status ll;
 	struct log_line l;
-	uid_t uid;
-	gid_t gid;
 
 	if (privdrop_apply(cfg.run_uid, cfg.run_gid) != 0)
 		return (-1);
@@ -272,14 +275,13 @@ sandbox_enter(unsigned port)
 	(void)ll;
 	(void)port;
 	(void)l;
-	(void)uid;
-	(void)gid;
 	log_msg(LOG_ERROR, "sandbox_disabled", "Landlock and seccomp compiled "
 	    "out of this test build (ASan, valgrind): never run it in production");
 	return (0);
 #else
 	if (landlock_apply(port, &ll) < 0)
 		return (-1);
+	landlock_abi = ll.abi;
 	log_begin(&l, ll.net ? LOG_INFO : LOG_WARN, "landlock");
 	log_u64(&l, "abi", (uint64_t)ll.abi);
 	log_str(&l, "fs", ll.fs ? "denied" : "off");
@@ -294,19 +296,59 @@ sandbox_enter(unsigned port)
 		    "available here");
 		return (-1);
 	}
+	return (0);
+#endif
+}
+
+/*
+ * Step 4, fatal: no new process (RLIMIT_NPROC 0), then the seccomp filter
+ * of table ${t}, last of all.
+ */
+static int
+sandbox_seal(enum seccomp_table t)
+{
+#ifdef SANDBOX_OFF
+	(void)t;
+	return (privdrop_no_fork());
+#else
+	struct log_line l;
+	uid_t uid;
+	gid_t gid;
+
 	/* getuid is not in the filter: read the ids first. */
 	uid = getuid();
 	gid = getgid();
-	if (seccomp_install() != 0)
+	if (privdrop_no_fork() != 0 || seccomp_install(t) != 0)
 		return (-1);
 	log_begin(&l, LOG_INFO, "sandbox_ready");
 	log_u64(&l, "uid", (uint64_t)uid);
 	log_u64(&l, "gid", (uint64_t)gid);
-	log_u64(&l, "landlock_abi", (uint64_t)ll.abi);
+	log_u64(&l, "landlock_abi", (uint64_t)landlock_abi);
 	log_str(&l, "seccomp", "filter");
+	log_str(&l, "role", t == SECCOMP_RELAY ? "relay" : "supervisor");
 	log_end(&l);
 	return (0);
 #endif
+}
+
+static int
+sandbox_enter(unsigned port)
+{
+
+	if (sandbox_restrict(port) != 0)
+		return (-1);
+	return (sandbox_seal(SECCOMP_RELAY));
+}
+
+/* The supervisor of --workers: no descriptor, its own filter, waiting. */
+static int
+run_supervisor(void)
+{
+
+	if (workers_close_inherited() != 0 ||
+	    sandbox_seal(SECCOMP_SUPERVISOR) != 0)
+		return (workers_supervise(1));
+	return (workers_supervise(0));
 }
 
 static int
@@ -351,7 +393,7 @@ run_healthcheck(void)
 int
 main(int argc, char **argv)
 {
-	struct relay_config rcfg;
+	struct relay_config rcfg = { 0 };
 	char err[512];
 	size_t i;
 	int rv;
@@ -400,7 +442,23 @@ main(int argc, char **argv)
 	    cfg.health_listen_len) != 0)
 		return (EXIT_RUNTIME);
 
-	/* 4. Event loop, signals (SIGTERM/SIGINT drain, SIGPIPE ignored). */
+	/* 4. Leave root, NO_NEW_PRIVS, Landlock. */
+	if (sandbox_restrict(UPSTREAM_PORT) != 0)
+		return (EXIT_RUNTIME);
+
+	/* 5. --workers N: N relay processes; this one supervises them. */
+	if (cfg.workers > 1) {
+		switch (workers_fork(cfg.workers, &rcfg.worker,
+		    &rcfg.shared_conns)) {
+		case 1:
+			return (run_supervisor());
+		case -1:
+			return (EXIT_RUNTIME);
+		}
+		log_set_worker((int)rcfg.worker);
+	}
+
+	/* 6. Event loop, signals (SIGTERM/SIGINT drain, SIGPIPE ignored). */
 	if (loop_init() != 0)
 		return (EXIT_RUNTIME);
 	rcfg.max_conns = cfg.max_conns;
@@ -411,16 +469,17 @@ main(int argc, char **argv)
 	rcfg.stats_s = cfg.stats_interval;
 	rcfg.allow_client = &cfg.allow_client;
 	rcfg.proxy_protocol = cfg.proxy_protocol;
+	rcfg.nworkers = cfg.workers;
 	relay_init(&rcfg);
 	healthport_start(cfg.proxy_protocol, relay_ready);
 	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
 	    nhosts, relay_upstream_changed);
 
-	/* 5. Sandbox: drop root, NO_NEW_PRIVS, Landlock, seccomp. */
-	if (sandbox_enter(UPSTREAM_PORT) != 0)
+	/* 7. seccomp: from here on, only the calls of the relay's table. */
+	if (sandbox_seal(SECCOMP_RELAY) != 0)
 		return (EXIT_RUNTIME);
 
-	/* 6. First resolution, then serve until drained. */
+	/* 8. First resolution, then serve until drained. */
 	upstream_start();
 	rv = relay_run();
 	healthport_stop();

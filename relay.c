@@ -324,6 +324,11 @@ listeners_set(uint32_t events)
 {
 	int i;
 
+	/* EPOLLEXCLUSIVE: with --workers, a client wakes one waiting
+	 * worker, not all of them.  (It only goes with EPOLL_CTL_ADD: a
+	 * listener is paused by removing it, never modified.) */
+	if (events != 0)
+		events |= EPOLLEXCLUSIVE;
 	for (i = 0; i < nlisteners; i++)
 		if (listeners[i].fd >= 0 &&
 		    loop_watch_set(&listeners[i], events) != 0)
@@ -358,7 +363,8 @@ conn_new(int fd, const struct sockaddr_storage *ss)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return (NULL);
-	c->id = ++conn_seq;
+	/* With --workers, worker w of n numbers its sessions w+1, w+1+n... */
+	c->id = conn_seq++ * cfg.nworkers + cfg.worker + 1;
 	c->t_open = c->t_active = loop_now();
 	c->cl.w.fd = fd;
 	c->cl.w.cb = callback_client;
@@ -406,6 +412,34 @@ conn_start(struct conn *c, const char *via)
 		fail_no_upstream(c);
 }
 
+/*
+ * A place under --max-conns.  With --workers the count is shared by all
+ * workers (a counter in a MAP_SHARED page mapped before the fork), so the
+ * cap is the relay's, not each worker's.
+ */
+static int
+slot_take(void)
+{
+
+	if (nconns >= cfg.max_conns)
+		return (0);
+	if (cfg.shared_conns == NULL)
+		return (1);
+	if (__atomic_add_fetch(cfg.shared_conns, 1, __ATOMIC_RELAXED) <=
+	    cfg.max_conns)
+		return (1);
+	__atomic_sub_fetch(cfg.shared_conns, 1, __ATOMIC_RELAXED);
+	return (0);
+}
+
+static void
+slot_give(void)
+{
+
+	if (cfg.shared_conns != NULL)
+		__atomic_sub_fetch(cfg.shared_conns, 1, __ATOMIC_RELAXED);
+}
+
 static int
 client_allowed(const struct cidr_addr *a)
 {
@@ -431,7 +465,10 @@ admit(int fd, const struct sockaddr_storage *ss)
 		log_rejected(buf, &rl_denied, "access_denied");
 		return;
 	}
-	if (nconns >= cfg.max_conns || (c = conn_new(fd, ss)) == NULL) {
+	c = NULL;
+	if (slot_take() && (c = conn_new(fd, ss)) == NULL)
+		slot_give();	/* out of memory */
+	if (c == NULL) {
 		cidr_sockaddr_format((const struct sockaddr *)ss, buf);
 		reject(fd, msg_busy, sizeof(msg_busy) - 1);
 		log_rejected(buf, &rl_busy, "max_conns");
@@ -891,6 +928,7 @@ conn_release(struct conn *c)
 	c->next = dead;
 	dead = c;
 	nconns--;
+	slot_give();
 	if (draining && nconns == 0)
 		loop_stop(0);
 }

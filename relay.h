@@ -21,6 +21,8 @@ struct relay_config {
 	unsigned stats_s;		/* 0: no stats events */
 	const struct cidrset *allow_client;	/* empty: any client */
 	int	proxy_protocol;		/* a PROXY header starts each conn */
+	unsigned worker, nworkers;	/* this process of --workers (0, 1) */
+	unsigned *shared_conns;		/* --workers: sessions of all; or NULL */
 };
 
 /**

@@ -3,6 +3,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <linux/filter.h>
@@ -10,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,9 +20,9 @@
 #include "pump.h"
 #include "seccomp.h"
 
-/* The filter, generated at build time from the table below. */
-extern const struct sock_filter seccomp_bpf[];
-extern const size_t seccomp_bpf_len;
+/* The filters, generated at build time from the tables below. */
+extern const struct sock_filter seccomp_bpf[], seccomp_supervisor_bpf[];
+extern const size_t seccomp_bpf_len, seccomp_supervisor_bpf_len;
 
 #define ALL		0xffffffffffffffffULL
 #define NB_CLOEXEC	(SOCK_NONBLOCK | SOCK_CLOEXEC)
@@ -130,12 +132,50 @@ static const struct seccomp_rule rules[] = {
 	ROW(exit_group, "exit after the drain (musl exit and _exit)"),
 };
 
+/*
+ * The supervisor of --workers N (workers.c): it holds no socket and no
+ * file, waits for signals and for its workers, and passes SIGTERM/SIGINT
+ * on.  Derived from strace of tests/integration/test_workers.py.
+ */
+static const struct seccomp_rule supervisor_rules[] = {
+	ROW(rt_sigtimedwait,
+	    "workers_supervise: wait for SIGTERM, SIGINT or SIGCHLD, all "
+	    "blocked (musl sigwaitinfo)"),
+	ROW1(wait4, 2, ALL, WNOHANG, "options == WNOHANG",
+	    "reap: collect each worker that ended, without blocking"),
+	ROW2(kill, 0, 0xffffffff80000000ULL, 0, 1, ALL, SIGTERM,
+	    "pid >= 0, sig == SIGTERM",
+	    "stop_workers: pass a stop on to each worker"),
+	ROW2(kill, 0, 0xffffffff80000000ULL, 0, 1, ALL, SIGINT,
+	    "pid >= 0, sig == SIGINT",
+	    "stop_workers: pass SIGINT on to each worker"),
+	ROW1(write, 0, ALL, 2, "fd == 2", "log_end, log_flush: log lines"),
+	ROW(clock_gettime,
+	    "log: timestamps, when the vDSO falls back to the syscall"),
+	ROW(exit_group, "exit once every worker has ended"),
+};
+
+static const struct {
+	const char *title;
+	const struct seccomp_rule *rules;
+	size_t	n;
+	const struct sock_filter *bpf;
+	const size_t *bpf_len;
+} tables[] = {
+	[SECCOMP_RELAY] = { "the relay (every worker)", rules,
+	    sizeof(rules) / sizeof(rules[0]), seccomp_bpf, &seccomp_bpf_len },
+	[SECCOMP_SUPERVISOR] = { "the supervisor (--workers 2 or more)",
+	    supervisor_rules, sizeof(supervisor_rules) /
+	    sizeof(supervisor_rules[0]), seccomp_supervisor_bpf,
+	    &seccomp_supervisor_bpf_len },
+};
+
 const struct seccomp_rule *
-seccomp_rules(size_t *n)
+seccomp_rules(enum seccomp_table t, size_t *n)
 {
 
-	*n = sizeof(rules) / sizeof(rules[0]);
-	return (rules);
+	*n = tables[t].n;
+	return (tables[t].rules);
 }
 
 /* Copy ${s} into ${out}, escaping '|' for a Markdown table cell. */
@@ -153,34 +193,43 @@ cell(const char *s, char *out, size_t cap)
 	return (out);
 }
 
-void
-seccomp_print(int fd)
+static void
+print_table(int fd, enum seccomp_table t)
 {
+	const struct seccomp_rule *r = tables[t].rules;
 	char line[512], arg[128];
-	size_t i, n;
+	size_t i;
 	int len;
 
-	static const char head[] =
-	    "| syscall | argument rule | who needs it |\n|---|---|---|\n";
-
-	(void)write(fd, head, sizeof(head) - 1);
-	for (i = 0, n = sizeof(rules) / sizeof(rules[0]); i < n; i++) {
+	len = snprintf(line, sizeof(line), "\nFilter of %s:\n\n"
+	    "| syscall | argument rule | who needs it |\n|---|---|---|\n",
+	    tables[t].title);
+	if (len > 0)
+		(void)write(fd, line, (size_t)len);
+	for (i = 0; i < tables[t].n; i++) {
 		len = snprintf(line, sizeof(line), "| %s | %s | %s |\n",
-		    rules[i].name, rules[i].nargs ?
-		    cell(rules[i].argtext, arg, sizeof(arg)) : "-",
-		    rules[i].reason);
+		    r[i].name, r[i].nargs ? cell(r[i].argtext, arg,
+		    sizeof(arg)) : "-", r[i].reason);
 		if (len > 0)
 			(void)write(fd, line, (size_t)len);
 	}
 }
 
+void
+seccomp_print(int fd)
+{
+
+	print_table(fd, SECCOMP_RELAY);
+	print_table(fd, SECCOMP_SUPERVISOR);
+}
+
 int
-seccomp_install(void)
+seccomp_install(enum seccomp_table t)
 {
 	struct sock_fprog prog;
 
-	prog.len = (unsigned short)seccomp_bpf_len;
-	prog.filter = (struct sock_filter *)(uintptr_t)seccomp_bpf;
+	prog.len = (unsigned short)*tables[t].bpf_len;
+	prog.filter = (struct sock_filter *)(uintptr_t)tables[t].bpf;
 	/* No TSYNC: the process has one thread. */
 	if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
 		log_errno("sandbox_failed", "seccomp SECCOMP_SET_MODE_FILTER");

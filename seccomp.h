@@ -5,8 +5,8 @@
 #include <stdint.h>
 
 /*
- * The syscall allowlist: one table (seccomp.c) is the single source of
- * truth.  At build time tools/seccomp-gen.c compiles it to BPF with
+ * The syscall allowlists: the tables of seccomp.c are the single source of
+ * truth, one for the relay and one for the --workers supervisor.  At build time tools/seccomp-gen.c compiles it to BPF with
  * libseccomp (Debian's libseccomp.a is built for glibc and cannot be linked
  * into this static musl binary); the program embeds that BPF and loads it
  * with seccomp(2).  Architecture mismatches and every call not in the table
@@ -31,19 +31,25 @@ struct seccomp_rule {
 	const char *reason;		/* the code path that needs it */
 };
 
-/** seccomp_rules(n): the table; its length in ${n}. */
-const struct seccomp_rule *seccomp_rules(size_t *n);
+/* The two tables: the relay's, and the --workers supervisor's. */
+enum seccomp_table {
+	SECCOMP_RELAY,
+	SECCOMP_SUPERVISOR
+};
+
+/** seccomp_rules(t, n): table ${t}; its length in ${n}. */
+const struct seccomp_rule *seccomp_rules(enum seccomp_table t, size_t *n);
 
 /**
- * seccomp_print(fd): write the table as a Markdown table to ${fd}
+ * seccomp_print(fd): write both tables as Markdown tables to ${fd}
  * (--print-seccomp, and the copy in SECURITY.md).
  */
 void seccomp_print(int fd);
 
 /**
- * seccomp_install(): load the embedded filter (NO_NEW_PRIVS must already be
- * set).  Returns 0, or -1 after logging the failed syscall.
+ * seccomp_install(t): load the embedded filter of table ${t} (NO_NEW_PRIVS
+ * must already be set).  Returns 0, or -1 after logging the failed syscall.
  */
-int seccomp_install(void);
+int seccomp_install(enum seccomp_table t);
 
 #endif /* !SECCOMP_H_ */

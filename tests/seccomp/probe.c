@@ -195,7 +195,7 @@ list(void)
 	size_t i, n;
 	unsigned k;
 
-	r = seccomp_rules(&n);
+	r = seccomp_rules(SECCOMP_RELAY, &n);
 	for (i = 0; i < n; i++) {
 		printf("row %zu %s %d %u", i, r[i].name, r[i].nr, r[i].nargs);
 		for (k = 0; k < r[i].nargs; k++)
@@ -243,7 +243,7 @@ sandbox(void)
 			exit(EXIT_SETUP);
 		}
 	}
-	if (use_seccomp && seccomp_install() != 0)
+	if (use_seccomp && seccomp_install(SECCOMP_RELAY) != 0)
 		exit(EXIT_SETUP);
 }
 
