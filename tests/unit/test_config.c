@@ -83,6 +83,7 @@ test_defaults(void)
 	ASSERT_SIZE_EQ(cfg.allow_cidr.n, 0);
 	ASSERT_SIZE_EQ(cfg.allow_client.n, 0);
 	ASSERT_INT_EQ(cfg.max_conns, 1024);
+	ASSERT_INT_EQ(cfg.workers, 1);
 	ASSERT_INT_EQ(cfg.idle_timeout, 300);
 	ASSERT_INT_EQ(cfg.connect_timeout, 10);
 	ASSERT_INT_EQ(cfg.drain_timeout, 8);
@@ -108,7 +109,7 @@ test_defaults(void)
 enum field {
 	F_REGION, F_UPSTREAM, F_FIPS, F_IPR, F_MAXC, F_IDLE, F_SESS, F_CONN,
 	F_DRAIN, F_STATS, F_JSON, F_MODE, F_NCIDR, F_NCLIENT, F_LISTEN,
-	F_PROXYP, F_HLISTEN
+	F_PROXYP, F_HLISTEN, F_WORKERS
 };
 
 static int
@@ -128,6 +129,8 @@ check(const struct config *cfg, enum field f, const char *s, long n)
 		return (ASSERT_INT_EQ(cfg->fips != 0, n));
 	case F_MAXC:
 		return (ASSERT_INT_EQ(cfg->max_conns, n));
+	case F_WORKERS:
+		return (ASSERT_INT_EQ(cfg->workers, n));
 	case F_IDLE:
 		return (ASSERT_INT_EQ(cfg->idle_timeout, n));
 	case F_SESS:
@@ -219,6 +222,10 @@ test_accept(void)
 		{ NONE, A_("MAX_CONNS=7"), F_MAXC, NULL, 7 },
 		{ A_("--max-conns", "6"), A_("MAX_CONNS=7"), F_MAXC, NULL, 6 },
 		{ A_("--max-conns", "100000"), NONE, F_MAXC, NULL, 100000 },
+		{ A_("--workers", "2"), NONE, F_WORKERS, NULL, 2 },
+		{ A_("--workers=16"), NONE, F_WORKERS, NULL, 16 },
+		{ NONE, A_("WORKERS=3"), F_WORKERS, NULL, 3 },
+		{ A_("--workers", "1"), A_("WORKERS=4"), F_WORKERS, NULL, 1 },
 		{ A_("--idle-timeout", "7"), NONE, F_IDLE, NULL, 7 },
 		{ A_("--idle-timeout=7"), NONE, F_IDLE, NULL, 7 },
 		{ NONE, A_("IDLE_TIMEOUT=9"), F_IDLE, NULL, 9 },
@@ -430,6 +437,12 @@ test_reject(void)
 		{ NONE, A_("SES_FIPS=maybe"), "SES_FIPS" },
 		/* Numbers. */
 		{ A_("--max-conns", "0"), NONE, "--max-conns" },
+		{ A_("--workers", "0"), NONE, "--workers" },
+		{ A_("--workers", "17"), NONE, "--workers" },
+		{ A_("--workers", "two"), NONE, "--workers" },
+		{ A_("--workers"), NONE, "--workers" },
+		{ NONE, A_("WORKERS=0"), "WORKERS" },
+		{ NONE, A_("WORKERS="), "WORKERS" },
 		{ A_("--max-conns", "-1"), NONE, "--max-conns" },
 		{ A_("--max-conns", "+5"), NONE, "--max-conns" },
 		{ A_("--max-conns", "05"), NONE, "--max-conns" },
