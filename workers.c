@@ -55,8 +55,10 @@ child_setup(pid_t supervisor)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	(void)sigprocmask(SIG_UNBLOCK, &chld, NULL);
-	if (setpgid(0, 0) != 0)
-		log_errno("worker_warning", "setpgid");
+	if (setpgid(0, 0) != 0) {
+		log_errno("startup_failed", "setpgid");
+		return (-1);
+	}
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) != 0) {
 		log_errno("startup_failed", "prctl PR_SET_PDEATHSIG");
 		return (-1);
