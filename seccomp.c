@@ -193,6 +193,16 @@ cell(const char *s, char *out, size_t cap)
 	return (out);
 }
 
+/* Write what snprintf made of ${line}, cut to its buffer of ${cap}. */
+static void
+put_line(int fd, const char *line, int len, size_t cap)
+{
+
+	if (len > 0)
+		(void)write(fd, line, (size_t)len < cap ? (size_t)len :
+		    cap - 1);
+}
+
 static void
 print_table(int fd, enum seccomp_table t)
 {
@@ -204,14 +214,12 @@ print_table(int fd, enum seccomp_table t)
 	len = snprintf(line, sizeof(line), "\nFilter of %s:\n\n"
 	    "| syscall | argument rule | who needs it |\n|---|---|---|\n",
 	    tables[t].title);
-	if (len > 0)
-		(void)write(fd, line, (size_t)len);
+	put_line(fd, line, len, sizeof(line));
 	for (i = 0; i < tables[t].n; i++) {
 		len = snprintf(line, sizeof(line), "| %s | %s | %s |\n",
 		    r[i].name, r[i].nargs ? cell(r[i].argtext, arg,
 		    sizeof(arg)) : "-", r[i].reason);
-		if (len > 0)
-			(void)write(fd, line, (size_t)len);
+		put_line(fd, line, len, sizeof(line));
 	}
 }
 

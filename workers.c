@@ -85,6 +85,7 @@ int
 workers_fork(unsigned n, unsigned *index, unsigned **shared_conns)
 {
 	pid_t pid, self = getpid();
+	struct sigaction sa;
 	sigset_t set;
 	unsigned i;
 
@@ -95,9 +96,14 @@ workers_fork(unsigned n, unsigned *index, unsigned **shared_conns)
 		log_errno("startup_failed", "mmap MAP_SHARED");
 		return (-1);
 	}
+	/* SIGPIPE ignored in all: a log reader that went away must not
+	 * kill the supervisor (loop_init does it again in each worker). */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
 	supervisor_signals(&set);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
-		log_errno("startup_failed", "sigprocmask");
+	if (sigaction(SIGPIPE, &sa, NULL) != 0 ||
+	    sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
+		log_errno("startup_failed", "sigaction/sigprocmask");
 		return (-1);
 	}
 	for (i = 0; i < n && i < CONFIG_WORKERS_MAX; i++) {
