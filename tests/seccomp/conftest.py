@@ -1,6 +1,8 @@
 """Fixtures of the sandbox tests: the probe (probe.c), what it reports, and
-the rule table it reads from the real seccomp.o. Run through run.sh: the
-Landlock tests assume a private network namespace with only lo."""
+the rule tables it reads from the real seccomp.o (the relay's and the
+--workers supervisor's), with the case generators test_filter.py and
+test_supervisor_filter.py share. Run through run.sh: the Landlock tests
+assume a private network namespace with only lo."""
 
 import os
 import re
@@ -49,12 +51,14 @@ class Outcome:
         return f"probe {' '.join(self.args)}: {how}{got}"
 
 
-def run_probe(*args, timeout=10):
+def run_probe(*args, timeout=10, new_session=False):
     """Run the probe once; a usage or setup failure is an error of the
-    test itself, never a verdict on the sandbox."""
+    test itself, never a verdict on the sandbox. new_session: the probe is
+    alone in its process group (for kill(0, ...))."""
     args = [str(a) for a in args]
     proc = subprocess.run([str(PROBE), *args], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout,
+                          start_new_session=new_session)
     out = Outcome(args, proc.returncode, proc.stderr)
     for line in proc.stderr.splitlines():
         m = _RESULT.match(line)
@@ -82,8 +86,15 @@ def assert_not_killed(out):
     assert not out.killed, f"the case dies even without the filter; {out.describe()}"
 
 
+# The tables of seccomp.c as `probe --list` names them, and the probe flag
+# that loads each one's filter.
+TABLES = ("relay", "supervisor")
+TABLE_FLAGS = {"relay": [], "supervisor": ["--supervisor"]}
+
+
 @dataclass(frozen=True)
 class Row:
+    table: str
     index: int
     name: str
     nr: int
@@ -93,26 +104,35 @@ class Row:
         return all((args[i] & m) == v for i, m, v in self.conds)
 
 
+@dataclass
+class Listing:
+    rows: dict          # table -> [Row, ...]
+    filters: dict       # table -> length of its embedded BPF
+    defs: dict          # name -> (nr, default args)
+
+
 def _parse_list(text):
-    rows, defs = [], {}
+    out = Listing({}, {}, {})
     for line in text.splitlines():
         f = line.split()
-        if f[0] == "row":
-            conds = tuple(tuple(int(x, 0) for x in c.split(":")) for c in f[5:])
-            assert len(conds) == int(f[4]), line
-            rows.append(Row(int(f[1]), f[2], int(f[3]), conds))
+        if f[0] == "filter":
+            out.filters[f[1]] = int(f[2])
+        elif f[0] == "row":
+            conds = tuple(tuple(int(x, 0) for x in c.split(":")) for c in f[6:])
+            assert len(conds) == int(f[5]), line
+            out.rows.setdefault(f[1], []).append(
+                Row(f[1], int(f[2]), f[3], int(f[4]), conds))
         elif f[0] == "def":
-            defs[f[1]] = (int(f[2]), [int(x, 0) for x in f[3:]])
-    return rows, defs
+            out.defs[f[1]] = (int(f[2]), [int(x, 0) for x in f[3:]])
+    return out
 
 
 _LIST = None
 
 
-def probe_list():
-    """(rows, defs) from `probe --list`: the table seccomp_rules() returns,
-    and {name: (nr, default args)} for every syscall the probe knows. Used
-    at collection time, so a missing probe is reported there."""
+def probe_listing():
+    """Everything `probe --list` prints, parsed. Used at collection time,
+    so a missing probe is reported there."""
     global _LIST
     if _LIST is None:
         if not os.access(PROBE, os.X_OK):
@@ -120,6 +140,109 @@ def probe_list():
         text = subprocess.run([str(PROBE), "--list"], check=True,
                               capture_output=True, text=True).stdout
         _LIST = _parse_list(text)
-        if not _LIST[0]:
-            raise pytest.UsageError("probe --list printed no table rows")
+        for table in TABLES:
+            if not _LIST.rows.get(table) or not _LIST.filters.get(table):
+                raise pytest.UsageError(f"probe --list printed no {table} "
+                                        "table or filter length")
     return _LIST
+
+
+def probe_list(table="relay"):
+    """(rows, defs) from `probe --list`: the table seccomp_rules() returns
+    for `table`, and {name: (nr, default args)} for every syscall the probe
+    knows."""
+    listing = probe_listing()
+    return listing.rows[table], listing.defs
+
+
+# ---- Cases generated from a table (test_filter.py,
+# test_supervisor_filter.py) ----
+
+MASK64 = (1 << 64) - 1
+X32_BIT = 0x40000000
+
+# Rows whose syscall cannot be made raw: the probe case that makes it.
+SPECIAL_CASES = {"rt_sigreturn": ["sigreturn"]}
+
+
+def row_args(row, defs):
+    """The probe's harmless defaults with the row's allowed values put in."""
+    args = list(defs[row.name][1])
+    for i, m, v in row.conds:
+        args[i] = (args[i] & ~m & MASK64) | v
+    return args
+
+
+def allowed(rows, name, args):
+    """Would the filter let name(args) through? Rows of a syscall are ORed;
+    each compares (arg & mask) == val on all 64 bits."""
+    return any(r.matches(args) for r in rows if r.name == name)
+
+
+def altered_values(rows, row, idx, mask, val):
+    """Other values for one constrained argument: the lowest and the
+    highest bit of the mask flipped; the allowed value with bit 32 set
+    (SBX-06: a filter that compared only the low 32 bits would allow it);
+    and the values other rows of the syscall allow for this argument, so
+    that socket(AF_INET, SOCK_DGRAM, IPPROTO_TCP) is tried: a row must
+    match as a whole."""
+    low = mask & -mask
+    high = 1 << (mask.bit_length() - 1)
+    alts = {val ^ low, val ^ high, val | (1 << 32)}
+    alts |= {v for r in rows if r.name == row.name
+             for i, m, v in r.conds if i == idx and m == mask}
+    return sorted(alts - {val})
+
+
+def call_args(name, args):
+    return ["call", name] + [f"a{i}={a:#x}" for i, a in enumerate(args)]
+
+
+def call(name, **args):
+    return ["call", name] + [f"{k}={v:#x}" for k, v in args.items()]
+
+
+def row_call(row, defs):
+    """The probe arguments that make the row's call with its allowed
+    values, or None when the probe has no DEF line for it."""
+    if row.name in SPECIAL_CASES:
+        return SPECIAL_CASES[row.name]
+    if row.name not in defs:
+        return None
+    return call_args(row.name, row_args(row, defs))
+
+
+def row_cases(table):
+    """pytest params for the rows of `table`, each argv starting with the
+    probe flag that loads its filter: (allowed, altered, x32). allowed:
+    each row with its allowed values; altered: (argv, dies), one
+    constrained argument changed; x32: the allowed call under its x32
+    number."""
+    rows, defs = probe_list(table)
+    flags = TABLE_FLAGS[table]
+    allowed_cases, altered_cases, x32_cases = [], [], []
+    for row in rows:
+        rid = f"{row.index}-{row.name}"
+        if row.name in SPECIAL_CASES:
+            allowed_cases.append(pytest.param(flags + SPECIAL_CASES[row.name],
+                                              id=rid))
+            continue
+        if row.name not in defs:
+            allowed_cases.append(pytest.param(None, id=rid, marks=pytest.mark.xfail(
+                strict=True, reason=f"{row.name}: add a DEF line with harmless "
+                "arguments to tests/seccomp/probe.c")))
+            continue
+        base = row_args(row, defs)
+        allowed_cases.append(pytest.param(flags + call_args(row.name, base), id=rid))
+        x32 = f"{defs[row.name][0] | X32_BIT:#x}"
+        x32_cases.append(pytest.param(
+            flags + ["call", x32] + call_args(row.name, base)[2:], id=rid))
+        for i, m, v in row.conds:
+            for alt in altered_values(rows, row, i, m, v):
+                args = list(base)
+                args[i] ^= v ^ alt
+                dies = not allowed(rows, row.name, args)
+                altered_cases.append(pytest.param(
+                    flags + call_args(row.name, args), dies,
+                    id=f"{rid}-a{i}={args[i]:#x}-{'dies' if dies else 'allowed'}"))
+    return allowed_cases, altered_cases, x32_cases

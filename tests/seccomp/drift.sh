@@ -2,9 +2,10 @@
 # Drift check (STYLE.md section 7, after Firecracker's
 # test_seccomp_no_redundant_rules.py): run the whole integration suite with
 # every process under strace, then compare each call the proxy made after
-# loading its filter with the table in seccomp.c (drift.py). An unlisted
-# call, arguments no row allows, or a SIGSYS death fails; a row the suite
-# never uses is a warning.
+# loading its filter with that filter's table in seccomp.c (drift.py): the
+# relay's, or with --workers the supervisor's; forked workers and
+# supervisors are followed. An unlisted call, arguments no row allows, or a
+# SIGSYS death fails; a row the suite never uses is a warning.
 #
 #   tests/seccomp/drift.sh [pytest args for the integration suite...]
 #
@@ -37,9 +38,11 @@ mkdir "$out/trace"
 # -ff: one file per process, so each proxy's calls can be read in order.
 # -X raw: constants as numbers, which drift.py compares with the masks.
 # -qq hides normal exits; "+++ killed by SIGSYS +++" is still printed.
+# --pidns-translation: a fork's return value also in strace's PID namespace
+# (the proxy runs as PID 1 in some tests), which names the child's file.
 echo "drift.sh: integration suite under strace (a few minutes)"
 suite=0
-strace -ff -qq -X raw -o "$out/trace/t" -- \
+strace -ff -qq -X raw --pidns-translation -o "$out/trace/t" -- \
 	"$repo/tests/integration/run.sh" -q "$@" >"$out/suite.log" 2>&1 || suite=$?
 tail -n 3 "$out/suite.log"
 

@@ -6,11 +6,16 @@
  * system call, and reports it:
  *
  *   probe --list
- *   probe [--no-landlock] [--no-seccomp] call NAME|NUMBER [aI=VALUE ...]
- *   probe [--no-landlock] [--no-seccomp] CASE [ARG ...]
+ *   probe [--no-landlock] [--no-seccomp] [--supervisor] call NAME|NUMBER
+ *       [aI=VALUE ...]
+ *   probe [--no-landlock] [--no-seccomp] [--supervisor] CASE [ARG ...]
  *
- * --list prints the rule table ("row I NAME NR NARGS IDX:MASK:VAL ...") and
- * the harmless default arguments the probe knows ("def NAME NR A0 ... A5").
+ * The filter is the relay's (SECCOMP_RELAY); --supervisor loads the one of
+ * the --workers supervisor (SECCOMP_SUPERVISOR) instead, the rest alike.
+ * --list prints, for each table T ("relay", "supervisor"), the length of
+ * its embedded BPF ("filter T LEN") and its rows ("row T I NAME NR NARGS
+ * IDX:MASK:VAL ..."), then the harmless default arguments the probe knows
+ * ("def NAME NR A0 ... A5").
  * "call" issues syscall(2) with the defaults of NAME, each aI=VALUE
  * replacing argument I; the defaults are a bad fd or a NULL pointer, so an
  * allowed call fails at once with EBADF, EFAULT or EINVAL.  The CASEs are
@@ -54,11 +59,16 @@
 #include "seccomp.h"
 #include "upstream.h"		/* UPSTREAM_PORT, as proxy.c passes it */
 
+/* The lengths of the embedded filters (build/seccomp_bpf.c), for --list:
+ * drift.py tells the two filters apart in strace by their length. */
+extern const size_t seccomp_bpf_len, seccomp_supervisor_bpf_len;
+
 #define EXIT_USAGE	64	/* EX_USAGE */
 #define EXIT_SETUP	71	/* EX_OSERR: not a verdict */
 
 #define BADFD	UINT64_MAX		/* fd -1: EBADF */
 #define NOPID	0x3fffffffULL		/* above PID_MAX_LIMIT: ESRCH */
+#define ANYCHILD UINT64_MAX		/* wait4 pid -1; the probe has none */
 #define NBC	(SOCK_NONBLOCK | SOCK_CLOEXEC)
 #define NARGS	6
 
@@ -71,10 +81,11 @@ struct sysdef {
 #define DEF(n, ...)	{ #n, SYS_##n, { __VA_ARGS__ } }
 
 /*
- * Harmless default arguments.  First every syscall of the table in
- * seccomp.c (a row added there needs a line here; test_filter.py says so),
- * then the calls the filter must refuse.  If the filter wrongly let one of
- * them through, it would still do no harm.
+ * Harmless default arguments.  First every syscall of the tables in
+ * seccomp.c, the relay's then the supervisor's (a row added there needs a
+ * line here; test_filter.py and test_supervisor_filter.py say so), then
+ * the calls the filters must refuse.  If a filter wrongly let one of them
+ * through, it would still do no harm.
  */
 static const struct sysdef defs[] = {
 	DEF(epoll_pwait, BADFD, 0, 1, 0, 0, 8),
@@ -96,6 +107,10 @@ static const struct sysdef defs[] = {
 	DEF(madvise, 0, 0, MADV_FREE),		/* empty range: 0 */
 	DEF(brk, 0),				/* the current break */
 	DEF(exit_group, 0),			/* exit 0, nothing printed */
+	/* The supervisor's own (write, clock_gettime, exit_group above). */
+	DEF(rt_sigtimedwait, 0, 0, 0, 8),	/* NULL set: EFAULT */
+	DEF(wait4, ANYCHILD, 0, 0, 0),		/* no child: ECHILD */
+	DEF(kill, NOPID, 0),			/* ESRCH, whatever the signal */
 
 	DEF(execve, 0, 0, 0),
 	DEF(execveat, BADFD, 0, 0, 0, 0),
@@ -117,7 +132,6 @@ static const struct sysdef defs[] = {
 	DEF(getuid, 0),
 	DEF(bind, BADFD, 0, 0),
 	DEF(listen, BADFD, 0),
-	DEF(kill, NOPID, 0),
 	DEF(tkill, NOPID, 0),
 	DEF(mremap, 0, 0, 0, 0, 0),
 	DEF(read, BADFD, 0, 1),
@@ -138,6 +152,17 @@ static const struct sysdef defs[] = {
 
 static const char *progname = "probe";
 static int use_landlock = 1, use_seccomp = 1;
+static enum seccomp_table table = SECCOMP_RELAY;	/* --supervisor */
+
+/* The tables by name, for --list and the tests. */
+static const struct {
+	enum seccomp_table t;
+	const char *name;
+	const size_t *bpf_len;
+} tables[] = {
+	{ SECCOMP_RELAY, "relay", &seccomp_bpf_len },
+	{ SECCOMP_SUPERVISOR, "supervisor", &seccomp_supervisor_bpf_len },
+};
 
 /* One line on fd 2 with one write(2): the only output after the filter. */
 static void
@@ -152,10 +177,10 @@ usage(void)
 {
 
 	fprintf(stderr, "usage: %s --list\n"
-	    "       %s [--no-landlock] [--no-seccomp] call NAME|NUMBER "
-	    "[aI=VALUE ...]\n"
-	    "       %s [--no-landlock] [--no-seccomp] CASE [ARG ...]\n",
-	    progname, progname, progname);
+	    "       %s [--no-landlock] [--no-seccomp] [--supervisor] "
+	    "call NAME|NUMBER [aI=VALUE ...]\n"
+	    "       %s [--no-landlock] [--no-seccomp] [--supervisor] "
+	    "CASE [ARG ...]\n", progname, progname, progname);
 	exit(EXIT_USAGE);
 }
 
@@ -192,17 +217,21 @@ static int
 list(void)
 {
 	const struct seccomp_rule *r;
-	size_t i, n;
+	size_t i, n, t;
 	unsigned k;
 
-	r = seccomp_rules(SECCOMP_RELAY, &n);
-	for (i = 0; i < n; i++) {
-		printf("row %zu %s %d %u", i, r[i].name, r[i].nr, r[i].nargs);
-		for (k = 0; k < r[i].nargs; k++)
-			printf(" %u:0x%llx:0x%llx", r[i].args[k].idx,
-			    (unsigned long long)r[i].args[k].mask,
-			    (unsigned long long)r[i].args[k].val);
-		printf("\n");
+	for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+		printf("filter %s %zu\n", tables[t].name, *tables[t].bpf_len);
+		r = seccomp_rules(tables[t].t, &n);
+		for (i = 0; i < n; i++) {
+			printf("row %s %zu %s %d %u", tables[t].name, i,
+			    r[i].name, r[i].nr, r[i].nargs);
+			for (k = 0; k < r[i].nargs; k++)
+				printf(" %u:0x%llx:0x%llx", r[i].args[k].idx,
+				    (unsigned long long)r[i].args[k].mask,
+				    (unsigned long long)r[i].args[k].val);
+			printf("\n");
+		}
 	}
 	for (i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
 		printf("def %s %ld", defs[i].name, defs[i].nr);
@@ -214,9 +243,10 @@ list(void)
 }
 
 /*
- * The proxy's order (proxy.c sandbox_enter, without the privilege drop):
- * NO_NEW_PRIVS, Landlock with TCP connect to 587 only, then the filter.
- * RLIMIT_CORE 0 first, as privdrop does: a SIGSYS kill dumps core.
+ * The proxy's order (proxy.c sandbox_restrict and sandbox_seal, without the
+ * privilege drop and RLIMIT_NPROC): NO_NEW_PRIVS, Landlock with TCP connect
+ * to 587 only, then the filter of ${table}.  RLIMIT_CORE 0 first, as
+ * privdrop does: a SIGSYS kill dumps core.
  */
 static void
 sandbox(void)
@@ -243,7 +273,7 @@ sandbox(void)
 			exit(EXIT_SETUP);
 		}
 	}
-	if (use_seccomp && seccomp_install(SECCOMP_RELAY) != 0)
+	if (use_seccomp && seccomp_install(table) != 0)
 		exit(EXIT_SETUP);
 }
 
@@ -584,6 +614,8 @@ main(int argc, char **argv)
 			use_landlock = 0;
 		else if (strcmp(argv[0], "--no-seccomp") == 0)
 			use_seccomp = 0;
+		else if (strcmp(argv[0], "--supervisor") == 0)
+			table = SECCOMP_SUPERVISOR;
 		else
 			usage();
 	}

@@ -14,84 +14,17 @@ import socket
 
 import pytest
 
-from conftest import (assert_killed, assert_not_killed,
-                      assert_survived, probe_list, run_probe)
+from conftest import (X32_BIT, assert_killed, assert_not_killed,
+                      assert_survived, call, row_cases, run_probe)
 
-MASK64 = (1 << 64) - 1
-X32_BIT = 0x40000000
 NBC = socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
 IPPROTO_MPTCP = 262
 IPPROTO_SCTP = 132
 ETH_P_ALL_BE = 0x0300               # htons(ETH_P_ALL)
 MSG_FASTOPEN = 0x20000000
 
-# Rows whose syscall cannot be made raw: the probe case that makes it.
-SPECIAL_CASES = {"rt_sigreturn": ["sigreturn"]}
-
-
-def row_args(row, defs):
-    """The probe's harmless defaults with the row's allowed values put in."""
-    args = list(defs[row.name][1])
-    for i, m, v in row.conds:
-        args[i] = (args[i] & ~m & MASK64) | v
-    return args
-
-
-def allowed(rows, name, args):
-    """Would the filter let name(args) through? Rows of a syscall are ORed;
-    each compares (arg & mask) == val on all 64 bits."""
-    return any(r.matches(args) for r in rows if r.name == name)
-
-
-def altered_values(rows, row, idx, mask, val):
-    """Other values for one constrained argument: the lowest and the
-    highest bit of the mask flipped; the allowed value with bit 32 set
-    (SBX-06: a filter that compared only the low 32 bits would allow it);
-    and the values other rows of the syscall allow for this argument, so
-    that socket(AF_INET, SOCK_DGRAM, IPPROTO_TCP) is tried: a row must
-    match as a whole."""
-    low = mask & -mask
-    high = 1 << (mask.bit_length() - 1)
-    alts = {val ^ low, val ^ high, val | (1 << 32)}
-    alts |= {v for r in rows if r.name == row.name
-             for i, m, v in r.conds if i == idx and m == mask}
-    return sorted(alts - {val})
-
-
-def call_args(name, args):
-    return ["call", name] + [f"a{i}={a:#x}" for i, a in enumerate(args)]
-
-
-def _row_cases():
-    rows, defs = probe_list()
-    allowed_cases, altered_cases, x32_cases = [], [], []
-    for row in rows:
-        rid = f"{row.index}-{row.name}"
-        if row.name in SPECIAL_CASES:
-            allowed_cases.append(pytest.param(SPECIAL_CASES[row.name], id=rid))
-            continue
-        if row.name not in defs:
-            allowed_cases.append(pytest.param(None, id=rid, marks=pytest.mark.xfail(
-                strict=True, reason=f"{row.name}: add a DEF line with harmless "
-                "arguments to tests/seccomp/probe.c")))
-            continue
-        base = row_args(row, defs)
-        allowed_cases.append(pytest.param(call_args(row.name, base), id=rid))
-        x32 = f"{defs[row.name][0] | X32_BIT:#x}"
-        x32_cases.append(pytest.param(["call", x32] + call_args(row.name, base)[2:],
-                                      id=rid))
-        for i, m, v in row.conds:
-            for alt in altered_values(rows, row, i, m, v):
-                args = list(base)
-                args[i] ^= v ^ alt
-                dies = not allowed(rows, row.name, args)
-                altered_cases.append(pytest.param(
-                    call_args(row.name, args), dies,
-                    id=f"{rid}-a{i}={args[i]:#x}-{'dies' if dies else 'allowed'}"))
-    return allowed_cases, altered_cases, x32_cases
-
-
-ALLOWED, ALTERED, X32 = _row_cases()
+# The relay's table (the filter the probe loads without --supervisor).
+ALLOWED, ALTERED, X32 = row_cases("relay")
 
 
 @pytest.mark.parametrize("argv", ALLOWED)
@@ -117,10 +50,6 @@ def test_row_x32_twin(argv):
     same arguments, is killed."""
     assert_not_killed(run_probe("--no-seccomp", *argv))
     assert_killed(run_probe(*argv))
-
-
-def call(name, **args):
-    return ["call", name] + [f"{k}={v:#x}" for k, v in args.items()]
 
 
 AF_INET, AF_INET6 = socket.AF_INET, socket.AF_INET6
