@@ -47,7 +47,9 @@ static struct allowlist_info info;
 static struct resolvconf rc;
 static struct cidr_addr hosts[HOSTS_MAX_ADDRS];
 static size_t nhosts;
+#ifndef SANDBOX_OFF
 static int landlock_abi;		/* of this kernel, for sandbox_ready */
+#endif
 
 /* A configuration problem: one line naming the flag or file, exit 2. */
 static int
@@ -455,7 +457,6 @@ main(int argc, char **argv)
 		case -1:
 			return (EXIT_RUNTIME);
 		}
-		log_set_worker((int)rcfg.worker);
 	}
 
 	/* 6. Event loop, signals (SIGTERM/SIGINT drain, SIGPIPE ignored). */

@@ -115,6 +115,7 @@ workers_fork(unsigned n, unsigned *index, unsigned **shared_conns)
 		}
 		if (pid == 0) {
 			*index = i;
+			log_set_worker((int)i);
 			return (child_setup(self) == 0 ? 0 : -1);
 		}
 		workers[i].pid = pid;

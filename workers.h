@@ -12,7 +12,7 @@
  * workers_fork(n, index, shared_conns): map the page the workers share
  * (their session count, into ${*shared_conns}), block SIGTERM, SIGINT and
  * SIGCHLD, then start ${n} workers.  Returns 0 in a worker, with its number (0 to n - 1) in
- * ${*index}; 1 in the supervisor; -1 in a worker that must exit at once.
+ * ${*index} (and on every line it logs); 1 in the supervisor; -1 in a worker that must exit at once.
  * A failed fork is logged, stops the workers already started, and still
  * returns 1: the supervisor waits for them and exits 1.
  */

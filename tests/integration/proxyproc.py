@@ -43,7 +43,8 @@ PROXY_ENV_VARS = ("SES_REGION", "SES_FIPS", "LISTEN", "SES_IP_RANGES",
                   "SES_ALLOW_CIDRS", "ALLOW_CLIENTS", "MAX_CONNS",
                   "IDLE_TIMEOUT", "MAX_SESSION", "CONNECT_TIMEOUT",
                   "DRAIN_TIMEOUT", "LOG_FORMAT", "STATS_INTERVAL", "RUN_AS",
-                  "LANDLOCK", "PROXY_PROTOCOL", "HEALTH_LISTEN")
+                  "LANDLOCK", "PROXY_PROTOCOL", "HEALTH_LISTEN",
+                  "WORKERS")
 
 
 WRAPPER = shlex.split(os.environ.get("SES_IT_WRAPPER", ""))

@@ -23,6 +23,13 @@ and --healthcheck's epoll descriptor and socket (health_prepare). The
 (healthport_stop, pump_cleanup). Any other one (a client, upstream, SMTP
 listening, health, probe, pipe or DNS descriptor) is a descriptor leak.
 
+One log may hold several processes: with --workers the proxy forks
+without exec, and valgrind follows the fork into the parent's log file
+(one line at a time, each with its ==PID== prefix, interleaved). The
+lines are taken apart by PID and each process is judged on its own; the
+exit status given is the supervisor's, which is 0 only if every worker
+exited 0, so it stands for theirs too.
+
 Run as a script: vglog.py LOG... prints the memory errors and leaks of
 every log (not descriptors: the exit status is not in the log) and exits 1
 if there is one (the end-of-run sweep of tests/valgrind/run.sh).
@@ -36,7 +43,7 @@ VALGRIND_ERROR_EXIT = 99    # --error-exitcode in tests/valgrind/run.sh
 # Functions whose descriptors may legitimately be open at exit.
 FD_KEPT_BY = ("loop_init", "health_prepare")
 
-_PREFIX = re.compile(r"^==\d+== ?(.*)$")
+_PREFIX = re.compile(r"^==(\d+)== ?(.*)$")
 _LEAK = re.compile(r"bytes in [\d,]+ blocks are (definitely|indirectly|possibly) "
                    r"lost in loss record")
 _FD = re.compile(r"^Open (?:file descriptor|\S+ socket) (\d+)")
@@ -56,15 +63,23 @@ _COMMENTARY = ("Memcheck,", "Copyright", "Using Valgrind", "Command:",
                "Checked ", "<inherited")
 
 
-def blocks(text):
-    """The log as blocks: (head line, [all lines]) where the head is a line
-    at column 0 and the block runs to the next blank or column-0 line."""
-    out, cur = [], None
+def processes(text):
+    """{pid: [line, ...]}: the log's lines (prefix removed) per process, in
+    the order of each process's first line."""
+    out = {}
     for raw in text.splitlines():
         m = _PREFIX.match(raw)
-        if not m:
-            continue
-        line = m.group(1)
+        if m:
+            out.setdefault(m.group(1), []).append(m.group(2))
+    return out
+
+
+def blocks(lines):
+    """One process's lines as blocks: (head line, [all lines]) where the
+    head is a line at column 0 and the block runs to the next blank or
+    column-0 line."""
+    out, cur = [], None
+    for line in lines:
         if not line.strip():
             cur = None
             continue
@@ -89,7 +104,14 @@ def problems(path, returncode=None, fds=True):
     except OSError as e:
         return [f"{path}: no valgrind log ({e.strerror}): the proxy did not "
                 "run under valgrind"]
-    bl = blocks(text)
+    found = []
+    for pid, lines in processes(text).items():
+        found += [f"process {pid}: {p}" for p in
+                  _process_problems(blocks(lines), returncode, fds)]
+    return [f"valgrind: {path.name}: {p}" for p in found]
+
+
+def _process_problems(bl, returncode, fds):
     ended = any(_SUMMARY.match(h) for h, _ in bl)
     signal = next((int(m.group(1)) for h, _ in bl
                    for m in [_SIGNAL.match(h)] if m), None)
@@ -120,7 +142,7 @@ def problems(path, returncode=None, fds=True):
         if n:
             found.append(f"ERROR SUMMARY counts {n} errors that this parser "
                          "did not recognise")
-    return [f"valgrind: {path.name}: {p}" for p in found]
+    return found
 
 
 def main(argv):
