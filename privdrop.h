@@ -8,9 +8,9 @@
 
 /**
  * privdrop_apply(uid, gid): if the effective uid is 0, empty the capability
- * bounding set (when CAP_SETPCAP allows it), drop supplementary groups, then setresgid(${gid}) and
- * setresuid(${uid}); verify all ids and
- * that regaining root fails.  When not root, change nothing.  Then set
+ * bounding set (when CAP_SETPCAP allows it), drop supplementary groups,
+ * then setresgid(${gid}) and setresuid(${uid}); verify all ids and that
+ * regaining root fails.  When not root, change nothing.  Then set
  * RLIMIT_CORE to 0.  Returns 0, or -1 after logging the syscall that
  * failed (the caller must exit: never serve as root).
  */

@@ -346,11 +346,12 @@ sandbox_enter(unsigned port)
 static int
 run_supervisor(void)
 {
+	int abort_now;
 
-	if (workers_close_inherited() != 0 ||
-	    sandbox_seal(SECCOMP_SUPERVISOR) != 0)
-		return (workers_supervise(1));
-	return (workers_supervise(0));
+	/* Boxed even when the close failed: then it only stops the workers. */
+	abort_now = workers_close_inherited() != 0;
+	abort_now |= sandbox_seal(SECCOMP_SUPERVISOR) != 0;
+	return (workers_supervise(abort_now));
 }
 
 static int

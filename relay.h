@@ -21,7 +21,7 @@ struct relay_config {
 	unsigned stats_s;		/* 0: no stats events */
 	const struct cidrset *allow_client;	/* empty: any client */
 	int	proxy_protocol;		/* a PROXY header starts each conn */
-	unsigned worker, nworkers;	/* this process of --workers (0, 1) */
+	unsigned worker, nworkers;	/* --workers: this one, of all (0 of 1 alone) */
 	unsigned *shared_conns;		/* --workers: sessions of all; or NULL */
 };
 

@@ -6,10 +6,11 @@
 
 /*
  * The syscall allowlists: the tables of seccomp.c are the single source of
- * truth, one for the relay and one for the --workers supervisor.  At build time tools/seccomp-gen.c compiles it to BPF with
- * libseccomp (Debian's libseccomp.a is built for glibc and cannot be linked
- * into this static musl binary); the program embeds that BPF and loads it
- * with seccomp(2).  Architecture mismatches and every call not in the table
+ * truth, one for the relay and one for the --workers supervisor.  At build
+ * time tools/seccomp-gen.c compiles them to BPF with libseccomp (Debian's
+ * libseccomp.a is built for glibc and cannot be linked into this static
+ * musl binary); the program embeds that BPF and loads one filter with
+ * seccomp(2).  Architecture mismatches and every call not in the table
  * kill the process.
  */
 

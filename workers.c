@@ -44,17 +44,23 @@ supervisor_signals(sigset_t *set)
 
 /*
  * In a new worker: its own process group, so that a terminal's ^C reaches
- * the supervisor alone and is passed on once; and SIGTERM (a drain) if the
- * supervisor dies.  Returns 0, or -1 if the supervisor is already gone.
+ * the supervisor alone and is passed on once (and SIGTTOU ignored, so that
+ * a terminal set to `tostop` cannot stop a worker that logs); and SIGTERM
+ * (a drain) if the supervisor dies.  Returns 0, or -1 if the supervisor is
+ * already gone.
  */
 static int
 child_setup(pid_t supervisor)
 {
+	struct sigaction sa;
 	sigset_t chld;
 
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	(void)sigprocmask(SIG_UNBLOCK, &chld, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGTTOU, &sa, NULL);
 	if (setpgid(0, 0) != 0) {
 		log_errno("startup_failed", "setpgid");
 		return (-1);
@@ -96,14 +102,23 @@ workers_fork(unsigned n, unsigned *index, unsigned **shared_conns)
 		log_errno("startup_failed", "mmap MAP_SHARED");
 		return (-1);
 	}
-	/* SIGPIPE ignored in all: a log reader that went away must not
-	 * kill the supervisor (loop_init does it again in each worker). */
+	/*
+	 * SIGPIPE ignored in all: a log reader that went away must not kill
+	 * the supervisor (loop_init does it again in each worker).  SIGCHLD
+	 * back to its default: inherited as ignored, the kernel would reap
+	 * the workers itself and the supervisor would never see one end.
+	 */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	supervisor_signals(&set);
-	if (sigaction(SIGPIPE, &sa, NULL) != 0 ||
+	if (sigaction(SIGPIPE, &sa, NULL) != 0) {
+		log_errno("startup_failed", "sigaction SIGPIPE");
+		return (-1);
+	}
+	sa.sa_handler = SIG_DFL;
+	if (sigaction(SIGCHLD, &sa, NULL) != 0 ||
 	    sigprocmask(SIG_BLOCK, &set, NULL) != 0) {
-		log_errno("startup_failed", "sigaction/sigprocmask");
+		log_errno("startup_failed", "sigaction SIGCHLD, sigprocmask");
 		return (-1);
 	}
 	for (i = 0; i < n && i < CONFIG_WORKERS_MAX; i++) {
@@ -239,6 +254,8 @@ workers_supervise(int abort)
 				continue;
 			log_errno("supervisor_failed", "sigwaitinfo");
 			failed = 1;
+			if (!stopping)
+				forward(SIGTERM, "supervisor_failed");
 			break;
 		}
 		if (si.si_signo == SIGCHLD)

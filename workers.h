@@ -11,10 +11,12 @@
 /**
  * workers_fork(n, index, shared_conns): map the page the workers share
  * (their session count, into ${*shared_conns}), block SIGTERM, SIGINT and
- * SIGCHLD, then start ${n} workers.  Returns 0 in a worker, with its number (0 to n - 1) in
- * ${*index} (and on every line it logs); 1 in the supervisor; -1 in a worker that must exit at once.
- * A failed fork is logged, stops the workers already started, and still
- * returns 1: the supervisor waits for them and exits 1.
+ * SIGCHLD, then start ${n} workers.  Returns 0 in a worker, with its
+ * number (0 to n - 1) in ${*index} and on every line it logs; 1 in the
+ * supervisor; -1 when the setup before the first fork failed, or in a
+ * worker that must exit at once.  A failed fork is logged, stops the
+ * workers already started, and still returns 1: the supervisor waits for
+ * them and exits 1.
  */
 int workers_fork(unsigned n, unsigned *index, unsigned **shared_conns);
 

@@ -177,8 +177,17 @@ static int serve(int ep, struct conn *c, uint32_t ev)
 			continue;
 		}
 		if (c->state == S_UP) {
-			ssize_t r = read(c->fd, rbuf,
-					 c->left < BUF ? (size_t)c->left : BUF);
+			if (c->left > 0) {
+				ssize_t r = read(c->fd, rbuf, c->left < BUF ?
+						 (size_t)c->left : BUF);
+				if (r < 0)
+					return errno == EAGAIN ? 0 : -1;
+				if (r == 0)
+					return -1;
+				c->left -= (uint64_t)r;
+			}
+			/* At once: when the last read was this call's last
+			 * round, no further event would come to send it. */
 			if (c->left == 0) {
 				if (write(c->fd, "K", 1) != 1)
 					return -1;
@@ -186,11 +195,6 @@ static int serve(int ep, struct conn *c, uint32_t ev)
 				c->ebuf = malloc(65536);
 				return 0;
 			}
-			if (r < 0)
-				return errno == EAGAIN ? 0 : -1;
-			if (r == 0)
-				return -1;
-			c->left -= (uint64_t)r;
 			continue;
 		}
 		if (c->state == S_DOWN) {

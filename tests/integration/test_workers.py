@@ -31,7 +31,7 @@ from fakes import SES_GREETING, SES_IDENT, TEST_PASSWORD, TEST_USER, ses_name
 from helpers import (PROXY_HOST, PROXY_PORT, connect, connection_refused,
                      read_line, recv_until_closed, wait_for)
 from proxyproc import UNDER_VALGRIND
-from sandboxlib import (SANITIZER, open_files, proc_limits,
+from sandboxlib import (SANITIZER, exec_prefix, open_files, proc_limits,
                         proc_status, run_until_exit, seccomp_errno_prefix,
                         start_under, tasks)
 from test_config import assert_refused
@@ -431,9 +431,29 @@ def test_workers_supervisor_that_cannot_box_itself_stops_all(
     exited = proxy.named("worker_exited")
     assert sorted((e["worker"], e.get("code"), e["expected"])
                   for e in exited) == [(0, 0, "yes"), (1, 0, "yes")], exited
+    # Boxed all the same (its own filter) while it stops the workers; the
+    # sanitizer builds have no filter and log no sandbox_ready.
     assert [e.get("role") for e in proxy.named("sandbox_ready")
-            if "worker" not in e] == []
+            if "worker" not in e] == ([] if SANITIZER else ["supervisor"])
     assert [e["code"] for e in supervisor_lines(proxy, "supervisor_exit")] == [1]
+
+
+def test_workers_sigchld_ignored_by_the_launcher_is_undone(
+        dns, ses, proxy_factory):
+    """A launcher that ignores SIGCHLD passes that on through execve; left
+    so, the kernel would reap the workers itself and the supervisor would
+    never see one end. It sets SIGCHLD back to its default before the fork:
+    SIGKILL to a worker still ends the relay with exit 1."""
+    prefix = ["/bin/sh", "-c", 'trap "" CHLD; exec "$0" "$@"']
+    with exec_prefix(prefix):
+        proxy, (victim, _) = start_workers(proxy_factory, 2)
+    sigcgt = int(proc_status(proxy.pid)["SigIgn"], 16)
+    assert not sigcgt & (1 << (signal.SIGCHLD - 1)), "SIGCHLD still ignored"
+    proxy.stopped_on_purpose = True
+    os.kill(victim, signal.SIGKILL)
+    assert proxy.wait(timeout=SLOW) == 1
+    dead = [e for e in proxy.named("worker_exited") if int(e["pid"]) == victim]
+    assert [(e["signal"], e["expected"]) for e in dead] == [("SIGKILL", "no")]
 
 
 @pytest.mark.skipif(UNDER_VALGRIND, reason=(
