@@ -194,6 +194,17 @@ def proc_status(pid):
     return fields
 
 
+def main_pid(c, init):
+    """Host PID of the program the image runs: the container's first
+    process when bare, docker-init's only child with --init."""
+    first = c.pid()
+    if not init:
+        return first
+    kids = wait_for(lambda: children(first), timeout=5, what="init's child")
+    assert len(kids) == 1
+    return kids[0]
+
+
 def children(pid):
     """Host PIDs of the children of pid."""
     out = []

@@ -16,17 +16,6 @@ from helpers import connect, read_line, read_reply, recv_until_closed, wait_for
 MODES = [pytest.param(False, id="pid1"), pytest.param(True, id="init")]
 
 
-def proxy_pid(c, init):
-    """Host PID of the proxy process: the container's first process when
-    bare, docker-init's only child with --init."""
-    first = c.pid()
-    if not init:
-        return first
-    kids = wait_for(lambda: ctr.children(first), timeout=5, what="proxy child")
-    assert len(kids) == 1
-    return kids[0]
-
-
 def greet():
     with connect(ctr.PROXY_ADDR) as s:
         return read_line(s)
@@ -198,7 +187,7 @@ def test_proxy_pid_matches_mode(ses, containers, init):
     """With --init the proxy really is a child of docker-init, bare it is
     the container's first process: the two modes above differ."""
     c = containers.run(init=init, health="none")
-    pid = proxy_pid(c, init)
+    pid = ctr.main_pid(c, init)
     exe = os.readlink(f"/proc/{pid}/exe")
     assert exe.endswith("/ses-smtp-proxy"), exe
     nspid = ctr.proc_status(pid)["NSpid"].split()

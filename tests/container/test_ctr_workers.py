@@ -22,15 +22,6 @@ def greet():
         return read_line(s)
 
 
-def supervisor_pid(c, init):
-    first = c.pid()
-    if not init:
-        return first
-    kids = wait_for(lambda: ctr.children(first), timeout=5, what="supervisor")
-    assert len(kids) == 1
-    return kids[0]
-
-
 def worker_pids(supervisor):
     return wait_for(lambda: (lambda k: k if len(k) == 2 else None)(
         ctr.children(supervisor)), timeout=10, what="two workers")
@@ -40,7 +31,7 @@ def worker_pids(supervisor):
 def test_workers_docker_stop_reaches_every_worker(ses, containers, init):
     c = containers.run(init=init, health="none", env=WORKERS)
     c.wait_event("upstream_resolved", count=2)
-    sup = supervisor_pid(c, init)
+    sup = ctr.main_pid(c, init)
     workers = worker_pids(sup)
     for pid in [sup, *workers]:
         status = ctr.proc_status(pid)

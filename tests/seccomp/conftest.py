@@ -214,15 +214,17 @@ def row_call(row, defs):
 
 def row_cases(table):
     """pytest params for the rows of `table`, each argv starting with the
-    probe flag that loads its filter: (allowed, altered, x32). allowed:
+    probe flag that loads its filter, ids prefixed with the table's name
+    but for the relay's: (allowed, altered, x32). allowed:
     each row with its allowed values; altered: (argv, dies), one
     constrained argument changed; x32: the allowed call under its x32
     number."""
     rows, defs = probe_list(table)
     flags = TABLE_FLAGS[table]
+    prefix = "" if table == "relay" else f"{table}-"
     allowed_cases, altered_cases, x32_cases = [], [], []
     for row in rows:
-        rid = f"{row.index}-{row.name}"
+        rid = f"{prefix}{row.index}-{row.name}"
         if row.name in SPECIAL_CASES:
             allowed_cases.append(pytest.param(flags + SPECIAL_CASES[row.name],
                                               id=rid))

@@ -23,13 +23,16 @@ IPPROTO_SCTP = 132
 ETH_P_ALL_BE = 0x0300               # htons(ETH_P_ALL)
 MSG_FASTOPEN = 0x20000000
 
-# The relay's table (the filter the probe loads without --supervisor).
-ALLOWED, ALTERED, X32 = row_cases("relay")
+# Both tables: the relay's (the filter the probe loads by default), then
+# the supervisor's (--supervisor; ids prefixed "supervisor-").
+ALLOWED, ALTERED, X32 = (r + s for r, s in zip(row_cases("relay"),
+                                               row_cases("supervisor")))
 
 
 @pytest.mark.parametrize("argv", ALLOWED)
 def test_row_allowed(argv):
-    """SBX-03: each row, with its allowed arguments, passes the filter."""
+    """SBX-03: each row of either table, with its allowed arguments,
+    passes that table's filter."""
     assert_survived(run_probe(*argv))
 
 

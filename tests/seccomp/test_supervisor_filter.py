@@ -3,9 +3,9 @@ call by call, as test_filter.py does for the relay's: the probe enters the
 same sandbox with --supervisor, which loads the supervisor's embedded
 filter instead of the relay's.
 
-Every row of supervisor_rules[] with its allowed arguments must pass; each
-constrained argument, altered, must kill unless another row allows the new
-value; each call the relay's table allows and the supervisor's does not
+Its rows, with allowed and altered arguments and under their x32 numbers,
+are tested with the relay's in test_filter.py (ids "supervisor-..."). Here:
+each call the relay's table allows and the supervisor's does not
 (sockets, memory, pipes, close, rt_sigreturn, write to fd 1, ...) must
 kill; and the other way round, the supervisor's calls must kill under the
 relay's filter. Every "must die" case first runs once without the filter
@@ -17,39 +17,12 @@ import pytest
 
 from conftest import (X32_BIT, allowed, assert_killed, assert_not_killed,
                       assert_survived, call, probe_list, row_args, row_call,
-                      row_cases, run_probe)
+                      run_probe)
 
 SIGTERM, SIGINT, SIGKILL = signal.SIGTERM, signal.SIGINT, signal.SIGKILL
 MASK64 = (1 << 64) - 1
 NOPID = 0x3fffffff          # probe.c: above PID_MAX_LIMIT, ESRCH
 WNOHANG, WUNTRACED = 1, 2
-
-ALLOWED, ALTERED, X32 = row_cases("supervisor")
-
-
-@pytest.mark.parametrize("argv", ALLOWED)
-def test_row_allowed(argv):
-    """Each supervisor row, with its allowed arguments, passes."""
-    assert_survived(run_probe(*argv))
-
-
-@pytest.mark.parametrize("argv,dies", ALTERED)
-def test_row_altered(argv, dies):
-    """One constrained argument altered kills, unless another row of the
-    same syscall allows the new value (kill: SIGTERM and SIGINT)."""
-    if dies:
-        assert_not_killed(run_probe("--no-seccomp", *argv))
-        assert_killed(run_probe(*argv))
-    else:
-        assert_survived(run_probe(*argv))
-
-
-@pytest.mark.parametrize("argv", X32)
-def test_row_x32_twin(argv):
-    """The x32 number of an allowed call is killed (the arch/x32 checks)."""
-    assert_not_killed(run_probe("--no-seccomp", *argv))
-    assert_killed(run_probe(*argv))
-
 
 # The argument values the supervisor must never use, by name. All are
 # harmless without the filter too: pid NOPID and -NOPID name no process or
