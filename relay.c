@@ -261,7 +261,7 @@ int
 relay_listen_socket(const struct sockaddr *sa, socklen_t len,
     const char **what)
 {
-	int fd, one = 1;
+	int fd, one = 1, zero = 0;
 
 	*what = "socket";
 	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
@@ -285,6 +285,13 @@ relay_listen_socket(const struct sockaddr *sa, socklen_t len,
 		goto err;
 	*what = "listen";
 	if (listen(fd, SOMAXCONN))
+		goto err;
+	/* Accepted sockets start in delayed-ACK mode: a client's first
+	 * command is acknowledged by the reply relayed back to it, not by a
+	 * bare ACK of its own (HAProxy's tcp-smart-accept).  After listen(),
+	 * which resets the listener's ACK state. */
+	*what = "setsockopt TCP_QUICKACK";
+	if (setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero)))
 		goto err;
 	return (fd);
 err:
