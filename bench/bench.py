@@ -63,6 +63,15 @@ def tree(pid):
     return [pid] + children(pid)
 
 
+def tcp_segments():
+    """TCP segments sent in this network namespace so far (Tcp: OutSegs in
+    /proc/net/snmp): client, proxy and server together, since the run has
+    the namespace to itself."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Tcp:")]
+    return int(rows[1][rows[0].index("OutSegs")])
+
+
 def cpu_seconds(pid):
     """utime+stime of the tree, plus cutime+cstime of the root (reaped
     children, e.g. socat's per-connection processes)."""
@@ -347,17 +356,19 @@ def smtp(env, name, proc, many):
            "1000", "-f", "from@example.com", "-t", "to@example.com", *opts,
            host]
     c0 = cpu_seconds(proc.pid) if proc else 0
+    s0 = tcp_segments()
     t0 = time.monotonic()
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     t = time.monotonic() - t0
     time.sleep(0.05)  # let socat reap its children
+    segs = (tcp_segments() - s0) / n
     cpu = (cpu_seconds(proc.pid) - c0) * 1e6 / n if proc else None
     if r.returncode != 0 or r.stderr.strip():
         env.anomalies.append(f"smtp-source via {name}: rc={r.returncode} "
                              f"{r.stderr.strip()[:300]}")
         if r.returncode != 0:
-            return None, None
-    return n / t, cpu
+            return None, None, None
+    return n / t, cpu, segs
 
 
 def bulk(env, name, proc, direction):
@@ -408,16 +419,20 @@ def pingpong(env, name, proc, pinned):
 
 
 def connrate(env, name, proc):
-    """(connections/s, failures, proxy CPU µs per connection)."""
+    """(connections/s, failures, proxy CPU µs per connection, TCP segments
+    per connection)."""
     c0 = cpu_seconds(proc.pid) if proc else 0
+    s0 = tcp_segments()
     out = run_tool(env, "connrate", *target(name), "64",
                    str(env.args.connrate_seconds))
     time.sleep(0.05)  # let socat reap its children
     c1 = cpu_seconds(proc.pid) if proc else 0
+    s1 = tcp_segments()
     f = out.split()
     conns, fails, secs = int(f[1]), int(f[3]), float(f[5])
     cpu = (c1 - c0) * 1e6 / conns if proc and conns else None
-    return conns / secs, fails, cpu
+    segs = (s1 - s0) / conns if conns else None
+    return conns / secs, fails, cpu, segs
 
 
 def idle(env, name, proc):
@@ -510,9 +525,11 @@ def main():
                             log(f"[{time.monotonic() - t_start:6.1f}s] {wl} "
                                 f"rep {rep + 1}/{args.reps} {name}")
                             if wl in ("smtp_many", "smtp_one"):
-                                r, c = smtp(env, name, proc, wl == "smtp_many")
+                                r, c, sg = smtp(env, name, proc,
+                                                wl == "smtp_many")
                                 add(wl, name, r)
                                 add(wl + "_cpu", name, c)
+                                add(wl + "_segs", name, sg)
                             elif wl in ("bulk_up", "bulk_down"):
                                 g, c = bulk(env, name, proc, wl[5:])
                                 add(wl, name, g)
@@ -523,10 +540,11 @@ def main():
                                 add(wl + "_med", name, m)
                                 add(wl + "_p99", name, p99)
                             elif wl == "connrate":
-                                r, f, c = connrate(env, name, proc)
+                                r, f, c, sg = connrate(env, name, proc)
                                 add("connrate", name, r)
                                 add("connrate_fail", name, f)
                                 add("connrate_cpu", name, c)
+                                add("connrate_segs", name, sg)
                             elif wl == "idle":
                                 res, bad = idle(env, name, proc)
                                 add("idle_fail", name, bad)
@@ -604,6 +622,8 @@ ROWS = [
     ("smtp_one", "SMTP, 1 msg/session", "msgs/s", True, "{:.0f}"),
     ("smtp_many_cpu", "proxy CPU, SMTP many msgs/session", "CPU µs/msg", False, "{:.1f}"),
     ("smtp_one_cpu", "proxy CPU, SMTP 1 msg/session", "CPU µs/msg", False, "{:.1f}"),
+    ("smtp_many_segs", "TCP segments, SMTP many msgs/session", "segments/msg", False, "{:.1f}"),
+    ("smtp_one_segs", "TCP segments, SMTP 1 msg/session", "segments/msg", False, "{:.1f}"),
     ("bulk_up", "bulk client→server", "GiB/s", True, "{:.2f}"),
     ("bulk_down", "bulk server→client", "GiB/s", True, "{:.2f}"),
     ("bulk_up_cpu", "proxy CPU, client→server", "CPU s/GiB", False, "{:.3f}"),
@@ -615,6 +635,7 @@ ROWS = [
     ("connrate", "connection rate, 64 clients", "conn/s", True, "{:.0f}"),
     ("connrate_fail", "connection failures (median per run)", "count", False, "{:.0f}"),
     ("connrate_cpu", "proxy CPU per connection", "CPU µs/conn", False, "{:.1f}"),
+    ("connrate_segs", "TCP segments per connection", "segments/conn", False, "{:.1f}"),
     ("idle_kib", "memory per idle connection (PSS, {n} held)", "KiB", False, "{:.2f}"),
     ("idle_fds", "fds per idle connection", "fds", False, "{:.2f}"),
     ("idle_fail", "idle connections that failed (median)", "count", False, "{:.0f}"),
