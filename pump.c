@@ -199,12 +199,38 @@ read_end(struct pump *p, struct pump_end *src, ssize_t n)
 	return (PUMP_IDLE);
 }
 
-/* Copy mode: one recv, then one send; the rest is held. */
+/*
+ * A short read of ${*n} bytes from ${src}, which has sent a FIN: everything
+ * before the FIN is queued in order, so the next read is the EOF (or an
+ * error).  Read it now, into the rest of the buffer, so that the bytes can
+ * leave in one segment with the FIN.  Returns 1 at EOF, 0 otherwise (more
+ * bytes, added to ${*n}, or nothing yet), -1 on an error (errno set).
+ */
+static int
+read_ahead(struct pump_end *src, ssize_t *n)
+{
+	ssize_t m;
+
+	m = recv(src->w.fd, scratch + *n, sizeof(scratch) - (size_t)*n, 0);
+	if (m == 0)
+		return (1);
+	if (m > 0)
+		*n += m;
+	return (m < 0 && !again() ? -1 : 0);
+}
+
+/*
+ * Copy mode: one recv, then one send; the rest is held.  Bytes followed by
+ * the source's EOF go out with MSG_MORE: the shutdown(SHUT_WR) or close
+ * that passes the EOF on in this same turn (relay_pump) sends them with
+ * the FIN, one segment where there would be two.
+ */
 static int
 fill_copy(struct pump *p, struct pump_end *src, struct pump_end *dst,
     int *active)
 {
 	ssize_t n, w;
+	int ahead = 0, err = 0, flags = MSG_NOSIGNAL | MSG_DONTWAIT;
 
 	if ((n = recv(src->w.fd, scratch, sizeof(scratch), 0)) <= 0)
 		return (read_end(p, src, n));
@@ -213,7 +239,11 @@ fill_copy(struct pump *p, struct pump_end *src, struct pump_end *dst,
 		pipe_borrow(p);		/* bulk: splice from now on */
 	else if (!src->hup && !src->urgent)
 		src->readable = 0;	/* a short read emptied the socket */
-	w = send(dst->w.fd, scratch, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	else if (!src->urgent && (ahead = read_ahead(src, &n)) < 0)
+		err = errno;
+	if (ahead == 1)
+		flags |= MSG_MORE;
+	w = send(dst->w.fd, scratch, (size_t)n, flags);
 	if (w < 0 && !again())
 		return (PUMP_FAIL_DST);
 	if (w < 0)
@@ -223,6 +253,12 @@ fill_copy(struct pump *p, struct pump_end *src, struct pump_end *dst,
 		dst->writable = 0;
 		if (hold(p, scratch + w, (size_t)(n - w)) != 0)
 			return (PUMP_FAIL_DST);
+	}
+	if (ahead == 1)
+		p->eof = 1;
+	if (ahead < 0) {
+		errno = err;
+		return (PUMP_FAIL_SRC);
 	}
 	return (PUMP_IDLE);
 }

@@ -76,6 +76,11 @@ static const struct seccomp_rule rules[] = {
 	    "health answers (musl send is "
 	    "sendto); no address, no MSG_FASTOPEN: a TCP Fast Open connect "
 	    "to another port, which Landlock misses, is impossible"),
+	ROW2(sendto, 3, ALL, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE, 4, ALL, 0,
+	    "flags == MSG_NOSIGNAL|MSG_DONTWAIT|MSG_MORE, dest_addr == NULL",
+	    "fill_copy: the last bytes before a FIN, left for the shutdown "
+	    "or close in the same turn to send with the FIN; no address, no "
+	    "MSG_FASTOPEN"),
 	ROW2(sendto, 3, ALL, MSG_NOSIGNAL, 4, ALL, 0,
 	    "flags == MSG_NOSIGNAL, dest_addr == NULL",
 	    "send_query: the DNS query on its connected socket"),
