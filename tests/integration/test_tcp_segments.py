@@ -189,8 +189,12 @@ def test_client_last_command_and_fin_reach_ses_in_one_segment(session):
 
 
 def test_bytes_without_a_fin_are_not_held_back(session):
-    """MSG_MORE only when the EOF is already read: a reply with no FIN
-    behind it leaves at once, without one."""
+    """A reply with no FIN behind it leaves in one segment without a FIN:
+    catches a relay that takes a FIN that never came (a read-ahead misread
+    as EOF) and shuts the session down early. A relay that corked every
+    send would still pass: the kernel's probe timer sends corked bytes
+    after about 200 ms, and telling that from "at once" would need a
+    timing threshold, which no test here has."""
     client, upstream, capture = session
     upstream.sendall(b"250 ok\r\n")
     assert read_line(client) == b"250 ok\r\n"
