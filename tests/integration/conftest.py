@@ -40,8 +40,13 @@ EXTRA_LO_ADDRS = ["10.0.0.1/32", "172.16.0.1/32", "192.168.1.1/32",
                   "64:ff9b::a00:1/128", "fe80::1/128"]
 
 
+def only_loopback():
+    """This network namespace has no interface but lo."""
+    return socket.if_nameindex() == [(1, "lo")]
+
+
 def pytest_sessionstart(session):
-    if socket.if_nameindex() != [(1, "lo")]:
+    if not only_loopback():
         pytest.exit("refusing to run: this network namespace has interfaces "
                     "other than lo; run tests/integration/run.sh", returncode=2)
 
@@ -112,6 +117,8 @@ def allowlist(session_dir):
 @pytest.fixture(scope="session")
 def lo_aliases():
     """Put the non-loopback test addresses on lo (this namespace only)."""
+    # Checked again where they are added: never on a host's lo.
+    assert only_loopback(), "lo_aliases outside a loopback-only namespace"
     for addr in EXTRA_LO_ADDRS:
         subprocess.run(["ip", "addr", "add", addr, "dev", "lo"], check=True,
                        timeout=10)

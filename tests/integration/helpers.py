@@ -297,6 +297,21 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+# /proc/net/tcp{,6} columns: sl local rem st tx:rx tr:when retrnsmt uid
+# timeout inode refcnt sk rto ato quick|pingpong cwnd ssthresh
+TCP_LISTEN, TCP_ESTABLISHED = "0A", "01"
+
+
+def tcp_sockets(tables=("/proc/net/tcp", "/proc/net/tcp6")):
+    """Every TCP socket in this namespace: (state, local port, remote port,
+    all columns) per row of the tables."""
+    for table in tables:
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            yield (cols[3], int(cols[1].rsplit(":", 1)[1], 16),
+                   int(cols[2].rsplit(":", 1)[1], 16), cols)
+
+
 def close_wait_count(ports=(1587, 587)):
     """CLOSE_WAIT TCP sockets in this namespace on any of the ports."""
     out = subprocess.run(["ss", "-Htan", "state", "close-wait"], check=True,

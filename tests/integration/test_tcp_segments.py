@@ -16,31 +16,23 @@ in one event and the outcome does not depend on timing."""
 
 import socket
 import struct
-from pathlib import Path
 
 import pytest
 
 from fakes import SES_GREETING
-from helpers import (PROXY_PORT, connect, read_line, recv_exact,
-                     recv_until_closed)
+from helpers import (PROXY_PORT, TCP_ESTABLISHED, TCP_LISTEN, connect,
+                     read_line, recv_exact, recv_until_closed, tcp_sockets)
 
-# /proc/net/tcp columns: sl local rem st tx:rx tr:when retrnsmt uid timeout
-# inode refcnt sk rto ato quick|pingpong cwnd ssthresh
-COL_STATE, COL_ACKMODE = 3, 14
-ESTABLISHED, LISTEN = "01", "0A"
+COL_ACKMODE = 14   # (quick << 1) | pingpong
 
 
 def ack_mode(table, local_port, remote_port=None):
     """The (quick << 1) | pingpong column of the socket bound to local_port
     (and connected from remote_port, if given) in table."""
-    want = ESTABLISHED if remote_port is not None else LISTEN
-    for line in Path(table).read_text().splitlines()[1:]:
-        cols = line.split()
-        lport = int(cols[1].rsplit(":", 1)[1], 16)
-        rport = int(cols[2].rsplit(":", 1)[1], 16)
-        if cols[COL_STATE] != want or lport != local_port:
-            continue
-        if remote_port is None or rport == remote_port:
+    want = TCP_ESTABLISHED if remote_port is not None else TCP_LISTEN
+    for state, lport, rport, cols in tcp_sockets((table,)):
+        if state == want and lport == local_port and \
+                remote_port in (None, rport):
             return int(cols[COL_ACKMODE])
     raise AssertionError(f"no socket {local_port}<-{remote_port} in {table}")
 

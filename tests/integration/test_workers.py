@@ -28,8 +28,9 @@ import pytest
 
 from clients import MESSAGE
 from fakes import SES_GREETING, SES_IDENT, TEST_PASSWORD, TEST_USER, ses_name
-from helpers import (PROXY_HOST, PROXY_PORT, connect, connection_refused,
-                     read_line, recv_until_closed, wait_for)
+from helpers import (PROXY_HOST, PROXY_PORT, TCP_LISTEN, connect,
+                     connection_refused, read_line, recv_until_closed,
+                     tcp_sockets, wait_for)
 from proxyproc import UNDER_VALGRIND
 from sandboxlib import (SANITIZER, exec_prefix, open_files, proc_limits,
                         proc_status, run_until_exit, seccomp_errno_prefix,
@@ -116,13 +117,8 @@ def worker_pids(proxy, n):
 
 def listening_sockets(port=PROXY_PORT):
     """{"socket:[INODE]"} of the TCP sockets listening on port here."""
-    out = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            cols = line.split()
-            if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port:
-                out.add(f"socket:[{cols[9]}]")
-    return out
+    return {f"socket:[{cols[9]}]" for state, lport, _, cols in tcp_sockets()
+            if state == TCP_LISTEN and lport == port}
 
 
 def all_gone(pids):
