@@ -20,7 +20,7 @@ LDHARD	= -Wl,-z,relro,-z,now,-z,noexecstack
 
 SRCS	= log.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c loop.c \
 	  upstream.c pump.c relay.c privdrop.c landlock.c seccomp.c health.c \
-	  healthport.c proxyproto.c workers.c
+	  healthport.c proxyproto.c workers.c staleness.c
 OBJS	= $(SRCS:%.c=build/%.o) build/seccomp_bpf.o
 UNIT	= $(patsubst tests/unit/%.c,build/tests/%,$(filter-out \
 	  tests/unit/harness.c tests/unit/cidr_oracle.c,$(wildcard tests/unit/*.c)))
@@ -52,12 +52,30 @@ build/seccomp_bpf.c: build/seccomp-gen
 build/seccomp_bpf.o: build/seccomp_bpf.c $(KINC)/.stamp
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-ses-smtp-proxy: build/proxy.o $(OBJS)
-	gcc -static-pie -nostdlib $(LDHARD) -o $@ \
+LINK	= gcc -static-pie -nostdlib $(LDHARD) -o $@ \
 	    $(MUSL)/rcrt1.o $(MUSL)/crti.o \
 	    $$(gcc -print-file-name=crtbeginS.o) \
 	    $^ -L$(MUSL) -lc $$(gcc -print-libgcc-file-name) \
 	    $$(gcc -print-file-name=crtendS.o) $(MUSL)/crtn.o
+
+ses-smtp-proxy: build/proxy.o $(OBJS)
+	$(LINK)
+
+# A test build with short clocks, never shipped (the release binary has no
+# switch for these): the kept SES address set expires after 6 s instead of
+# 24 h, and the ip-ranges file's age is judged every second instead of every
+# hour.  tests/integration/test_staleness.py runs it.
+SHORT_DEFS	= -DUPSTREAM_STALE_MAX=6 -DSTALENESS_CHECK_S=1
+SHORT_OBJS	= $(SRCS:%.c=build/shortclock/%.o) build/seccomp_bpf.o
+
+build/shortclock/%.o: %.c $(wildcard *.h) $(KINC)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SHORT_DEFS) -c -o $@ $<
+
+build/shortclock/ses-smtp-proxy: build/shortclock/proxy.o $(SHORT_OBJS)
+	$(LINK)
+
+shortclock: build/shortclock/ses-smtp-proxy
 
 # Unit tests: each tests/unit/test_X.c links every module except main().
 build/tests/%: tests/unit/%.c tests/unit/harness.c tests/unit/harness.h $(OBJS)
@@ -141,7 +159,7 @@ run: image
 deps:
 	tests/deps.sh
 
-test: deps all unit
+test: deps all shortclock unit
 	$(MAKE) diff-cidr analyze
 	$(MAKE) deploy-test
 	$(MAKE) fuzz FUZZ_SECONDS=60
@@ -236,4 +254,4 @@ demo:
 clean:
 	rm -rf build ses-smtp-proxy
 
-.PHONY: all unit fuzz asan valgrind run deps test clean
+.PHONY: all shortclock unit fuzz asan valgrind run deps test clean

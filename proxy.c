@@ -29,12 +29,12 @@
 #include "relay.h"
 #include "resolvconf.h"
 #include "seccomp.h"
+#include "staleness.h"
 #include "upstream.h"
 #include "workers.h"
 
 #define EXIT_RUNTIME	1
 #define EXIT_CONFIG	2
-#define STALE_DAYS	30
 /* stdio, epoll, listeners, DNS sockets, the health port and its 16
  * probes, a reject in flight (about 30), and the splice pipes */
 #define NOFILE_RESERVE	(32 + 2 * PUMP_PIPES_MAX)
@@ -94,7 +94,6 @@ load_allowlist(void)
 	char err[256], opt[128];
 	struct log_line l;
 	size_t i;
-	time_t now = time(NULL);
 
 	snprintf(opt, sizeof(opt), "--ip-ranges %s", cfg.ip_ranges);
 	if (allowlist_load(cfg.ip_ranges, cfg.region, &allow, &info, err,
@@ -119,13 +118,7 @@ load_allowlist(void)
 	log_u64(&l, "v6", info.v6);
 	log_u64(&l, "allow_cidrs", cfg.allow_cidr.n);
 	log_end(&l);
-	if (now > info.created && now - info.created > STALE_DAYS * 86400) {
-		log_begin(&l, LOG_WARN, "allowlist_stale");
-		log_str(&l, "file", cfg.ip_ranges);
-		log_str(&l, "create_date", info.create_date);
-		log_u64(&l, "age_days", (uint64_t)(now - info.created) / 86400);
-		log_end(&l);
-	}
+	staleness_init(cfg.ip_ranges, info.create_date, info.created);
 	return (0);
 }
 
@@ -473,6 +466,9 @@ main(int argc, char **argv)
 	rcfg.proxy_protocol = cfg.proxy_protocol;
 	rcfg.nworkers = cfg.workers;
 	relay_init(&rcfg);
+	/* The file's age is judged again while running, by one process. */
+	if (rcfg.worker == 0)
+		staleness_start();
 	healthport_start(cfg.proxy_protocol, relay_ready);
 	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
 	    nhosts, relay_upstream_changed);

@@ -14,6 +14,7 @@
 #include "proxyproto.h"
 #include "pump.h"
 #include "relay.h"
+#include "staleness.h"
 #include "upstream.h"
 
 #define MAX_LISTEN		4
@@ -252,6 +253,7 @@ log_stats(void)
 	log_u64(&l, "dns_queries", upstream_queries());
 	log_u64(&l, "upstreams", upstream_count());
 	log_u64(&l, "pipes", pump_pipes());
+	log_u64(&l, "allowlist_age_days", staleness_age_days());
 	log_end(&l);
 }
 

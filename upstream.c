@@ -139,16 +139,45 @@ log_resolved(const char *source, size_t ndenied, uint32_t ttl)
 	log_end(&l);
 }
 
+/* A whole answer was denied: an error when nothing usable is left. */
 static void
-log_kept(size_t ndenied)
+log_all_denied(size_t ndenied)
 {
 	struct log_line l;
 
-	log_begin(&l, LOG_WARN, "upstream_all_denied");
+	log_begin(&l, up.ngood > 0 ? LOG_WARN : LOG_ERROR,
+	    "upstream_all_denied");
 	log_str(&l, "host", up.host);
 	log_u64(&l, "denied", ndenied);
 	log_u64(&l, "kept", up.ngood);
 	log_end(&l);
+}
+
+/*
+ * Forget the validated set once the last good answer is older than
+ * UPSTREAM_STALE_MAX, whatever kept it alive (failed resolutions or
+ * answers of denied addresses alike): by then AWS may have given those
+ * addresses to someone else.  The /etc/hosts set is the operator's and
+ * never expires.  Called before every use of the set, so that the limit
+ * holds to the millisecond, not to the next resolution.
+ */
+static void
+expire_stale(void)
+{
+	struct log_line l;
+	uint64_t age;
+
+	if (up.ngood == 0 || up.nhosts > 0)
+		return;
+	age = loop_now() - up.good_at;
+	if (age <= UPSTREAM_STALE_MAX * 1000ull)
+		return;
+	log_begin(&l, LOG_ERROR, "upstream_expired");
+	log_str(&l, "host", up.host);
+	log_u64(&l, "dropped", up.ngood);
+	log_u64(&l, "age_s", age / 1000);
+	log_end(&l);
+	up.ngood = 0;
 }
 
 /* Check each address, replace the validated set, log what changed. */
@@ -176,15 +205,18 @@ adopt(const struct cidr_addr *addrs, size_t n, const char *source,
 		}
 		up.nres++;
 	}
-	if (up.ngood == 0 && oldgood > 0) {
+	if (up.ngood == 0) {
 		/*
 		 * Only denied addresses (a spoofed answer, or SES on ranges
 		 * newer than the file): keep the last validated set, as after
-		 * a failed resolution; it holds only checked addresses.
+		 * a failed resolution, until it expires; it holds only checked
+		 * addresses.  With none to keep (the first answer, or after
+		 * expiry) this is the same alarm, with kept 0.
 		 */
 		memcpy(up.good, prev, oldgood * sizeof(prev[0]));
 		up.ngood = oldgood;
-		log_kept(ndenied);
+		expire_stale();
+		log_all_denied(ndenied);
 		return;
 	}
 	up.good_at = loop_now();
@@ -273,11 +305,7 @@ finish_failed(void)
 	if (up.backoff > UPSTREAM_RETRY_MAX)
 		up.backoff = UPSTREAM_RETRY_MAX;
 	/* Keep serving the last good set for a while (serve-stale). */
-	if (up.ngood > 0 &&
-	    loop_now() - up.good_at > UPSTREAM_STALE_MAX * 1000ull) {
-		up.ngood = 0;
-		up.nres = 0;
-	}
+	expire_stale();
 	log_begin(&l, LOG_WARN, "upstream_resolve_failed");
 	log_str(&l, "host", up.host);
 	log_str(&l, "error", status_text(up.q[0].status != 0 ?
@@ -408,6 +436,7 @@ size_t
 upstream_count(void)
 {
 
+	expire_stale();
 	return (up.ngood);
 }
 
@@ -429,6 +458,7 @@ int
 upstream_pick(size_t k, struct cidr_addr *out)
 {
 
+	expire_stale();
 	if (up.ngood == 0)
 		return (-1);
 	*out = up.good[k % up.ngood];

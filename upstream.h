@@ -23,7 +23,14 @@
 #define UPSTREAM_TTL_MIN	2	/* seconds */
 #define UPSTREAM_TTL_MAX	300
 #define UPSTREAM_RETRY_MAX	30	/* backoff cap after failures */
-#define UPSTREAM_STALE_MAX	(24 * 3600)	/* keep a good set this long */
+/*
+ * How long the last validated set is kept when DNS fails or answers only
+ * denied addresses (seconds).  A test build shortens it (make shortclock);
+ * the release binary has no switch for it.
+ */
+#ifndef UPSTREAM_STALE_MAX
+#define UPSTREAM_STALE_MAX	(24 * 3600)
+#endif
 #define UPSTREAM_KICK_MIN	5	/* early re-resolve at most this often */
 
 struct upstream_result {
@@ -45,7 +52,10 @@ void upstream_init(const char *host, const char *region,
 /** upstream_start(): begin the first resolution (needs loop_init). */
 void upstream_start(void);
 
-/** upstream_count(): number of validated addresses available now. */
+/**
+ * upstream_count(): number of validated addresses available now (0 once
+ * the last good answer is older than UPSTREAM_STALE_MAX).
+ */
 size_t upstream_count(void);
 
 /** upstream_resolving(): is a resolution in flight? */

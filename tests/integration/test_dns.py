@@ -184,6 +184,25 @@ def test_egr10_more_than_64_a_records(dns, ses, proxy_factory):
     assert ses.connections == (1 if line == SES_GREETING else 0)
 
 
+@pytest.mark.parametrize("source", ["dns", "hosts"])
+def test_first_answer_all_denied_is_the_all_denied_alarm(dns, ses,
+                                                         proxy_factory,
+                                                         source):
+    """The first answer after startup holds only denied addresses: the
+    runbook's page (upstream_all_denied, error, kept 0) fires, not an
+    upstream_resolved line with an empty set."""
+    hosts = [("127.0.1.7", SES)] if source == "hosts" else ()
+    dns.set_ses(v4=["127.0.1.7"], ttl=2)
+    proxy = proxy_factory(hosts=hosts, wait_resolved=False)
+    alarm = proxy.wait_event("upstream_all_denied", timeout=10)
+    assert alarm["level"] == "error"
+    assert (int(alarm["kept"]), int(alarm["denied"])) == (0, 1)
+    assert alarm["host"] == SES
+    assert proxy.named("upstream_resolved") == []
+    expect_421_440()
+    assert ses.connections == 0
+
+
 def test_hosts_entry_used_instead_of_dns(dns, ses_factory, proxy_factory):
     via_dns, via_hosts = ses_factory("127.0.0.2"), ses_factory("127.0.0.3")
     proxy = proxy_factory(hosts=[("127.0.0.3", SES)])

@@ -176,6 +176,21 @@ def test_stats_counters_match_what_happened(dns, ses, proxy_factory):
     assert ses.connections == 3
 
 
+@pytest.mark.parametrize("days", [0, 3, 45])
+def test_stats_carry_the_allowlist_age(dns, ses, proxy_factory, tmp_path,
+                                       days):
+    """The ip-ranges file's age in whole days is a stats field, so a
+    dashboard can follow it while the relay runs for months."""
+    import datetime
+    created = (datetime.datetime.now(datetime.timezone.utc)
+               - datetime.timedelta(days=days, hours=1))
+    path = write_allowlist(tmp_path / "ip-ranges.json", create_date=created)
+    proxy = proxy_factory("--ip-ranges", path, "--stats-interval", "1")
+    stats = proxy.wait_event("stats", start=proxy.mark(), timeout=5)
+    assert int(stats["allowlist_age_days"]) == days
+    assert bool(proxy.named("allowlist_stale")) == (days >= 30)
+
+
 def test_stats_disabled_with_zero(dns, ses, proxy_factory):
     proxy = proxy_factory("--stats-interval", "0")
     with connect() as s:
