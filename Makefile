@@ -153,8 +153,10 @@ run: image
 	docker run -d --name $(IMAGE) --read-only --cap-drop=ALL \
 	    --security-opt no-new-privileges -p 1587:1587 \
 	    --restart unless-stopped -e SES_REGION=$(REGION) $(IMAGE)
-	@echo "running: docker logs -f $(IMAGE); telnet localhost 1587;" \
-	    "docker rm -f $(IMAGE) to stop"
+	@echo "ses-smtp-proxy is running, relaying to email-smtp.$(REGION).amazonaws.com:587"
+	@echo "  try it:    telnet localhost 1587   (SES answers 220 ...; type QUIT)"
+	@echo "  its logs:  docker logs -f $(IMAGE)"
+	@echo "  stop it:   docker rm -f $(IMAGE)"
 
 deps:
 	tests/deps.sh

@@ -38,6 +38,9 @@ if ((${#missing[@]})); then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Every test byte stays on loopback: the builder base is never pulled here,
+# it is seeded with debootstrap when absent (seed-base.sh).
+export BUILDER_PULL=0
 IMAGE=$image "$here/build-image.sh"
 
 # --network host means dockerd's namespace: ours must be the same one.

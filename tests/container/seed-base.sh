@@ -1,20 +1,26 @@
 #!/bin/sh
-# Make the Docker engine and the builder base image available, offline-first.
+# Make the Docker engine and the builder base image available.
 #
 #   tests/container/seed-base.sh [--dockerd-only]
 #
 # 1. If `docker info` fails, start dockerd in the background (as root) and
 #    wait for it, at most DOCKERD_WAIT seconds (60).
 # 2. If the builder base ($BUILDER_IMAGE, debian:bookworm-slim) is not in the
-#    local image store, build an equivalent with debootstrap from Debian's
-#    mirror and `docker import` it under that name: no registry is asked.
+#    local image store, pull it, as Docker always would (`make image` and
+#    `make run` on a host with registry access).
+# 3. Only when the pull fails (no registry access), or is not wanted
+#    (BUILDER_PULL=0: the test suite, whose every byte stays on loopback),
+#    build an equivalent with debootstrap, as root, from the Debian mirror
+#    this host's apt already uses (tests/debian-mirror.sh; DEBIAN_MIRROR
+#    overrides it), and `docker import` it under that name.
 #
 # Idempotent: a no-op when the engine answers and the image exists.
 set -eu
 
 BASE=${BUILDER_IMAGE:-debian:bookworm-slim}
 SUITE=${BUILDER_SUITE:-bookworm}
-MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+PULL=${BUILDER_PULL:-1}
+PULL_TIMEOUT=${BUILDER_PULL_TIMEOUT:-300}
 WAIT=${DOCKERD_WAIT:-60}
 LOG=${DOCKERD_LOG:-/var/log/ses-smtp-proxy-dockerd.log}
 
@@ -66,20 +72,35 @@ if [ "${1:-}" = "--dockerd-only" ] ||
 	exit 0
 fi
 
+if [ "$PULL" = 1 ]; then
+	say "$BASE is not in the local image store: docker pull $BASE"
+	if out=$(timeout "$PULL_TIMEOUT" docker pull "$BASE" 2>&1); then
+		say "pulled $BASE"
+		exit 0
+	fi
+	say "docker pull $BASE failed ($(printf '%s\n' "$out" | tail -1));" \
+	    "seeding it with debootstrap instead"
+else
+	say "$BASE is not in the local image store and BUILDER_PULL=0:" \
+	    "seeding it with debootstrap"
+fi
+
 if [ "$(id -u)" -ne 0 ]; then
-	say "$BASE is missing and debootstrap needs root"
+	say "seeding $BASE with debootstrap needs root: run this as root," \
+	    "or make the image available (docker pull $BASE, docker load)"
 	exit 1
 fi
 if ! command -v debootstrap >/dev/null 2>&1; then
-	say "$BASE is missing and debootstrap is not installed"
+	say "seeding $BASE needs debootstrap (apt-get install debootstrap)"
 	exit 1
 fi
+MIRROR=$("$(dirname "$0")/../debian-mirror.sh" "$SUITE") || exit 1
 
 dir=$(mktemp -d /tmp/ses-smtp-proxy-base.XXXXXX)
 # --one-file-system: never descend into a proc or sys that a failed
 # debootstrap left mounted inside the target.
 trap 'rm -rf --one-file-system "$dir"' EXIT INT TERM
-say "$BASE is missing: debootstrap --variant=minbase $SUITE from $MIRROR"
+say "seeding $BASE: debootstrap --variant=minbase $SUITE from $MIRROR"
 if ! debootstrap --variant=minbase "$SUITE" "$dir/rootfs" "$MIRROR" \
     >"$dir/debootstrap.log" 2>&1; then
 	say "debootstrap failed; its log ends with:"
