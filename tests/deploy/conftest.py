@@ -35,7 +35,7 @@ def defaults():
     """DRAIN_TIMEOUT, IDLE_TIMEOUT, MAX_CONNS and the listen port the
     binary uses when a variable is not set (from --help, or from config.c
     when no binary has been built)."""
-    return deploylib.help_defaults(deploylib.help_text())
+    return deploylib.help_defaults(deploylib.option_rows())
 
 
 @pytest.fixture(scope="session")

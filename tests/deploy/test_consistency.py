@@ -33,7 +33,7 @@ def _binary_help():
 
 
 def test_every_variable_is_one_the_binary_knows(cfn, k8s):
-    known = d.help_options(_binary_help())
+    known = d.help_options(d.help_rows(_binary_help()))
     used = set(d.ecs_env(cfn)) | set(d.k8s_env(k8s))
     assert d.check_env_names(used, known) == []
 
@@ -41,11 +41,12 @@ def test_every_variable_is_one_the_binary_knows(cfn, k8s):
 def test_binary_and_source_agree_on_the_defaults():
     """The built binary is not stale: its --help has config.c's defaults."""
     text = _binary_help()
-    assert d.help_defaults(text) == d.help_defaults(d.help_from_source())
+    assert d.help_defaults(d.help_rows(text)) == \
+        d.help_defaults(d.options_from_source())
 
 
 def test_the_health_variables_exist():
     """The deployments depend on these two; their flags must exist."""
-    known = d.help_options(_binary_help())
+    known = d.help_options(d.help_rows(_binary_help()))
     assert known["PROXY_PROTOCOL"][0] == "--proxy-protocol"
     assert known["HEALTH_LISTEN"][0] == "--health-listen"
