@@ -41,3 +41,13 @@ def defaults():
 @pytest.fixture(scope="session")
 def readme():
     return deploylib.DEPLOY_README.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def binary_help():
+    """The built binary's --help text; skips when it is not built."""
+    text = deploylib.help_from_binary()
+    if text is None:
+        pytest.skip(f"{deploylib.binary_path()} is not built: run make "
+                    "first (make deploy-test and make test build it)")
+    return text

@@ -11,17 +11,9 @@ import pytest
 import deploylib as d
 
 
-def _binary_help():
-    text = d.help_from_binary()
-    if text is None:
-        pytest.skip(f"{d.binary_path()} is not built: run make first "
-                    "(make deploy-test and make test build it)")
-    return text
-
-
 @pytest.fixture(scope="module")
-def help_rows():
-    return d.help_rows(_binary_help())
+def help_rows(binary_help):
+    return d.help_rows(binary_help)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +39,8 @@ def test_help_is_the_option_table(help_rows):
     assert help_rows == d.options_from_source()
 
 
-def test_help_fits_80_columns():
-    for line in _binary_help().splitlines():
+def test_help_fits_80_columns(binary_help):
+    for line in binary_help.splitlines():
         assert len(line) <= 79, line
 
 
