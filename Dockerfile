@@ -9,6 +9,11 @@
 # ip-ranges.json, which is then used instead (offline builds).
 
 ARG BUILDER_IMAGE=debian:bookworm-slim
+# The image label's version.  The binary's comes from the VERSION file;
+# `make image` passes that file's version here, and the builder stage stops
+# the build when the two differ (tests/deploy/test_version.py keeps this
+# default equal to the file for a plain `docker build`).
+ARG VERSION=0.2.0
 
 FROM ${BUILDER_IMAGE} AS build
 RUN apt-get update \
@@ -21,6 +26,10 @@ COPY . .
 # The static-pie binary, the seccomp filter compiled from seccomp.c, and the
 # C unit tests, all from source.
 RUN make clean && make ses-smtp-proxy unit
+ARG VERSION
+RUN test "$(./ses-smtp-proxy --version)" = "ses-smtp-proxy $VERSION" || \
+    { echo "VERSION build argument $VERSION is not the binary's:" \
+      "$(./ses-smtp-proxy --version)" >&2; exit 1; }
 ARG IP_RANGES_URL=https://ip-ranges.amazonaws.com/ip-ranges.json
 RUN if [ -f ip-ranges.json ]; then \
       echo "using the ip-ranges.json of the build context"; \
@@ -38,7 +47,7 @@ RUN mkdir -p /out/etc/ses-smtp-proxy \
  && install -m 0444 ip-ranges.json /out/etc/ses-smtp-proxy/ip-ranges.json
 
 FROM scratch
-ARG VERSION=0.1.0
+ARG VERSION
 LABEL org.opencontainers.image.title="ses-smtp-proxy" \
       org.opencontainers.image.description="TCP relay to the Amazon SES SMTP endpoint of one region, and nowhere else" \
       org.opencontainers.image.version="${VERSION}"

@@ -4,7 +4,9 @@
 # loader), so objects are compiled with musl-gcc and linked by hand with
 # musl's rcrt1.o and gcc's crtbeginS.o/crtendS.o.
 
-VERSION	?= 0.1.0
+# The one version: the binary's --version, the image label (make image
+# passes it to the Dockerfile, whose builder checks the binary against it).
+VERSION	:= $(shell cat VERSION)
 CC	= musl-gcc
 MUSL	?= /usr/lib/x86_64-linux-musl
 KINC	= build/kinc
@@ -51,6 +53,8 @@ build/seccomp_bpf.c: build/seccomp-gen
 
 build/seccomp_bpf.o: build/seccomp_bpf.c $(KINC)/.stamp
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+build/proxy.o build/shortclock/proxy.o: VERSION
 
 LINK	= gcc -static-pie -nostdlib $(LDHARD) -o $@ \
 	    $(MUSL)/rcrt1.o $(MUSL)/crti.o \
@@ -121,7 +125,7 @@ ASAN_FLAGS	= -std=c11 -D_GNU_SOURCE -DSANDBOX_OFF -DVERSION='"$(VERSION)"' \
 		  -g -O1 -fno-omit-frame-pointer -Wall -Wextra -Werror \
 		  -fsanitize=address,undefined -fno-sanitize-recover=all
 
-build/asan/ses-smtp-proxy: proxy.c $(SRCS) build/seccomp_bpf.c $(wildcard *.h)
+build/asan/ses-smtp-proxy: proxy.c VERSION $(SRCS) build/seccomp_bpf.c $(wildcard *.h)
 	@mkdir -p build/asan
 	clang $(ASAN_FLAGS) -I. -o $@ proxy.c $(SRCS) build/seccomp_bpf.c
 
@@ -138,7 +142,7 @@ asan: build/asan/ses-smtp-proxy
 VG_FLAGS	= -std=c11 -D_GNU_SOURCE -DSANDBOX_OFF -DVERSION='"$(VERSION)"' \
 		  -g -O1 -Wall -Wextra -Werror
 
-build/valgrind/ses-smtp-proxy: proxy.c $(SRCS) build/seccomp_bpf.c $(wildcard *.h)
+build/valgrind/ses-smtp-proxy: proxy.c VERSION $(SRCS) build/seccomp_bpf.c $(wildcard *.h)
 	@mkdir -p build/valgrind
 	gcc $(VG_FLAGS) -I. -o $@ proxy.c $(SRCS) build/seccomp_bpf.c
 
@@ -242,7 +246,8 @@ DOCKER_BUILD_FLAGS ?=
 
 image:
 	tests/container/seed-base.sh
-	docker build --network host $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .
+	docker build --network host --build-arg VERSION=$(VERSION) \
+	    $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .
 
 container-test:
 	tests/container/run.sh

@@ -11,58 +11,93 @@
 
 enum opt_id {
 	O_REGION, O_FIPS, O_LISTEN, O_IP_RANGES, O_ALLOW_CIDR, O_ALLOW_CLIENT,
-	O_MAX_CONNS, O_IDLE, O_MAX_SESSION, O_CONNECT, O_DRAIN, O_LOG_FORMAT,
-	O_STATS, O_USER, O_LANDLOCK, O_PROXY_PROTOCOL, O_HEALTH_LISTEN, O_CHECK,
-	O_HEALTHCHECK, O_VERSION, O_HELP, O_PRINT_SECCOMP, O_WORKERS, O_COUNT
+	O_MAX_CONNS, O_WORKERS, O_IDLE, O_MAX_SESSION, O_CONNECT, O_DRAIN,
+	O_LOG_FORMAT, O_STATS, O_USER, O_LANDLOCK, O_PROXY_PROTOCOL,
+	O_HEALTH_LISTEN, O_CHECK, O_HEALTHCHECK, O_PRINT_SECCOMP, O_VERSION,
+	O_HELP, O_COUNT
 };
 
+/*
+ * The one table of options: parsing, defaults and the --help text (in
+ * this order) all come from it; README.md's configuration table is checked
+ * against --help by tests/deploy/test_interface.py.
+ */
 struct opt {
 	const char *flag;
+	const char *meta;	/* the value's name in --help */
 	const char *env;	/* NULL: no variable */
 	int	arg;		/* takes a value (2: an optional one) */
 	int	list;		/* repeatable flag / comma-separated variable */
 	unsigned min, max;	/* for numbers */
 	const char *def;	/* default, as text */
+	const char *unset;	/* what no value means, when def is NULL */
+	const char *help;	/* what it does, for --help */
 };
 
 static const struct opt opts[O_COUNT] = {
-	[O_REGION] = { "--region", "SES_REGION", 1, 0, 0, 0, "us-east-1" },
-	[O_FIPS] = { "--fips", "SES_FIPS", 0, 0, 0, 0, NULL },
-	[O_LISTEN] = { "--listen", "LISTEN", 1, 0, 0, 0, NULL },
-	[O_IP_RANGES] = { "--ip-ranges", "SES_IP_RANGES", 1, 0, 0, 0,
-	    "/etc/ses-smtp-proxy/ip-ranges.json" },
-	[O_ALLOW_CIDR] = { "--allow-cidr", "SES_ALLOW_CIDRS", 1, 1, 0, 0,
-	    NULL },
-	[O_ALLOW_CLIENT] = { "--allow-client", "ALLOW_CLIENTS", 1, 1, 0, 0,
-	    NULL },
-	[O_MAX_CONNS] = { "--max-conns", "MAX_CONNS", 1, 0, 1, 1000000,
-	    "1024" },
-	[O_IDLE] = { "--idle-timeout", "IDLE_TIMEOUT", 1, 0, 1, 86400,
-	    "300" },
-	[O_MAX_SESSION] = { "--max-session", "MAX_SESSION", 1, 0, 0, 604800,
-	    "3600" },
-	[O_CONNECT] = { "--connect-timeout", "CONNECT_TIMEOUT", 1, 0, 1, 300,
-	    "10" },
-	[O_DRAIN] = { "--drain-timeout", "DRAIN_TIMEOUT", 1, 0, 0, 3600,
-	    "8" },
-	[O_LOG_FORMAT] = { "--log-format", "LOG_FORMAT", 1, 0, 0, 0,
-	    "json" },
-	[O_STATS] = { "--stats-interval", "STATS_INTERVAL", 1, 0, 0, 86400,
-	    "60" },
-	[O_USER] = { "--user", "RUN_AS", 1, 0, 0, 0, "65534:65534" },
-	[O_LANDLOCK] = { "--landlock", "LANDLOCK", 1, 0, 0, 0,
-	    "best-effort" },
-	[O_PROXY_PROTOCOL] = { "--proxy-protocol", "PROXY_PROTOCOL", 0, 0, 0,
-	    0, NULL },
-	[O_HEALTH_LISTEN] = { "--health-listen", "HEALTH_LISTEN", 1, 0, 0, 0,
-	    NULL },
-	[O_CHECK] = { "--check", NULL, 0, 0, 0, 0, NULL },
-	[O_HEALTHCHECK] = { "--healthcheck", NULL, 2, 0, 0, 0, NULL },
-	[O_VERSION] = { "--version", NULL, 0, 0, 0, 0, NULL },
-	[O_HELP] = { "--help", NULL, 0, 0, 0, 0, NULL },
-	[O_PRINT_SECCOMP] = { "--print-seccomp", NULL, 0, 0, 0, 0, NULL },
-	[O_WORKERS] = { "--workers", "WORKERS", 1, 0, 1, CONFIG_WORKERS_MAX,
-	    "1" },
+	[O_REGION] = { .flag = "--region", .meta = "R", .env = "SES_REGION",
+	    .arg = 1, .def = "us-east-1",
+	    .help = "AWS region of the SES endpoint" },
+	[O_FIPS] = { .flag = "--fips", .env = "SES_FIPS", .unset = "off",
+	    .help = "use email-smtp-fips.R.amazonaws.com" },
+	[O_LISTEN] = { .flag = "--listen", .meta = "ADDR:PORT", .env = "LISTEN",
+	    .arg = 1, .unset = "0.0.0.0:1587 and [::]:1587",
+	    .help = "where clients connect" },
+	[O_IP_RANGES] = { .flag = "--ip-ranges", .meta = "PATH",
+	    .env = "SES_IP_RANGES", .arg = 1,
+	    .def = "/etc/ses-smtp-proxy/ip-ranges.json",
+	    .help = "AWS ip-ranges.json" },
+	[O_ALLOW_CIDR] = { .flag = "--allow-cidr", .meta = "CIDR",
+	    .env = "SES_ALLOW_CIDRS", .arg = 1, .list = 1, .unset = "none",
+	    .help = "extra trusted upstream networks" },
+	[O_ALLOW_CLIENT] = { .flag = "--allow-client", .meta = "CIDR",
+	    .env = "ALLOW_CLIENTS", .arg = 1, .list = 1, .unset = "any",
+	    .help = "client networks allowed" },
+	[O_MAX_CONNS] = { .flag = "--max-conns", .meta = "N",
+	    .env = "MAX_CONNS", .arg = 1, .min = 1, .max = 1000000,
+	    .def = "1024", .help = "concurrent sessions" },
+	[O_WORKERS] = { .flag = "--workers", .meta = "N", .env = "WORKERS",
+	    .arg = 1, .min = 1, .max = CONFIG_WORKERS_MAX, .def = "1",
+	    .help = "relay processes on the listener" },
+	[O_IDLE] = { .flag = "--idle-timeout", .meta = "S",
+	    .env = "IDLE_TIMEOUT", .arg = 1, .min = 1, .max = 86400,
+	    .def = "300", .help = "idle seconds before close" },
+	[O_MAX_SESSION] = { .flag = "--max-session", .meta = "S",
+	    .env = "MAX_SESSION", .arg = 1, .max = 604800, .def = "3600",
+	    .help = "session length cap, 0 = none" },
+	[O_CONNECT] = { .flag = "--connect-timeout", .meta = "S",
+	    .env = "CONNECT_TIMEOUT", .arg = 1, .min = 1, .max = 300,
+	    .def = "10", .help = "per upstream address" },
+	[O_DRAIN] = { .flag = "--drain-timeout", .meta = "S",
+	    .env = "DRAIN_TIMEOUT", .arg = 1, .max = 3600, .def = "8",
+	    .help = "after SIGTERM or SIGINT" },
+	[O_LOG_FORMAT] = { .flag = "--log-format", .meta = "F",
+	    .env = "LOG_FORMAT", .arg = 1, .def = "json",
+	    .help = "json or text" },
+	[O_STATS] = { .flag = "--stats-interval", .meta = "S",
+	    .env = "STATS_INTERVAL", .arg = 1, .max = 86400, .def = "60",
+	    .help = "stats event period, 0 = off" },
+	[O_USER] = { .flag = "--user", .meta = "UID:GID", .env = "RUN_AS",
+	    .arg = 1, .def = "65534:65534",
+	    .help = "ids to drop to when started as root" },
+	[O_LANDLOCK] = { .flag = "--landlock", .meta = "MODE",
+	    .env = "LANDLOCK", .arg = 1, .def = "best-effort",
+	    .help = "best-effort or required" },
+	[O_PROXY_PROTOCOL] = { .flag = "--proxy-protocol",
+	    .env = "PROXY_PROTOCOL", .unset = "off",
+	    .help = "each connection starts with a PROXY v1/v2 header "
+	    "naming the client" },
+	[O_HEALTH_LISTEN] = { .flag = "--health-listen", .meta = "A:P",
+	    .env = "HEALTH_LISTEN", .arg = 1, .unset = "off",
+	    .help = "HTTP GET /livez and /readyz here" },
+	[O_CHECK] = { .flag = "--check",
+	    .help = "validate, resolve once, print verdicts, exit 0/1" },
+	[O_HEALTHCHECK] = { .flag = "--healthcheck", .meta = "[A:P]", .arg = 2,
+	    .help = "expect a 220 line from the local listener in 5 s" },
+	[O_PRINT_SECCOMP] = { .flag = "--print-seccomp",
+	    .help = "the syscall allowlist with a reason per row" },
+	[O_VERSION] = { .flag = "--version", .help = "print the version" },
+	[O_HELP] = { .flag = "--help", .help = "print this text" },
 };
 
 /* Longest value accepted from argv or the environment. */
@@ -340,8 +375,8 @@ apply_bool(const struct seen *sn, int id, int *on, char *err, size_t errlen)
 	    strcmp(v, "true") == 0);
 	if (sn->given[id] && !*on && strcmp(v, "0") != 0 &&
 	    strcmp(v, "false") != 0 && *v != '\0')
-		return (fail(err, errlen, "%s: \"%.64s\" is not 0 or 1",
-		    sn->src[id], v));
+		return (fail(err, errlen, "%s: \"%.64s\" is not 1 or true "
+		    "(on), or 0, false or empty (off)", sn->src[id], v));
 	return (0);
 }
 
@@ -569,42 +604,123 @@ config_free(struct config *cfg)
 	cidrset_free(&cfg->allow_client);
 }
 
+/* --help: columns of the flag, the variable and the text; 80 wide. */
+#define USAGE_ENV_COL	25
+#define USAGE_HELP_COL	42
+#define USAGE_WIDTH	79
+
+struct usage {
+	char	buf[4096];
+	size_t	len;
+	size_t	col;		/* of the next byte on the current line */
+};
+
+/* Append ${n} bytes of ${s}; what does not fit is dropped. */
+static void
+usage_add(struct usage *u, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && u->len + 1 < sizeof(u->buf); i++) {
+		u->buf[u->len++] = s[i];
+		u->col = s[i] == '\n' ? 0 : u->col + 1;
+	}
+	u->buf[u->len] = '\0';
+}
+
+static void
+usage_str(struct usage *u, const char *s)
+{
+
+	usage_add(u, s, strlen(s));
+}
+
+/* Move to column ${col}: on this line if a space fits, else the next. */
+static void
+usage_pad(struct usage *u, size_t col)
+{
+
+	if (u->col > 0 && u->col + 1 > col)
+		usage_add(u, "\n", 1);
+	while (u->col < col)
+		usage_add(u, " ", 1);
+}
+
+/*
+ * Append the word ${w} of ${n} bytes after a space, or at column ${col} of
+ * a new line when it would pass column 79; ${first}: no space before it.
+ */
+static void
+usage_word(struct usage *u, const char *w, size_t n, size_t col, int first)
+{
+
+	if (!first && u->col + 1 + n > USAGE_WIDTH)
+		usage_pad(u, col);
+	else if (!first)
+		usage_add(u, " ", 1);
+	usage_add(u, w, n);
+}
+
+/*
+ * One row: "  --flag META   VAR   what it does (default)", the text
+ * wrapped at its column and the default kept in one piece.
+ */
+static void
+usage_opt(struct usage *u, const struct opt *o)
+{
+	const char *d = o->def != NULL ? o->def : o->unset;
+	const char *s = o->help;
+	char def[64];
+	size_t col = USAGE_ENV_COL, n;
+	int first = 1;
+
+	usage_str(u, "  ");
+	usage_str(u, o->flag);
+	if (o->meta != NULL) {
+		usage_str(u, " ");
+		usage_str(u, o->meta);
+	}
+	if (o->env != NULL) {
+		usage_pad(u, USAGE_ENV_COL);
+		usage_str(u, o->env);
+		if (!o->arg)
+			usage_str(u, "=1");
+		col = USAGE_HELP_COL;
+	}
+	usage_pad(u, col);
+	while (*s != '\0') {
+		n = strcspn(s, " ");
+		usage_word(u, s, n, col, first);
+		first = 0;
+		s += n + strspn(s + n, " ");
+	}
+	if (d != NULL) {
+		snprintf(def, sizeof(def), "(%s)", d);
+		usage_word(u, def, strlen(def), col, first);
+	}
+	usage_str(u, "\n");
+}
+
 const char *
 config_usage(void)
 {
+	static struct usage u;
+	int id;
 
-	return (
-"usage: ses-smtp-proxy [options]\n"
-"Relay TCP :1587 to email-smtp.<region>.amazonaws.com:587, and nowhere else.\n"
-"\n"
-"  --region R             SES_REGION       AWS region (us-east-1)\n"
-"  --fips                 SES_FIPS=1       use email-smtp-fips.R.amazonaws.com\n"
-"  --listen ADDR:PORT     LISTEN           (0.0.0.0:1587 and [::]:1587)\n"
-"  --ip-ranges PATH       SES_IP_RANGES    AWS ip-ranges.json\n"
-"                         (/etc/ses-smtp-proxy/ip-ranges.json)\n"
-"  --allow-cidr CIDR      SES_ALLOW_CIDRS  extra trusted upstream networks\n"
-"  --allow-client CIDR    ALLOW_CLIENTS    client networks allowed (any)\n"
-"  --max-conns N          MAX_CONNS        concurrent sessions (1024)\n"
-"  --workers N            WORKERS          relay processes on the listener (1)\n"
-"  --idle-timeout S       IDLE_TIMEOUT     idle seconds before close (300)\n"
-"  --max-session S        MAX_SESSION      session length cap, 0 = none (3600)\n"
-"  --connect-timeout S    CONNECT_TIMEOUT  per upstream address (10)\n"
-"  --drain-timeout S      DRAIN_TIMEOUT    after SIGTERM (8)\n"
-"  --log-format F         LOG_FORMAT       json or text (json)\n"
-"  --stats-interval S     STATS_INTERVAL   stats event period, 0 = off (60)\n"
-"  --user UID:GID         RUN_AS           ids to drop to when started as root\n"
-"                                          (65534:65534)\n"
-"  --landlock MODE        LANDLOCK         best-effort or required\n"
-"                                          (best-effort)\n"
-"  --proxy-protocol       PROXY_PROTOCOL=1 each connection starts with a\n"
-"                                          PROXY v1/v2 header naming the client\n"
-"  --health-listen A:P    HEALTH_LISTEN    HTTP GET /livez and /readyz here\n"
-"                                          (off)\n"
-"  --check                validate, resolve once, print verdicts, exit 0/1\n"
-"  --healthcheck [A:P]    expect a 220 line from the local listener in 5 s\n"
-"  --print-seccomp        the syscall allowlist with a reason per row\n"
-"  --version, --help\n"
-"\n"
-"Flags win over environment variables. The upstream port is always 587.\n"
-"Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.\n");
+	if (u.len > 0)
+		return (u.buf);
+	usage_str(&u, "usage: ses-smtp-proxy [options]\n"
+	    "Relay TCP :1587 to email-smtp.<region>.amazonaws.com:587, "
+	    "and nowhere else.\n\n");
+	for (id = 0; id < O_COUNT; id++)
+		usage_opt(&u, &opts[id]);
+	usage_str(&u, "\n"
+	    "Flags win over environment variables. The upstream port is "
+	    "always 587.\n"
+	    "Switches: VAR=1 or true is on; 0, false or empty is off.\n"
+	    "Lists (CIDR): repeat the flag, or separate them with commas in "
+	    "the variable.\n"
+	    "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration "
+	    "error.\n");
+	return (u.buf);
 }

@@ -35,9 +35,19 @@ def defaults():
     """DRAIN_TIMEOUT, IDLE_TIMEOUT, MAX_CONNS and the listen port the
     binary uses when a variable is not set (from --help, or from config.c
     when no binary has been built)."""
-    return deploylib.help_defaults(deploylib.help_text())
+    return deploylib.help_defaults(deploylib.option_rows())
 
 
 @pytest.fixture(scope="session")
 def readme():
     return deploylib.DEPLOY_README.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def binary_help():
+    """The built binary's --help text; skips when it is not built."""
+    text = deploylib.help_from_binary()
+    if text is None:
+        pytest.skip(f"{deploylib.binary_path()} is not built: run make "
+                    "first (make deploy-test and make test build it)")
+    return text

@@ -19,6 +19,8 @@ REPO = Path(__file__).resolve().parents[2]
 ECS_TEMPLATE = REPO / "deploy" / "ecs" / "ses-smtp-proxy.yaml"
 K8S_DIR = REPO / "deploy" / "kubernetes"
 DEPLOY_README = REPO / "deploy" / "README.md"
+README = REPO / "README.md"
+EVENTS_DOC = REPO / "docs" / "logs.md"
 
 # Memory a replica needs besides its relay buffers: the allowlist (about
 # 17k prefixes), the binary, the stack, and slack for the kernel's socket
@@ -119,54 +121,95 @@ def help_from_binary():
     return out.stdout
 
 
-def help_from_source():
-    """config_usage()'s text, rebuilt from the C string literals of
-    config.c (for the defaults when no binary has been built)."""
-    src = (REPO / "config.c").read_text(encoding="utf-8")
-    body = src[src.index("config_usage(void)"):]
-    body = body[:body.index(");\n}")]
-    parts = re.findall(r'"((?:[^"\\]|\\.)*)"', body)
+def _c_strings(expr):
+    """The value of adjacent C string literals ("a" "b" -> ab)."""
+    parts = re.findall(r'"((?:[^"\\]|\\.)*)"', expr)
     return "".join(parts).encode().decode("unicode_escape")
 
 
-def help_text():
-    text = help_from_binary()
-    return text if text is not None else help_from_source()
-
-
-# "  --drain-timeout S      DRAIN_TIMEOUT    after SIGTERM (8)"
-_HELP_ROW = re.compile(
-    r"^  (--[a-z-]+)(?: \S+)?\s{2,}([A-Z][A-Z0-9_]*)(?:=\S*)?(?:\s+(.*))?$")
-
-
-def help_options(text):
-    """{ENV: (flag, rest of the line)} for every option with a variable."""
-    rows = {}
-    for line in text.splitlines():
-        m = _HELP_ROW.match(line)
-        if m:
-            rows[m.group(2)] = (m.group(1), m.group(3) or "")
+def options_from_source():
+    """config.c's option table, in order: one dict per option with the
+    keys of help_rows (flag, meta, env, switch, help, default)."""
+    src = (REPO / "config.c").read_text(encoding="utf-8")
+    body = src[src.index("static const struct opt opts[O_COUNT] = {"):]
+    body = body[:body.index("\n};")]
+    rows = []
+    for entry in re.findall(r"\[O_\w+\]\s*=\s*\{(.*?)\},", body, re.S):
+        f = {}
+        for key, val in re.findall(
+                r'\.(\w+)\s*=\s*((?:"(?:[^"\\]|\\.)*"\s*)+|[^,]+)', entry):
+            val = val.strip()
+            f[key] = _c_strings(val) if val.startswith('"') else val
+        rows.append({
+            "flag": f["flag"], "meta": f.get("meta"), "env": f.get("env"),
+            "switch": f.get("env") is not None and f.get("arg", "0") == "0",
+            "help": f["help"], "default": f.get("def", f.get("unset"))})
+    if not rows:
+        raise ValueError("no option table (opts[O_COUNT]) in config.c")
     return rows
 
 
-def help_defaults(text):
+def option_rows():
+    """The binary's options: from its --help, or from config.c's table
+    when no binary has been built."""
+    text = help_from_binary()
+    return help_rows(text) if text is not None else options_from_source()
+
+
+# "  --drain-timeout S      DRAIN_TIMEOUT    after SIGTERM or SIGINT (8)"
+# with the text and its "(default)" wrapped onto lines indented 25 or more.
+_HELP_ROW = re.compile(r"^  (--[a-z-]+)(?: (\S+))? +(\S.*)$")
+_HELP_ENV = re.compile(r"^([A-Z][A-Z0-9_]*)(=1)?(?: +(.*))?$")
+_HELP_ENV_COL = 25
+
+
+def help_rows(text):
+    """--help's option rows, in order: {flag, meta, env, switch (VAR=1),
+    help, default (the trailing "(...)", or None)}."""
+    rows = []
+    for line in text.splitlines():
+        m = _HELP_ROW.match(line)
+        if m:
+            rest, env, switch = m.group(3), None, False
+            e = _HELP_ENV.match(rest)
+            if m.start(3) == _HELP_ENV_COL and e:
+                env, switch, rest = e.group(1), bool(e.group(2)), \
+                    e.group(3) or ""
+            rows.append({"flag": m.group(1), "meta": m.group(2),
+                         "env": env, "switch": switch, "help": rest})
+        elif rows and line.startswith(" " * _HELP_ENV_COL) and line.strip():
+            rows[-1]["help"] = (rows[-1]["help"] + " " + line.strip()).strip()
+        elif not line.strip() and rows:
+            break
+    for r in rows:
+        m = re.fullmatch(r"(.*?) ?\(([^()]*)\)", r["help"])
+        r["help"], r["default"] = (m.group(1), m.group(2)) if m else \
+            (r["help"], None)
+    return rows
+
+
+def help_options(rows):
+    """{ENV: (flag, default)} for every option with a variable."""
+    return {r["env"]: (r["flag"], r["default"]) for r in rows if r["env"]}
+
+
+def help_defaults(rows):
     """The binary's defaults that the deployments depend on."""
-    rows = help_options(text)
+    opts = help_options(rows)
 
     def number(env):
-        m = re.search(r"\((\d+)\)\s*$", rows[env][1])
-        if not m:
-            raise ValueError(f"--help gives no default for {env}")
-        return int(m.group(1))
+        if env not in opts or not re.fullmatch(r"\d+", opts[env][1] or ""):
+            raise ValueError(f"--help gives no number default for {env}")
+        return int(opts[env][1])
 
-    m = re.search(r"\((\d+\.\d+\.\d+\.\d+):(\d+)", rows["LISTEN"][1])
+    m = re.match(r"\d+\.\d+\.\d+\.\d+:(\d+)\b", opts["LISTEN"][1] or "")
     if not m:
         raise ValueError("--help gives no default for LISTEN")
     return {
         "DRAIN_TIMEOUT": number("DRAIN_TIMEOUT"),
         "IDLE_TIMEOUT": number("IDLE_TIMEOUT"),
         "MAX_CONNS": number("MAX_CONNS"),
-        "LISTEN_PORT": int(m.group(2)),
+        "LISTEN_PORT": int(m.group(1)),
     }
 
 
@@ -229,18 +272,101 @@ def memory_needed_mib(max_conns):
             + BASE_MEMORY_MIB)
 
 
-def log_events():
-    """Every event name the binary can log: the string literal given to
-    log_begin, log_msg or log_errno in the top-level C files."""
-    events = set()
-    for path in sorted(REPO.glob("*.c")):
+_LOG_CALL = re.compile(r"\blog_(begin|msg|errno)\s*\(")
+# The argument that names the event: log_begin(l, level, EVENT),
+# log_msg(level, EVENT, msg), log_errno(EVENT, what).
+_LOG_EVENT_ARG = {"begin": 2, "msg": 1, "errno": 0}
+# The field each one-call form writes (log.c: log_msg, log_errno).
+_LOG_CALL_FIELD = {"msg": "msg", "errno": "error"}
+
+
+def _c_args(src, start):
+    """The top-level arguments of the C call whose "(" is at ${start},
+    and the offset after its ")"; string literals may hold , and ()."""
+    args, depth, cur, i = [], 0, "", start + 1
+    while True:
+        c = src[i]
+        if c == '"':
+            m = re.compile(r'"(?:[^"\\]|\\.)*"').match(src, i)
+            cur, i = cur + m.group(0), m.end()
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")" and depth == 0:
+            return [a.strip() for a in args + [cur]], i + 1
+        elif c == ")":
+            depth -= 1
+        elif c == "," and depth == 0:
+            args.append(cur)
+            cur, i = "", i + 1
+            continue
+        cur, i = cur + c, i + 1
+
+
+def log_event_fields(root=REPO):
+    """{event: set of field names} for every event the binary can log,
+    from the log calls of the top-level C files (log.h): log_msg writes
+    "msg", log_errno "error", and a log_begin line every log_str and
+    log_u64 key up to its log_end.  An event logged in several places
+    gets the union.  "worker" on every line of a --workers relay (log.c)
+    is not counted.  Raises ValueError for a log call whose event is not
+    a string literal, which this reading would miss."""
+    events = {}
+    for path in sorted(Path(root).glob("*.c")):
         if path.name == "log.c":
             continue
-        src = path.read_text(encoding="utf-8")
-        events.update(re.findall(r'log_begin\s*\([^;"]*"(\w+)"', src))
-        events.update(re.findall(r'log_msg\s*\(\s*\w+\s*,\s*"(\w+)"', src))
-        events.update(re.findall(r'log_errno\s*\(\s*"(\w+)"', src))
+        src = re.sub(r"/\*.*?\*/", " ", path.read_text(encoding="utf-8"),
+                     flags=re.S)
+        helpers, spans = _log_helpers(src), []
+        for call in _LOG_CALL.finditer(src):
+            kind = call.group(1)
+            args, after = _c_args(src, call.end() - 1)
+            event = args[_LOG_EVENT_ARG[kind]]
+            if not re.fullmatch(r'"\w+"', event):
+                line = src.count("\n", 0, call.start()) + 1
+                raise ValueError(f"{path.name}:{line}: log_{kind} with the "
+                                 f"event {event}, not a string literal")
+            fields = events.setdefault(event.strip('"'), set())
+            if kind in _LOG_CALL_FIELD:
+                fields.add(_LOG_CALL_FIELD[kind])
+                continue
+            end = src.find("log_end(", after)
+            if end < 0:
+                raise ValueError(f"{path.name}: {event} has no log_end")
+            spans.append((after, end))
+            fields.update(_LOG_FIELD.findall(src, after, end))
+            for name, (_, _, hf) in helpers.items():
+                if re.search(rf"\b{name}\s*\(", src[after:end]):
+                    fields.update(hf)
+        spans += [(a, b) for a, b, _ in helpers.values()]
+        for f in _LOG_FIELD.finditer(src):
+            if not any(a <= f.start() < b for a, b in spans):
+                line = src.count("\n", 0, f.start()) + 1
+                raise ValueError(f"{path.name}:{line}: field {f.group(1)} "
+                                 "outside a log_begin ... log_end and "
+                                 "outside a helper taking a struct "
+                                 "log_line *")
     return events
+
+
+_LOG_FIELD = re.compile(r'\blog_(?:str|u64)\s*\(\s*&?\w+\s*,\s*"(\w+)"')
+
+
+def _log_helpers(src):
+    """{name: (start, end, fields)} of the functions of ${src} that take a
+    struct log_line * and add fields to it (workers.c's log_signal)."""
+    helpers = {}
+    for m in re.finditer(r"^(\w+)\(struct log_line \*\w+[^)]*\)\s*\{",
+                         src, re.M):
+        end = src.index("\n}\n", m.end())
+        helpers[m.group(1)] = (m.end(), end,
+                               set(_LOG_FIELD.findall(src, m.end(), end)))
+    return helpers
+
+
+def log_events():
+    """Every event name the binary can log."""
+    return set(log_event_fields())
 
 
 def close_reasons():
@@ -952,7 +1078,7 @@ def check_readme_paths(markdown, repo=REPO):
 
 def check_runbook(markdown, events, reasons):
     """Every event and close/reject reason appears, in backticks."""
-    return [f"deploy/README.md does not explain `{name}`"
+    return [f"the runbook does not explain `{name}`"
             for name in sorted(events | reasons)
             if f"`{name}`" not in markdown]
 
@@ -960,3 +1086,113 @@ def check_runbook(markdown, events, reasons):
 def check_env_names(used, known):
     return [f"{name} is not a variable the binary knows (--help)"
             for name in sorted(set(used) - set(known))]
+
+
+def markdown_table(markdown, header):
+    r"""The rows of the table whose header cells are ${header}, each a
+    list of cells; "|" escaped as "\|" stays inside its cell."""
+    lines = markdown.splitlines()
+    want = [h.strip() for h in header]
+    for i, line in enumerate(lines):
+        if _cells(line) == want:
+            rows = []
+            for row in lines[i + 2:]:
+                if not row.startswith("|"):
+                    break
+                rows.append(_cells(row))
+            return rows
+    raise ValueError(f"no table with the columns {' | '.join(header)}")
+
+
+def _cells(line):
+    if not line.startswith("|"):
+        return None
+    cells = re.split(r"(?<!\\)\|", line.strip())[1:-1]
+    return [c.strip().replace("\\|", "|") for c in cells]
+
+
+def _outside_parens(text):
+    """${text} without its parenthesised parts (nested too)."""
+    out, depth = "", 0
+    for c in text:
+        if c == "(":
+            depth += 1
+        elif c == ")" and depth:
+            depth -= 1
+        elif depth == 0:
+            out += c
+    return out
+
+
+def event_table(markdown):
+    """{event: set of fields} of docs/logs.md's table: the fields are the
+    backticked names of the fields column outside parentheses."""
+    table = {}
+    for row in markdown_table(markdown, ["event", "level", "fields",
+                                         "meaning", "alarm / action"]):
+        m = re.fullmatch(r"`(\w+)`", row[0])
+        if not m or m.group(1) in table:
+            raise ValueError(f"bad or repeated event cell {row[0]!r}")
+        table[m.group(1)] = set(
+            re.findall(r"`(\w+)`", _outside_parens(row[2])))
+    return table
+
+
+def check_event_table(table, events):
+    """The documented events and fields equal the logged ones."""
+    p = []
+    for name in sorted(set(events) - set(table)):
+        p.append(f"{name} is logged (fields {sorted(events[name])}) but "
+                 "not in docs/logs.md")
+    for name in sorted(set(table) - set(events)):
+        p.append(f"{name} is in docs/logs.md but never logged")
+    for name in sorted(set(table) & set(events)):
+        for f in sorted(events[name] - table[name]):
+            p.append(f"{name} logs {f}, which docs/logs.md does not list")
+        for f in sorted(table[name] - events[name]):
+            p.append(f"docs/logs.md lists {f} for {name}, which it never "
+                     "logs")
+    return p
+
+
+def readme_options(markdown):
+    """README.md's configuration table as {flag, env, switch, default}
+    rows: the first word of the flag cell, the variable (None for "–"),
+    and the default without backticks (None for "–")."""
+    rows = []
+    for cells in markdown_table(markdown, ["flag", "env", "default",
+                                           "meaning"]):
+        flag = re.match(r"`(--[a-z-]+)", cells[0])
+        env = re.match(r"`([A-Z][A-Z0-9_]*)(=1)?`", cells[1])
+        if not flag or (not env and cells[1] != "–"):
+            raise ValueError(f"bad configuration row {cells[:2]}")
+        rows.append({
+            "flag": flag.group(1),
+            "env": env.group(1) if env else None,
+            "switch": bool(env and env.group(2)),
+            "default": None if cells[2] == "–" else cells[2].replace("`", "")})
+    return rows
+
+
+def check_options(doc, rows):
+    """README's configuration rows against --help's (or config.c's): the
+    same flags in the same order, each with the same variable, switch
+    form and default."""
+    keys = ("flag", "env", "switch", "default")
+    doc = [{k: r[k] for k in keys} for r in doc]
+    ref = [{k: r[k] for k in keys} for r in rows]
+    p = []
+    known = {r["flag"]: r for r in ref}
+    seen = {r["flag"]: r for r in doc}
+    for flag in known:
+        if flag not in seen:
+            p.append(f"{flag} is an option but not in README.md's table")
+        elif seen[flag] != known[flag]:
+            p.append(f"{flag}: README.md says {seen[flag]}, --help says "
+                     f"{known[flag]}")
+    for flag in seen:
+        if flag not in known:
+            p.append(f"{flag} is in README.md's table but not an option")
+    if not p and [r["flag"] for r in doc] != [r["flag"] for r in ref]:
+        p.append("README.md's table is not in --help's order")
+    return p

@@ -1,8 +1,6 @@
 """The numbers agree: timeouts, descriptors, memory, ports, client
 networks, across the deployment files and with the binary."""
 
-import pytest
-
 import deploylib as d
 
 
@@ -24,28 +22,20 @@ def test_ecs_and_kubernetes_set_the_same_proxy(cfn, k8s):
     assert ecs == kube
 
 
-def _binary_help():
-    text = d.help_from_binary()
-    if text is None:
-        pytest.skip(f"{d.binary_path()} is not built: run make first "
-                    "(make deploy-test and make test build it)")
-    return text
-
-
-def test_every_variable_is_one_the_binary_knows(cfn, k8s):
-    known = d.help_options(_binary_help())
+def test_every_variable_is_one_the_binary_knows(cfn, k8s, binary_help):
+    known = d.help_options(d.help_rows(binary_help))
     used = set(d.ecs_env(cfn)) | set(d.k8s_env(k8s))
     assert d.check_env_names(used, known) == []
 
 
-def test_binary_and_source_agree_on_the_defaults():
+def test_binary_and_source_agree_on_the_defaults(binary_help):
     """The built binary is not stale: its --help has config.c's defaults."""
-    text = _binary_help()
-    assert d.help_defaults(text) == d.help_defaults(d.help_from_source())
+    assert d.help_defaults(d.help_rows(binary_help)) == \
+        d.help_defaults(d.options_from_source())
 
 
-def test_the_health_variables_exist():
+def test_the_health_variables_exist(binary_help):
     """The deployments depend on these two; their flags must exist."""
-    known = d.help_options(_binary_help())
+    known = d.help_options(d.help_rows(binary_help))
     assert known["PROXY_PROTOCOL"][0] == "--proxy-protocol"
     assert known["HEALTH_LISTEN"][0] == "--health-listen"

@@ -1,5 +1,6 @@
 """deploy/README.md: its commands name files that exist, and its runbook
-explains every event the binary can log."""
+(docs/logs.md, which it links) explains every event and reason the binary
+can log."""
 
 import deploylib as d
 
@@ -25,7 +26,9 @@ def test_every_parameter_is_shown(readme, cfn):
 
 
 def test_runbook_explains_every_event(readme):
-    assert d.check_runbook(readme, d.log_events(), d.close_reasons()) == []
+    assert "(../docs/logs.md)" in readme
+    events = d.EVENTS_DOC.read_text(encoding="utf-8")
+    assert d.check_runbook(events, d.log_events(), d.close_reasons()) == []
 
 
 def test_event_extraction_finds_the_known_events():
@@ -33,6 +36,8 @@ def test_event_extraction_finds_the_known_events():
     events = d.log_events()
     assert {"startup", "conn_close", "conn_rejected", "upstream_denied",
             "upstream_all_denied", "shutdown_begin", "shutdown",
-            "startup_failed", "sandbox_ready", "stats"} <= events
+            "startup_failed", "sandbox_ready", "stats",
+            "stop_forwarded"} <= events
+    assert "signal" not in events  # a level's argument, not an event
     assert {"access_denied", "max_conns", "idle_timeout", "drain_timeout",
             "client_reset"} <= d.close_reasons()

@@ -64,4 +64,5 @@ def test_kubectl_kustomize_renders_the_same_objects(k8s):
     assert sorted(map(_key, rendered)) == sorted(map(_key, k8s))
     dep = next(x for x in rendered if x["kind"] == "Deployment")
     image = dep["spec"]["template"]["spec"]["containers"][0]["image"]
-    assert image.endswith("/ses-smtp-proxy:0.1.0")
+    version = (d.REPO / "VERSION").read_text(encoding="utf-8").strip()
+    assert image.endswith(f"/ses-smtp-proxy:{version}")

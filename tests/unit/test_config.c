@@ -636,6 +636,34 @@ test_region_valid(void)
 	}
 }
 
+/* A switch's error lists every value it takes, for each switch. */
+static void
+test_switch_message(void)
+{
+	static const char *const env[][2] = {
+		{ "SES_FIPS=yes", NULL }, { "PROXY_PROTOCOL=on", NULL },
+		{ "SES_FIPS=TRUE", NULL }, { "PROXY_PROTOCOL=2", NULL },
+	};
+	static const char *const words[] = {
+		"1", "true", "0", "false", "empty",
+	};
+	struct config cfg;
+	char err[256];
+	size_t i, j;
+
+	for (i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+		TEST_START("config_parse names the switch values: %s",
+		    env[i][0]);
+		ASSERT_INT_EQ(parse(&cfg, NULL, env[i], err, sizeof(err)), -1);
+		for (j = 0; j < sizeof(words) / sizeof(words[0]); j++)
+			if (!ASSERT_PTR_NONNULL(strstr(err, words[j])))
+				printf("  err: \"%s\", wanted %s\n", err,
+				    words[j]);
+		config_free(&cfg);
+		TEST_DONE();
+	}
+}
+
 static void
 test_usage(void)
 {
@@ -645,9 +673,10 @@ test_usage(void)
 		"--max-session", "--connect-timeout", "--drain-timeout",
 		"--log-format", "--stats-interval", "--check", "--version",
 		"--help", "--proxy-protocol", "PROXY_PROTOCOL",
-		"--health-listen", "HEALTH_LISTEN",
+		"--health-listen", "HEALTH_LISTEN", "--workers", "--user",
+		"--landlock", "--healthcheck [A:P]", "--print-seccomp",
 	};
-	const char *u = config_usage();
+	const char *u = config_usage(), *p, *nl;
 	size_t i;
 
 	TEST_START("config_usage names every flag");
@@ -657,6 +686,16 @@ test_usage(void)
 			if (!ASSERT_PTR_NONNULL(strstr(u, flags[i])))
 				printf("  missing %s\n", flags[i]);
 	}
+	TEST_DONE();
+
+	/* Generated from the option table: nothing cut, 80 columns. */
+	TEST_START("config_usage is whole and within 79 columns");
+	ASSERT_PTR_NONNULL(strstr(u, "\nExit codes: "));
+	ASSERT_INT_EQ(u[strlen(u) - 1], '\n');
+	ASSERT_PTR_EQ(config_usage(), u);
+	for (p = u; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		if (!ASSERT_SIZE_LE((size_t)(nl - p), 79))
+			printf("  line: %.*s\n", (int)(nl - p), p);
 	TEST_DONE();
 }
 
@@ -669,6 +708,7 @@ main(void)
 	test_lists();
 	test_reject();
 	test_region_valid();
+	test_switch_message();
 	test_usage();
 	return (test_summary());
 }
