@@ -98,7 +98,7 @@ get_string(struct doc *d, int i, char *out, size_t cap, const char *what)
  * Walk the object at token ${i}.  For each key ${keys}[x] (x < ${n}) set
  * ${val}[x] to the index of its value token (0 if the key is absent).  Any
  * other key is skipped with its whole value, whatever its type, and counted
- * in ${ignored}: AWS adds fields now and then (network_border_group, 2019),
+ * in ${ignored}: AWS adds fields now and then (network_border_group was one),
  * and a new one must not stop every image build and restart.  Such a value
  * is still bounded by the caps of json_parse (depth, tokens, size).  A
  * known key given twice, or a key with escapes (which could spell a known
