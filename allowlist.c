@@ -42,6 +42,15 @@ tok_eq(const struct doc *d, int i, const char *s)
 	    memcmp(d->buf + t->start, s, n) == 0);
 }
 
+/* Does string token ${i} hold a backslash? */
+static int
+tok_escaped(const struct doc *d, int i)
+{
+	const struct json_tok *t = &d->t[i];
+
+	return (memchr(d->buf + t->start, '\\', t->end - t->start) != NULL);
+}
+
 /* Index of the token after the subtree rooted at ${i}. */
 static int
 skip(const struct doc *d, int i)
@@ -56,6 +65,19 @@ skip(const struct doc *d, int i)
 	return (i);
 }
 
+/* Token ${i}, the value of key ${what}, must be a non-empty plain string. */
+static int
+check_string(struct doc *d, int i, const char *what)
+{
+	const struct json_tok *t = &d->t[i];
+
+	if (t->type != JSON_STRING)
+		return (fail(d, "%s is not a string", what));
+	if (t->end == t->start || tok_escaped(d, i))
+		return (fail(d, "%s has a bad length or escapes", what));
+	return (0);
+}
+
 /* Copy string token ${i} (no escapes allowed) into ${out}. */
 static int
 get_string(struct doc *d, int i, char *out, size_t cap, const char *what)
@@ -63,13 +85,50 @@ get_string(struct doc *d, int i, char *out, size_t cap, const char *what)
 	const struct json_tok *t = &d->t[i];
 	size_t n = (size_t)(t->end - t->start);
 
-	if (t->type != JSON_STRING)
-		return (fail(d, "%s is not a string", what));
-	if (n == 0 || n >= cap || memchr(d->buf + t->start, '\\', n))
+	if (check_string(d, i, what))
+		return (-1);
+	if (n >= cap)
 		return (fail(d, "%s has a bad length or escapes", what));
 	memcpy(out, d->buf + t->start, n);
 	out[n] = '\0';
 	return (0);
+}
+
+/*
+ * Walk the object at token ${i}.  For each key ${keys}[x] (x < ${n}) set
+ * ${val}[x] to the index of its value token (0 if the key is absent).  Any
+ * other key is skipped with its whole value, whatever its type, and counted
+ * in ${ignored}: AWS adds fields now and then (network_border_group was one),
+ * and a new one must not stop every image build and restart.  Such a value
+ * is still bounded by the caps of json_parse (depth, tokens, size).  A
+ * known key given twice, or a key with escapes (which could spell a known
+ * key that tok_eq would miss), is an error.  Returns the index of the token
+ * after the object, or -1.
+ */
+static int
+walk_object(struct doc *d, int i, const char *const *keys, int n, int *val,
+    size_t *ignored)
+{
+	int end = skip(d, i), k, x;
+
+	for (x = 0; x < n; x++)
+		val[x] = 0;
+	for (k = i + 1; k < end; k = skip(d, k)) {
+		if (tok_escaped(d, k))
+			return (fail(d, "key at byte %zu has escapes",
+			    d->t[k].start));
+		for (x = 0; x < n && !tok_eq(d, k, keys[x]); x++)
+			;
+		if (x == n) {
+			(*ignored)++;
+			continue;
+		}
+		if (val[x] != 0)
+			return (fail(d, "repeated key %s at byte %zu", keys[x],
+			    d->t[k].start));
+		val[x] = k + 1;
+	}
+	return (end);
 }
 
 /* Parse "YYYY-MM-DD-hh-mm-ss" (UTC) strictly. */
@@ -110,58 +169,77 @@ parse_date(const char *s, time_t *out)
 	return (0);
 }
 
+/* Keys of a prefix entry; E_PREFIX is ip_prefix in "prefixes". */
+enum { E_PREFIX, E_OTHER_PREFIX, E_REGION, E_SERVICE, E_NBG, E_NKEYS };
+
 /*
- * One entry of "prefixes" (${v6} == 0) or "ipv6_prefixes": an object with
- * exactly the keys ip_prefix|ipv6_prefix, region, service and
- * network_border_group, all strings.  Returns the next token index or -1.
+ * Parse the prefix of an entry whose value tokens are ${v}, named ${pkey};
+ * add it to ${set} if its service is AMAZON and its region ${region}.
+ * Every prefix must be well formed, whichever service or region it has.
  */
 static int
-parse_entry(struct doc *d, int i, int v6, const char *region,
-    struct cidrset *set)
+add_prefix(struct doc *d, const int *v, const char *pkey, int v6,
+    const char *region, struct cidrset *set)
 {
-	const char *pkey = v6 ? "ipv6_prefix" : "ip_prefix";
-	char prefix[64], reg[32], svc[64], nbg[64];
-	int k, got = 0, end = skip(d, i), r;
+	char prefix[64];
 	struct cidr c;
+	int r;
 
-	if (d->t[i].type != JSON_OBJECT || d->t[i].size != 4)
-		return (fail(d, "entry at byte %zu is not an object with "
-		    "4 keys", d->t[i].start));
-	for (k = i + 1; k < end; k += 2) {
-		if (tok_eq(d, k, pkey) && !(got & 1)) {
-			r = get_string(d, k + 1, prefix, sizeof(prefix), pkey);
-			got |= 1;
-		} else if (tok_eq(d, k, "region") && !(got & 2)) {
-			r = get_string(d, k + 1, reg, sizeof(reg), "region");
-			got |= 2;
-		} else if (tok_eq(d, k, "service") && !(got & 4)) {
-			r = get_string(d, k + 1, svc, sizeof(svc), "service");
-			got |= 4;
-		} else if (tok_eq(d, k, "network_border_group") &&
-		    !(got & 8)) {
-			r = get_string(d, k + 1, nbg, sizeof(nbg),
-			    "network_border_group");
-			got |= 8;
-		} else {
-			return (fail(d, "unknown or repeated key at byte %zu",
-			    d->t[k].start));
-		}
-		if (r)
-			return (-1);
-	}
-	if (got != 15)
-		return (fail(d, "entry at byte %zu lacks a key",
-		    d->t[i].start));
+	if (get_string(d, v[E_PREFIX], prefix, sizeof(prefix), pkey))
+		return (-1);
 	r = cidr_parse(prefix, strlen(prefix), &c);
 	if (r == -2)
 		return (fail(d, "%s %s has host bits set", pkey, prefix));
 	if (r != 0 || (c.net.family == AF_INET6) != v6)
 		return (fail(d, "%s %s is malformed", pkey, prefix));
-	if (strcmp(svc, "AMAZON") == 0 && strcmp(reg, region) == 0) {
-		c.tag = ALLOWLIST_TAG_AWS;
-		if (cidrset_add(set, &c))
-			return (fail(d, "out of memory"));
+	if (!tok_eq(d, v[E_SERVICE], "AMAZON") ||
+	    !tok_eq(d, v[E_REGION], region))
+		return (0);
+	c.tag = ALLOWLIST_TAG_AWS;
+	if (cidrset_add(set, &c))
+		return (fail(d, "out of memory"));
+	return (0);
+}
+
+/*
+ * One entry of "prefixes" (${v6} == 0) or "ipv6_prefixes": an object with
+ * the keys ip_prefix (ipv6_prefix), region and service, each a non-empty
+ * string without escapes; the other family's prefix key is an error.  Any
+ * service and region name is accepted (only AMAZON in ${region} is kept).
+ * network_border_group is optional, but a string if present: the relay
+ * does not use it, so its absence must not stop startup, yet a wrong type
+ * still marks a file that is not AWS's format.  Other keys are ignored and
+ * counted in ${info}.  Returns the next token index or -1.
+ */
+static int
+parse_entry(struct doc *d, int i, int v6, const char *region,
+    struct cidrset *set, struct allowlist_info *info)
+{
+	const char *const keys[E_NKEYS] = {
+		v6 ? "ipv6_prefix" : "ip_prefix",
+		v6 ? "ip_prefix" : "ipv6_prefix",
+		"region", "service", "network_border_group"
+	};
+	int v[E_NKEYS], end, x;
+
+	if (d->t[i].type != JSON_OBJECT)
+		return (fail(d, "entry at byte %zu is not an object",
+		    d->t[i].start));
+	if ((end = walk_object(d, i, keys, E_NKEYS, v,
+	    &info->ignored_entry_keys)) < 0)
+		return (-1);
+	if (v[E_OTHER_PREFIX] != 0)
+		return (fail(d, "%s in %s at byte %zu", keys[E_OTHER_PREFIX],
+		    v6 ? "ipv6_prefixes" : "prefixes", d->t[i].start));
+	for (x = 0; x < E_NKEYS; x++) {
+		if (v[x] == 0 && x != E_NBG && x != E_OTHER_PREFIX)
+			return (fail(d, "entry at byte %zu lacks key %s",
+			    d->t[i].start, keys[x]));
+		if (v[x] != 0 && check_string(d, v[x], keys[x]))
+			return (-1);
 	}
+	if (add_prefix(d, v, keys[E_PREFIX], v6, region, set))
+		return (-1);
 	return (end);
 }
 
@@ -177,58 +255,49 @@ parse_array(struct doc *d, int i, int v6, const char *region,
 		    v6 ? "ipv6_prefixes" : "prefixes"));
 	n = (int)d->t[i].size;
 	for (k = i + 1; n > 0; n--) {
-		if ((k = parse_entry(d, k, v6, region, set)) < 0)
+		if ((k = parse_entry(d, k, v6, region, set, info)) < 0)
 			return (-1);
 		info->entries++;
 	}
 	return (k);
 }
 
-/* The top-level object: four known keys, each exactly once. */
+/* Keys of the top-level object, all required. */
+enum { T_TOKEN, T_DATE, T_V4, T_V6, T_NKEYS };
+
+/*
+ * The top-level object: syncToken, createDate, prefixes and ipv6_prefixes,
+ * each exactly once; other keys are ignored and counted in ${info}.
+ */
 static int
 parse_top(struct doc *d, const char *region, struct cidrset *set,
     struct allowlist_info *info)
 {
-	int i, n, got = 0;
+	static const char *const keys[T_NKEYS] = {
+		"syncToken", "createDate", "prefixes", "ipv6_prefixes"
+	};
+	int v[T_NKEYS], x;
 
 	if (d->n < 1 || d->t[0].type != JSON_OBJECT)
 		return (fail(d, "not a JSON object"));
 	if (skip(d, 0) != d->n)
 		return (fail(d, "trailing data after the object"));
-	for (i = 1, n = (int)d->t[0].size; n > 0; n--) {
-		if (tok_eq(d, i, "syncToken") && !(got & 1)) {
-			if (get_string(d, i + 1, info->sync_token,
-			    sizeof(info->sync_token), "syncToken"))
-				return (-1);
-			got |= 1;
-			i += 2;
-		} else if (tok_eq(d, i, "createDate") && !(got & 2)) {
-			if (get_string(d, i + 1, info->create_date,
-			    sizeof(info->create_date), "createDate"))
-				return (-1);
-			if (parse_date(info->create_date, &info->created))
-				return (fail(d, "createDate %s is not "
-				    "YYYY-MM-DD-hh-mm-ss", info->create_date));
-			got |= 2;
-			i += 2;
-		} else if (tok_eq(d, i, "prefixes") && !(got & 4)) {
-			got |= 4;
-			if ((i = parse_array(d, i + 1, 0, region, set,
-			    info)) < 0)
-				return (-1);
-		} else if (tok_eq(d, i, "ipv6_prefixes") && !(got & 8)) {
-			got |= 8;
-			if ((i = parse_array(d, i + 1, 1, region, set,
-			    info)) < 0)
-				return (-1);
-		} else {
-			return (fail(d, "unknown or repeated top-level key "
-			    "at byte %zu", d->t[i].start));
-		}
-	}
-	if (got != 15)
-		return (fail(d, "missing one of syncToken, createDate, "
-		    "prefixes, ipv6_prefixes"));
+	if (walk_object(d, 0, keys, T_NKEYS, v, &info->ignored_top_keys) < 0)
+		return (-1);
+	for (x = 0; x < T_NKEYS; x++)
+		if (v[x] == 0)
+			return (fail(d, "missing key %s", keys[x]));
+	if (get_string(d, v[T_TOKEN], info->sync_token,
+	    sizeof(info->sync_token), "syncToken") ||
+	    get_string(d, v[T_DATE], info->create_date,
+	    sizeof(info->create_date), "createDate"))
+		return (-1);
+	if (parse_date(info->create_date, &info->created))
+		return (fail(d, "createDate %s is not YYYY-MM-DD-hh-mm-ss",
+		    info->create_date));
+	if (parse_array(d, v[T_V4], 0, region, set, info) < 0 ||
+	    parse_array(d, v[T_V6], 1, region, set, info) < 0)
+		return (-1);
 	return (0);
 }
 

@@ -9,12 +9,19 @@
 /*
  * AWS's ip-ranges.json, read once at startup and validated strictly: every
  * entry of every region must be well formed, even though only the AMAZON
- * prefixes of one region are kept.
+ * prefixes of one region are kept.  Keys the relay does not know, at the
+ * top level or in an entry, are skipped whatever their value and counted,
+ * so that a field AWS adds does not stop startup; a known key must still
+ * appear once, with the right type and a valid value.
  */
 
 #define ALLOWLIST_MAX_BYTES	(16u * 1024 * 1024)	/* file is ~2.6 MB */
 #define ALLOWLIST_MAX_TOKENS	(1u << 20)		/* file has ~85k */
-#define ALLOWLIST_MAX_DEPTH	4	/* top { prefixes [ { key: value */
+/*
+ * top { prefixes [ { key: value: an unknown key's value may hold one more
+ * level in an entry ({"k": 1} or [1, 2]), three at the top level.
+ */
+#define ALLOWLIST_MAX_DEPTH	4
 
 /* Tags of allowlist prefixes (struct cidr.tag). */
 #define ALLOWLIST_TAG_AWS	0	/* AMAZON prefix of the region */
@@ -27,6 +34,8 @@ struct allowlist_info {
 	size_t	entries;		/* v4 + v6 entries in the file */
 	size_t	v4;			/* distinct AMAZON prefixes of region */
 	size_t	v6;
+	size_t	ignored_top_keys;	/* unknown top-level keys skipped */
+	size_t	ignored_entry_keys;	/* unknown entry keys, all entries */
 };
 
 /**

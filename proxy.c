@@ -116,6 +116,8 @@ load_allowlist(void)
 	log_str(&l, "region", cfg.region);
 	log_u64(&l, "v4", info.v4);
 	log_u64(&l, "v6", info.v6);
+	log_u64(&l, "ignored_top_keys", info.ignored_top_keys);
+	log_u64(&l, "ignored_entry_keys", info.ignored_entry_keys);
 	log_u64(&l, "allow_cidrs", cfg.allow_cidr.n);
 	log_end(&l);
 	staleness_init(cfg.ip_ranges, info.create_date, info.created);
@@ -353,9 +355,10 @@ run_check(void)
 	static const struct loop_hooks hooks = { NULL, NULL };
 
 	say("allowlist file=%s sync_token=%s create_date=%s region=%s "
-	    "v4=%zu v6=%zu allow_cidrs=%zu\n", cfg.ip_ranges,
-	    info.sync_token, info.create_date, cfg.region, info.v4, info.v6,
-	    cfg.allow_cidr.n);
+	    "v4=%zu v6=%zu ignored_top_keys=%zu ignored_entry_keys=%zu "
+	    "allow_cidrs=%zu\n", cfg.ip_ranges, info.sync_token,
+	    info.create_date, cfg.region, info.v4, info.v6,
+	    info.ignored_top_keys, info.ignored_entry_keys, cfg.allow_cidr.n);
 	if (loop_init() != 0)
 		return (EXIT_RUNTIME);
 	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,

@@ -215,6 +215,44 @@ def _bad_files():
     }
 
 
+def _bad_beside_unknown_keys():
+    """name: (file, words of the message). Unknown keys (which alone are
+    ignored) beside one error in a known key: they must not mask it."""
+    region_number = _doc()
+    region_number["prefixes"][0].update(region=5, scope="public")
+    border_number = _doc()
+    border_number["prefixes"][0].update(network_border_group=5, weight=3)
+    prefixes_object = _doc()
+    prefixes_object["prefixes"] = {}
+    prefixes_object["ipv4_lists"] = []
+    renamed = _doc()
+    renamed["prefixes_v2"] = renamed.pop("prefixes")
+    no_service = _doc()
+    no_service["prefixes"][0]["services"] = [no_service["prefixes"][0].pop(
+        "service")]
+    too_deep = _doc()
+    too_deep["prefixes"][0]["tags"] = {"a": [[1]]}
+    good = json.dumps(_doc())
+    entry = '"service": "AMAZON"'
+    return {
+        "region_number": (json.dumps(region_number),
+                          "region is not a string"),
+        "border_group_number": (json.dumps(border_number),
+                                "network_border_group is not a string"),
+        "prefixes_object": (json.dumps(prefixes_object),
+                            "prefixes is not an array"),
+        "prefixes_renamed": (json.dumps(renamed), "missing key prefixes"),
+        "service_missing": (json.dumps(no_service), "lacks key service"),
+        "unknown_key_nested_too_deep": (json.dumps(too_deep),
+                                        "nested deeper than 4"),
+        "repeated_service": (good.replace(entry, entry + ', "x": 1, ' + entry,
+                                          1), "repeated key service"),
+        "escaped_key_spelling_region": (good.replace(
+            '"region":', '"regio\\u006e": "eu-west-1", "region":', 1),
+            "has escapes"),
+    }
+
+
 BAD_FILES = _bad_files()
 
 
@@ -223,6 +261,69 @@ def test_malformed_allowlist_refused(dns, run_proxy, tmp_path, name):
     path = tmp_path / f"ranges-{name}.json"
     path.write_text(BAD_FILES[name])
     assert_refused(run_proxy("--ip-ranges", path), str(path))
+
+
+BESIDE_UNKNOWN = _bad_beside_unknown_keys()
+
+
+@pytest.mark.parametrize("name", sorted(BESIDE_UNKNOWN))
+def test_known_key_error_beside_unknown_keys_refused(dns, run_proxy, tmp_path,
+                                                     name):
+    text, why = BESIDE_UNKNOWN[name]
+    path = tmp_path / f"ranges-{name}.json"
+    path.write_text(text)
+    result = run_proxy("--ip-ranges", path)
+    assert_refused(result, str(path))
+    assert why in result[2], result[2]
+
+
+def _future_doc():
+    """The fixture file as AWS might write it next: new keys of every JSON
+    type at the top level and in entries, a new service and a new region."""
+    doc = _doc()
+    doc["schemaVersion"] = 2
+    doc["ipv4_lists"] = [{"name": "ses", "prefixes": ["127.0.0.0/28"]}]
+    doc["prefixes"][0].update(scope="public", weight=3, tags={"tier": "a"},
+                              ports=[25, 587])
+    doc["prefixes"] += [
+        {"ip_prefix": "127.0.9.0/24", "region": "us-east-1",
+         "service": "SES_SMTP", "network_border_group": "us-east-1",
+         "active": True},
+        {"ip_prefix": "127.0.10.0/24", "region": "us-north-7",
+         "service": "AMAZON"}]
+    doc["ipv6_prefixes"][0]["deprecated"] = None
+    return doc
+
+
+FUTURE_IGNORED = {"ignored_top_keys": 2, "ignored_entry_keys": 6}
+
+
+def test_future_allowlist_checks(dns, run_proxy, tmp_path):
+    """Unknown keys are skipped and counted; only AMAZON prefixes of the
+    region are allowed, so the SES_SMTP range stays denied."""
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(_future_doc(), indent=1))
+    dns.set_ses(v4=["127.0.0.2", "127.0.9.1"])
+    rc, out, err = run_proxy("--check", "--ip-ranges", path)
+    assert rc == 0, out + err
+    loaded = [json.loads(l) for l in err.splitlines()
+              if '"allowlist_loaded"' in l][0]
+    assert {k: int(loaded[k]) for k in FUTURE_IGNORED} == FUTURE_IGNORED
+    assert (int(loaded["v4"]), int(loaded["v6"])) == (1, 1)
+    line = next(l for l in out.splitlines() if l.startswith("allowlist "))
+    assert "ignored_top_keys=2 ignored_entry_keys=6" in line, line
+    assert "addr=127.0.0.2 verdict=allowed" in out, out
+    assert "addr=127.0.9.1 verdict=denied" in out, out
+
+
+def test_future_allowlist_starts(dns, ses, proxy_factory, tmp_path):
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(_future_doc()))
+    proxy = proxy_factory("--ip-ranges", path)
+    loaded = proxy.named("allowlist_loaded")[0]
+    assert {k: int(loaded[k]) for k in FUTURE_IGNORED} == FUTURE_IGNORED
+    with connect() as s:
+        assert read_line(s) == SES_GREETING
 
 
 def test_oversized_allowlist_refused(dns, run_proxy, tmp_path):

@@ -129,6 +129,8 @@ def test_startup_event_fields(dns, ses, proxy_factory, allowlist):
     assert loaded["region"] == "us-east-1"
     # 127.0.0.0/28 (AMAZON) for v4 and ::1/128 for v6 in us-east-1.
     assert (int(loaded["v4"]), int(loaded["v6"])) == (1, 1)
+    assert int(loaded["ignored_top_keys"]) == 0
+    assert int(loaded["ignored_entry_keys"]) == 0
     assert proxy.named("listening")[0]["addr"] == f"127.0.0.1:{PROXY_PORT}"
 
 

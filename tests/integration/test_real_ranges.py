@@ -118,6 +118,19 @@ def test_counts_match_independent_computation(real_doc, run_proxy, region):
     assert (int(loaded[0]["v4"]), int(loaded[0]["v6"])) == (len(v4), len(v6))
     assert str(loaded[0]["sync_token"]) == str(real_doc["syncToken"])
     assert loaded[0]["create_date"] == real_doc["createDate"]
+    top, entry = ignored_keys(real_doc)
+    assert int(loaded[0]["ignored_top_keys"]) == top
+    assert int(loaded[0]["ignored_entry_keys"]) == entry
+
+
+def ignored_keys(doc):
+    """Keys the relay does not know: (top level, summed over entries)."""
+    top = set(doc) - {"syncToken", "createDate", "prefixes", "ipv6_prefixes"}
+    known = {"region", "service", "network_border_group"}
+    entry = sum(len(set(e) - known - {"ip_prefix"}) for e in doc["prefixes"])
+    entry += sum(len(set(e) - known - {"ipv6_prefix"})
+                 for e in doc["ipv6_prefixes"])
+    return len(top), entry
 
 
 @pytest.mark.parametrize("region", REGIONS)
