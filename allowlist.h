@@ -18,10 +18,11 @@
 #define ALLOWLIST_MAX_BYTES	(16u * 1024 * 1024)	/* file is ~2.6 MB */
 #define ALLOWLIST_MAX_TOKENS	(1u << 20)		/* file has ~85k */
 /*
- * top { prefixes [ { key: value: an unknown key's value may hold one more
- * level in an entry ({"k": 1} or [1, 2]), three at the top level.
+ * top { prefixes [ { key: value needs 4 levels.  Two more leave room for a
+ * structured field AWS may add to an entry ("tags": [{"k": "v"}]), and
+ * five below a new top-level key; the token cap bounds the rest.
  */
-#define ALLOWLIST_MAX_DEPTH	4
+#define ALLOWLIST_MAX_DEPTH	6
 
 /* Tags of allowlist prefixes (struct cidr.tag). */
 #define ALLOWLIST_TAG_AWS	0	/* AMAZON prefix of the region */

@@ -231,7 +231,7 @@ def _bad_beside_unknown_keys():
     no_service["prefixes"][0]["services"] = [no_service["prefixes"][0].pop(
         "service")]
     too_deep = _doc()
-    too_deep["prefixes"][0]["tags"] = {"a": [[1]]}
+    too_deep["prefixes"][0]["tags"] = {"a": [[[1]]]}
     good = json.dumps(_doc())
     entry = '"service": "AMAZON"'
     return {
@@ -244,7 +244,7 @@ def _bad_beside_unknown_keys():
         "prefixes_renamed": (json.dumps(renamed), "missing key prefixes"),
         "service_missing": (json.dumps(no_service), "lacks key service"),
         "unknown_key_nested_too_deep": (json.dumps(too_deep),
-                                        "nested deeper than 4"),
+                                        "nested deeper than 6"),
         "repeated_service": (good.replace(entry, entry + ', "x": 1, ' + entry,
                                           1), "repeated key service"),
         "escaped_key_spelling_region": (good.replace(

@@ -256,6 +256,7 @@ static const char future[] =
     "    {\"ip_prefix\": \"10.0.0.0/8\", \"region\": \"us-east-1\",\n"
     "     \"service\": \"AMAZON\", \"network_border_group\": \"us-east-1\",\n"
     "     \"scope\": \"public\", \"weight\": 3, \"tags\": {\"tier\": \"a\"},\n"
+    "     \"labels\": [{\"k\": \"tier\", \"v\": [\"a\", \"b\"]}],\n"
     "     \"ports\": [25, 587]},\n"
     "    {\"ip_prefix\": \"192.0.2.0/24\", \"region\": \"us-east-1\",\n"
     "     \"service\": \"SES_SMTP\", \"network_border_group\": \"us-east-1\",\n"
@@ -305,8 +306,8 @@ test_future(void)
 		ASSERT_SIZE_EQ(info.v6, t[i].v6);
 		/* schemaVersion, ipv4_lists, ipv6_lists */
 		ASSERT_SIZE_EQ(info.ignored_top_keys, 3);
-		/* 4 + 1 + 0 + 2 in prefixes (scope ...), 1 in ipv6_prefixes */
-		ASSERT_SIZE_EQ(info.ignored_entry_keys, 8);
+		/* 5 + 1 + 0 + 2 in prefixes (scope ...), 1 in ipv6_prefixes */
+		ASSERT_SIZE_EQ(info.ignored_entry_keys, 9);
 		ASSERT_STR_EQ(info.sync_token, "1787411825");
 		ASSERT_INT_EQ(has(&s, t[i].in), 1);
 		ASSERT_INT_EQ(has(&s, t[i].out), 0);
@@ -485,12 +486,12 @@ test_reject(void)
 		    "AMAZON", "g")), 0, "is malformed" },
 		{ "v4 prefix in ipv6_prefixes", DOC6(E6("10.0.0.0/8",
 		    "us-east-1", "AMAZON", "g")), 0, "is malformed" },
-		{ "too deep in an entry", DOC4("{\"ip_prefix\":[[[\"x\"]]],"
+		{ "too deep in an entry", DOC4("{\"ip_prefix\":[[[[[\"x\"]]]]],"
 		    "\"region\":\"us-east-1\",\"service\":\"AMAZON\","
 		    "\"network_border_group\":\"g\"}"), 0,
-		    "nested deeper than 4" },
+		    "nested deeper than 6" },
 		{ "too deep in an unknown key", "{" TOK "," DATE "," P4("") ","
-		    P6("") ",\"x\":[[[[[[]]]]]]}", 0, "nested deeper than 4" },
+		    P6("") ",\"x\":[[[[[[]]]]]]}", 0, "nested deeper than 6" },
 		{ "array in array", DOC4("[[]]"), 0, "is not an object" },
 		/* Known keys keep their rules beside unknown ones. */
 		{ "region number beside an unknown key", DOC4("{\"ip_prefix\":"
@@ -538,11 +539,11 @@ test_reject(void)
 		    "missing key ipv6_prefixes" },
 		{ "unknown entry key nested too deep", DOC4("{\"ip_prefix\":"
 		    "\"10.0.0.0/8\",\"region\":\"us-east-1\",\"service\":"
-		    "\"AMAZON\",\"k\":{\"a\":[1]}}"), 0,
-		    "nested deeper than 4" },
+		    "\"AMAZON\",\"k\":{\"a\":[[[1]]]}}"), 0,
+		    "nested deeper than 6" },
 		{ "unknown top-level key nested too deep", "{" TOK "," DATE ","
-		    P4("") "," P6("") ",\"ipv4_lists\":[{\"a\":[[1]]}]}", 0,
-		    "nested deeper than 4" },
+		    P4("") "," P6("") ",\"ipv4_lists\":[{\"a\":[[[[1]]]]}]}", 0,
+		    "nested deeper than 6" },
 		/* JSON syntax that lenient tokenizers let through. */
 		{ "trailing comma in array", DOC4(OK4 ","), 0, "invalid JSON" },
 		{ "trailing comma in object", "{" TOK "," DATE "," P4("") ","
