@@ -64,3 +64,15 @@ def test_deploy_files_use_it(version, k8s):
     readme = d.DEPLOY_README.read_text(encoding="utf-8")
     tags = re.findall(r"ses-smtp-proxy:(\d+\.\d+\.\d+)", readme)
     assert tags and set(tags) == {version}
+
+
+def test_changelog_starts_with_it(version):
+    """The newest CHANGELOG.md entry is the version being built."""
+    text = (d.REPO / "CHANGELOG.md").read_text(encoding="utf-8")
+    entries = re.findall(r"^## (\d+\.\d+\.\d+)\b", text, re.M)
+    assert entries and entries[0] == version, entries
+
+
+def test_license_is_bsd_2_clause():
+    text = (d.REPO / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("BSD 2-Clause License\n")
