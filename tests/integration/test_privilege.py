@@ -216,12 +216,18 @@ def test_prv02_the_advised_capabilities_are_enough(dns, ses, proxy_factory):
     assert proxy.named("capbset_kept"), proxy.log_text()
 
 
+def status_under(wrapper):
+    """/proc/self/status of a program started under wrapper, as {field:
+    text}."""
+    import subprocess
+    out = subprocess.run(wrapper + ["cat", "/proc/self/status"],
+                         capture_output=True, text=True, timeout=10, check=True)
+    return dict(l.split(":", 1) for l in out.stdout.splitlines() if ":" in l)
+
+
 def test_prv02_wrapper_really_leaves_root_without_caps():
     """The setpriv line above gives uid 0 with no capability at all."""
-    import subprocess
-    out = subprocess.run(caps_wrapper("-all") + ["cat", "/proc/self/status"],
-                         capture_output=True, text=True, timeout=10, check=True)
-    st = dict(l.split(":", 1) for l in out.stdout.splitlines() if ":" in l)
+    st = status_under(caps_wrapper("-all"))
     assert st["Uid"].split() == ["0"] * 4
     assert all(int(st[k], 16) == 0 for k in ("CapPrm", "CapEff", "CapBnd"))
 
@@ -229,27 +235,6 @@ def test_prv02_wrapper_really_leaves_root_without_caps():
 # --------------------------------------------------------------------------
 # Started as a non-root user (the image's USER 65534:65534, K8s runAsUser)
 # --------------------------------------------------------------------------
-
-@MODES
-def test_non_root_start_keeps_its_uid_and_sandboxes(dns, ses, proxy_factory,
-                                                    readable_allowlist, pid1):
-    wrapper = ["setpriv", "--reuid", "4242", "--regid", "4242",
-               "--clear-groups", "--inh-caps", "-all"]
-    proxy = start_under(proxy_factory, wrapper, "--ip-ranges",
-                        readable_allowlist, pid1=pid1)
-    assert proxy.named("privdrop_failed") == []
-    assert_ids(proxy.pid, 4242, 4242)
-    assert_sandboxed(proxy.pid)
-    assert_ready_event(proxy, 4242, 4242)
-    c = caps(proc_status(proxy.pid))
-    assert (c["CapPrm"], c["CapEff"], c["CapInh"], c["CapAmb"]) == (0, 0, 0, 0)
-    limits = proc_limits(proxy.pid)
-    assert limits["Max core file size"] == (0, 0)
-    assert limits["Max processes"] == (0, 0)
-    for _ in range(2):
-        assert greeting() == SES_GREETING
-    assert ses.connections == 2
-
 
 AMBIENT = ("net_admin", "dac_override", "sys_ptrace", "kill")
 NONROOT = 4242
@@ -267,13 +252,29 @@ def nonroot_wrapper(ambient=(), uid=NONROOT):
     return wrapper + ["--inh-caps", caps, "--ambient-caps", caps]
 
 
+@MODES
+def test_non_root_start_keeps_its_uid_and_sandboxes(dns, ses, proxy_factory,
+                                                    readable_allowlist, pid1):
+    proxy = start_under(proxy_factory, nonroot_wrapper(), "--ip-ranges",
+                        readable_allowlist, pid1=pid1)
+    assert proxy.named("privdrop_failed") == []
+    assert_ids(proxy.pid, NONROOT, NONROOT)
+    assert_sandboxed(proxy.pid)
+    assert_ready_event(proxy, NONROOT, NONROOT)
+    c = caps(proc_status(proxy.pid))
+    assert (c["CapPrm"], c["CapEff"], c["CapInh"], c["CapAmb"]) == (0, 0, 0, 0)
+    limits = proc_limits(proxy.pid)
+    assert limits["Max core file size"] == (0, 0)
+    assert limits["Max processes"] == (0, 0)
+    for _ in range(2):
+        assert greeting() == SES_GREETING
+    assert ses.connections == 2
+
+
 def test_nonroot_wrapper_really_gives_ambient_caps():
     """The setpriv line below starts a program as uid 4242 holding the
     four capabilities in every set (0x81022: the issue's reproduction)."""
-    import subprocess
-    out = subprocess.run(nonroot_wrapper(AMBIENT) + ["cat", "/proc/self/status"],
-                         capture_output=True, text=True, timeout=10, check=True)
-    st = dict(l.split(":", 1) for l in out.stdout.splitlines() if ":" in l)
+    st = status_under(nonroot_wrapper(AMBIENT))
     assert st["Uid"].split() == [str(NONROOT)] * 4
     for k in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
         assert int(st[k], 16) == 0x81022, (k, st[k])
@@ -417,6 +418,28 @@ def test_inherited_descriptors_closed_in_every_worker(dns, ses, proxy_factory,
     for pid in [proxy.pid, *kids]:
         assert_only_own_descriptors(pid, secret_file)
     assert greeting() == SES_GREETING
+
+
+def test_closed_stdin_gets_dev_null(dns, ses, proxy_factory):
+    """Started with fd 0 closed: /dev/null takes it, so the first socket
+    the relay opens cannot become its stdin (nor, for 1 and 2, its log)."""
+    proxy = start_under(proxy_factory, ["sh", "-c", 'exec "$0" "$@" 0<&-'])
+    assert open_files(proxy.pid)[0] == "/dev/null", open_files(proxy.pid)
+    assert greeting() == SES_GREETING
+
+
+def test_closed_stdin_without_dev_null_stops_startup(dns, ses, proxy_factory):
+    """fd 0 closed and no /dev/null (an empty /dev): the relay cannot keep
+    its standard descriptors apart from its sockets, so it exits 1."""
+    hide_dev = ["unshare", "--mount", "sh", "-c",
+                'mount -t tmpfs none /dev && exec "$0" "$@" 0<&-']
+    with ProbeClients() as probes:
+        proxy, rc = run_until_exit(proxy_factory, hide_dev)
+    assert rc == RUNTIME, f"exit {rc}: {proxy.log_text()}"
+    failed = proxy.named("startup_failed")
+    assert len(failed) == 1 and "/dev/null" in failed[0]["error"], \
+        proxy.log_text()
+    assert proxy.named("listening") == [] and probes.received == []
 
 
 # close_range denied (as a kernel before 5.9, or a runtime's seccomp
