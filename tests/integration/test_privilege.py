@@ -449,8 +449,10 @@ HIDE_PROC = ["unshare", "--mount", "sh", "-c",
              'mount -t tmpfs none /proc && exec "$0" "$@"']
 
 
-@pytest.mark.parametrize("hide_proc", [False, True],
-                         ids=["proc-fd", "rlimit-scan"])
+@pytest.mark.parametrize("hide_proc", [False, pytest.param(
+    True, marks=pytest.mark.skipif(SANITIZER, reason="the sanitizer "
+                                   "runtime needs /proc itself"))],
+    ids=["proc-fd", "rlimit-scan"])
 def test_inherited_descriptors_closed_without_close_range(
         dns, ses, proxy_factory, secret_file, hide_proc):
     prefix = [*seccomp_errno_prefix(errno.ENOSYS, NR_CLOSE_RANGE),
