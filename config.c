@@ -455,6 +455,7 @@ apply_sandbox(struct config *cfg, const struct seen *sn, char *err,
 	if (parse_uint(uid, 1, 2147483647u, &cfg->run_uid) ||
 	    parse_uint(colon + 1, 1, 2147483647u, &cfg->run_gid))
 		goto bad_user;
+	cfg->user_src = sn->given[O_USER] ? sn->src[O_USER] : NULL;
 
 	v = sn->val[O_LANDLOCK];
 	if (strcmp(v, "required") == 0)

@@ -51,6 +51,7 @@ struct config {
 	struct sockaddr_storage health_listen;	/* HTTP /livez, /readyz */
 	socklen_t health_listen_len;	/* 0: no health listener */
 	unsigned run_uid, run_gid;	/* used only when started as root */
+	const char *user_src;		/* "--user" or "RUN_AS"; NULL: default */
 	int	landlock_required;
 };
 

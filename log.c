@@ -133,6 +133,29 @@ log_escape(char *dst, size_t cap, const char *src)
 	return (n);
 }
 
+char *
+log_quote(char *dst, size_t cap, const char *src)
+{
+	int quote = needs_quotes(src);
+	size_t n = 0, tn, end = cap - 1 - (size_t)quote;
+	char tmp[6];
+
+	/* Unquoted, escape_char copies every byte as it is. */
+	if (quote)
+		dst[n++] = '"';
+	for (; *src != '\0'; src++) {
+		tn = escape_char((unsigned char)*src, tmp);
+		if (n + tn > end)
+			break;
+		memcpy(dst + n, tmp, tn);
+		n += tn;
+	}
+	if (quote)
+		dst[n++] = '"';
+	dst[n] = '\0';
+	return (dst);
+}
+
 static void
 put_key(struct log_line *l, const char *key)
 {

@@ -83,4 +83,14 @@ void log_errno(const char *event, const char *what);
  */
 size_t log_escape(char *dst, size_t cap, const char *src);
 
+/**
+ * log_quote(dst, cap, src): ${src} as a logfmt line writes it, for output
+ * beside the log (the --check report): as it is when it needs no quotes,
+ * else in double quotes with log_escape's escapes, so that it stays one
+ * value on one line.  Writes a NUL-terminated string of at most ${cap}
+ * bytes (${cap} >= 3) to ${dst}, cut before an escape that does not fit
+ * but still closed; returns ${dst}.
+ */
+char *log_quote(char *dst, size_t cap, const char *src);
+
 #endif /* !LOG_H_ */

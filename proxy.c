@@ -19,6 +19,7 @@
 
 #include "allowlist.h"
 #include "config.h"
+#include "fds.h"
 #include "health.h"
 #include "healthport.h"
 #include "landlock.h"
@@ -63,6 +64,25 @@ config_error(const char *what, const char *msg)
 	log_str(&l, "error", buf);
 	log_end(&l);
 	return (EXIT_CONFIG);
+}
+
+/*
+ * An explicit --user (or RUN_AS) that this start cannot apply: only root
+ * changes its ids.  Refused rather than ignored: whoever set it expects
+ * the relay to run as that user (file ownership, a uid-based egress rule).
+ */
+static int
+user_error(void)
+{
+	char what[64], msg[200];
+
+	snprintf(what, sizeof(what), "%s %u:%u", cfg.user_src, cfg.run_uid,
+	    cfg.run_gid);
+	snprintf(msg, sizeof(msg), "started as uid %u gid %u, not root, so "
+	    "the ids cannot change: start as root or as %u:%u, or leave "
+	    "--user and RUN_AS unset", (unsigned)getuid(), (unsigned)getgid(),
+	    cfg.run_uid, cfg.run_gid);
+	return (config_error(what, msg));
 }
 
 static void
@@ -206,20 +226,27 @@ create_listeners(void)
 	    sizeof(sin6), 1));
 }
 
-/* One line of the --check report on stdout, with one write(2). */
+/*
+ * One line of the --check report on stdout, with one write(2); a line cut
+ * at the buffer's end still ends with its newline.  Values that come from
+ * the operator or a file go through log_quote first, as in a log line.
+ */
 static void
 say(const char *fmt, ...)
 {
-	char line[512];
+	char line[1024];
 	va_list ap;
+	size_t len;
 	int n;
 
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		(void)write(1, line, (size_t)n < sizeof(line) ? (size_t)n :
-		    sizeof(line) - 1);
+	if (n <= 0)
+		return;
+	len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+	line[len - 1] = '\n';
+	(void)write(1, line, len);
 }
 
 /* --check: print every resolved address with its verdict. */
@@ -227,11 +254,11 @@ static void
 callback_check_done(void)
 {
 	const struct upstream_result *r;
-	char a[CIDR_ADDRSTRLEN], why[96];
+	char a[CIDR_ADDRSTRLEN], why[96], q[128];
 	size_t i, n = upstream_results(&r), usable = 0;
 
-	say("upstream host=%s port=%d source=%s\n", cfg.upstream_host,
-	    UPSTREAM_PORT, nhosts > 0 ? "hosts" : "dns");
+	say("upstream host=%s port=%d source=%s\n", log_quote(q, sizeof(q),
+	    cfg.upstream_host), UPSTREAM_PORT, nhosts > 0 ? "hosts" : "dns");
 	for (i = 0; i < n; i++) {
 		cidr_addr_format(&r[i].addr, a);
 		if (r[i].match == NULL) {
@@ -240,8 +267,8 @@ callback_check_done(void)
 			continue;
 		}
 		upstream_why(r[i].match, why, sizeof(why));
-		say("address addr=%s verdict=allowed match=\"%s\"\n", a,
-		    why);
+		say("address addr=%s verdict=allowed match=%s\n", a,
+		    log_quote(q, sizeof(q), why));
 		usable++;
 	}
 	say("result usable=%zu\n", usable);
@@ -337,27 +364,32 @@ sandbox_enter(unsigned port)
 	return (sandbox_seal(SECCOMP_RELAY));
 }
 
-/* The supervisor of --workers: no descriptor, its own filter, waiting. */
+/*
+ * The supervisor of --workers: no descriptor, its own filter, waiting.
+ * The listeners above all must go: the last close lets the kernel refuse
+ * new clients once every worker has closed its copy (drain).
+ */
 static int
 run_supervisor(void)
 {
-	int abort_now;
 
-	/* Boxed even when the close failed: then it only stops the workers. */
-	abort_now = workers_close_inherited() != 0;
-	abort_now |= sandbox_seal(SECCOMP_SUPERVISOR) != 0;
-	return (workers_supervise(abort_now));
+	fds_close_from(STDERR_FILENO + 1);
+	return (workers_supervise(sandbox_seal(SECCOMP_SUPERVISOR) != 0));
 }
 
 static int
 run_check(void)
 {
 	static const struct loop_hooks hooks = { NULL, NULL };
+	char file[512], token[128], date[128], region[64];
 
 	say("allowlist file=%s sync_token=%s create_date=%s region=%s "
 	    "v4=%zu v6=%zu ignored_top_keys=%zu ignored_entry_keys=%zu "
-	    "allow_cidrs=%zu\n", cfg.ip_ranges, info.sync_token,
-	    info.create_date, cfg.region, info.v4, info.v6,
+	    "allow_cidrs=%zu\n",
+	    log_quote(file, sizeof(file), cfg.ip_ranges),
+	    log_quote(token, sizeof(token), info.sync_token),
+	    log_quote(date, sizeof(date), info.create_date),
+	    log_quote(region, sizeof(region), cfg.region), info.v4, info.v6,
 	    info.ignored_top_keys, info.ignored_entry_keys, cfg.allow_cidr.n);
 	if (loop_init() != 0)
 		return (EXIT_RUNTIME);
@@ -397,6 +429,10 @@ main(int argc, char **argv)
 	size_t i;
 	int rv;
 
+	/* 0. Nothing inherited but stdin, stdout and stderr (fds.c). */
+	if (fds_sanitise() != 0)
+		return (EXIT_RUNTIME);
+
 	/* 1. Parse: flags, then environment, then defaults. */
 	log_init(1);
 	if (config_parse(&cfg, argc, argv, environ, err, sizeof(err))) {
@@ -421,6 +457,9 @@ main(int argc, char **argv)
 		return (0);
 	}
 	log_init(cfg.log_json);
+	if (cfg.user_src != NULL && !privdrop_user_applies(cfg.run_uid,
+	    cfg.run_gid))
+		return (user_error());
 	if (cfg.mode == CONFIG_HEALTHCHECK)
 		return (run_healthcheck());
 	log_startup();

@@ -11,7 +11,6 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -139,19 +138,6 @@ workers_fork(unsigned n, unsigned *index, unsigned **shared_conns)
 		nalive++;
 	}
 	return (1);
-}
-
-int
-workers_close_inherited(void)
-{
-
-	/* The listeners above all: the last close lets the kernel refuse
-	 * new clients once every worker has closed its copy (drain). */
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
-		log_errno("startup_failed", "close_range");
-		return (-1);
-	}
-	return (0);
 }
 
 /* The signals that end a worker in practice, by name; others by number. */

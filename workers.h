@@ -21,12 +21,6 @@
 int workers_fork(unsigned n, unsigned *index, unsigned **shared_conns);
 
 /**
- * workers_close_inherited(): in the supervisor, close every descriptor
- * above stderr (the listening sockets).  Returns 0, or -1 after logging.
- */
-int workers_close_inherited(void);
-
-/**
  * workers_supervise(abort): wait for signals and for the workers to end;
  * pass SIGTERM and SIGINT on.  With ${abort} (the supervisor could not
  * box itself) the workers are stopped at once.  Returns the exit code: 0

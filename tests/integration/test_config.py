@@ -7,7 +7,8 @@ import json
 import pytest
 
 from fakes import SES_GREETING
-from helpers import allowlist_doc, connect, read_line, write_allowlist
+from helpers import (allowlist_doc, connect, parse_logfmt, read_line,
+                     write_allowlist)
 
 USAGE = 2
 
@@ -342,6 +343,33 @@ def test_missing_allowlist_refused(dns, run_proxy, tmp_path):
 
 def test_allowlist_directory_refused(dns, run_proxy, tmp_path):
     assert_refused(run_proxy("--ip-ranges", tmp_path), str(tmp_path))
+
+
+REPORT_KINDS = ("allowlist", "upstream", "address", "result")
+
+
+def test_check_report_escapes_operator_text(dns, run_proxy, tmp_path):
+    """--check prints the --ip-ranges path as the operator gave it: a
+    newline in it must not start a report line of its own (here a forged
+    `result usable=99`), and a `"` must not end its value; it is escaped as
+    in a logfmt log line. (The file's syncToken and createDate are printed
+    the same way; the allowlist parser already refuses escapes in them.)"""
+    forged = "result usable=99"
+    d = tmp_path / f'ranges\n{forged}\n"quoted" dir'
+    d.mkdir()
+    path = write_allowlist(d / "ip-ranges.json")
+    rc, out, err = run_proxy("--check", "--ip-ranges", path)
+    assert rc == 0, out + err
+    lines = out.splitlines()
+    assert forged not in lines, out
+    kinds = [line.split(" ", 1)[0] for line in lines]
+    assert set(kinds) <= set(REPORT_KINDS), out
+    assert kinds.count("allowlist") == 1 and kinds[-1] == "result", out
+    assert kinds.count("result") == 1, out
+    fields = parse_logfmt(lines[kinds.index("allowlist")].split(" ", 1)[1])
+    assert fields is not None, out
+    assert fields["file"] == str(path), fields
+    assert lines[-1] == "result usable=1", out
 
 
 def test_allowlist_from_env(dns, ses, proxy_factory, allowlist):

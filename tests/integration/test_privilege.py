@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 
 from fakes import SES_GREETING, ses_name
-from helpers import connect, connection_refused, read_line, write_allowlist
-from sandboxlib import (SANITIZER, ProbeClients, caps, groups, ids,
-                        open_files, proc_limits, proc_status, run_until_exit,
-                        start_under, tasks)
+from helpers import (connect, connection_refused, read_line, wait_for,
+                     write_allowlist)
+from sandboxlib import (SANITIZER, SYSTEM_PYTHON, ProbeClients, caps, groups,
+                        ids, open_files, proc_limits, proc_status,
+                        run_until_exit, seccomp_errno_prefix, start_under,
+                        tasks)
 
 MODES = pytest.mark.parametrize("pid1", [False, True], ids=["child", "pid1"])
 NOBODY = 65534
@@ -110,6 +112,17 @@ def test_prv03_no_capability_left(dns, ses, proxy_factory, pid1):
         c = caps(proc_status(proxy.pid, tid))
         left = {k: hex(v) for k, v in c.items() if k != "CapBnd" and v}
         assert left == {}, f"task {tid}: capabilities left: {left}"
+
+
+def test_prv03_root_start_clears_the_inheritable_set(dns, ses, proxy_factory):
+    """setresuid from root clears every set but the inheritable one: a root
+    started with inheritable capabilities must not keep them."""
+    proxy = start_under(proxy_factory, ["setpriv", "--inh-caps",
+                                        "+net_admin,+kill"])
+    assert_ids(proxy.pid, NOBODY, NOBODY)
+    c = caps(proc_status(proxy.pid))
+    assert (c["CapInh"], c["CapPrm"], c["CapEff"], c["CapAmb"]) == \
+        (0, 0, 0, 0), {k: hex(v) for k, v in c.items()}
 
 
 @MODES
@@ -203,12 +216,18 @@ def test_prv02_the_advised_capabilities_are_enough(dns, ses, proxy_factory):
     assert proxy.named("capbset_kept"), proxy.log_text()
 
 
+def status_under(wrapper):
+    """/proc/self/status of a program started under wrapper, as {field:
+    text}."""
+    import subprocess
+    out = subprocess.run(wrapper + ["cat", "/proc/self/status"],
+                         capture_output=True, text=True, timeout=10, check=True)
+    return dict(l.split(":", 1) for l in out.stdout.splitlines() if ":" in l)
+
+
 def test_prv02_wrapper_really_leaves_root_without_caps():
     """The setpriv line above gives uid 0 with no capability at all."""
-    import subprocess
-    out = subprocess.run(caps_wrapper("-all") + ["cat", "/proc/self/status"],
-                         capture_output=True, text=True, timeout=10, check=True)
-    st = dict(l.split(":", 1) for l in out.stdout.splitlines() if ":" in l)
+    st = status_under(caps_wrapper("-all"))
     assert st["Uid"].split() == ["0"] * 4
     assert all(int(st[k], 16) == 0 for k in ("CapPrm", "CapEff", "CapBnd"))
 
@@ -217,17 +236,31 @@ def test_prv02_wrapper_really_leaves_root_without_caps():
 # Started as a non-root user (the image's USER 65534:65534, K8s runAsUser)
 # --------------------------------------------------------------------------
 
+AMBIENT = ("net_admin", "dac_override", "sys_ptrace", "kill")
+NONROOT = 4242
+
+
+def nonroot_wrapper(ambient=(), uid=NONROOT):
+    """setpriv: uid and gid ${uid}, no group, and the capabilities
+    ${ambient} in the inheritable and ambient sets (so that execve makes
+    them permitted and effective), the bounding set left full."""
+    wrapper = ["setpriv", "--reuid", str(uid), "--regid", str(uid),
+               "--clear-groups"]
+    if not ambient:
+        return wrapper + ["--inh-caps", "-all"]
+    caps = ",".join(f"+{c}" for c in ambient)
+    return wrapper + ["--inh-caps", caps, "--ambient-caps", caps]
+
+
 @MODES
 def test_non_root_start_keeps_its_uid_and_sandboxes(dns, ses, proxy_factory,
                                                     readable_allowlist, pid1):
-    wrapper = ["setpriv", "--reuid", "4242", "--regid", "4242",
-               "--clear-groups", "--inh-caps", "-all"]
-    proxy = start_under(proxy_factory, wrapper, "--ip-ranges",
+    proxy = start_under(proxy_factory, nonroot_wrapper(), "--ip-ranges",
                         readable_allowlist, pid1=pid1)
     assert proxy.named("privdrop_failed") == []
-    assert_ids(proxy.pid, 4242, 4242)
+    assert_ids(proxy.pid, NONROOT, NONROOT)
     assert_sandboxed(proxy.pid)
-    assert_ready_event(proxy, 4242, 4242)
+    assert_ready_event(proxy, NONROOT, NONROOT)
     c = caps(proc_status(proxy.pid))
     assert (c["CapPrm"], c["CapEff"], c["CapInh"], c["CapAmb"]) == (0, 0, 0, 0)
     limits = proc_limits(proxy.pid)
@@ -236,6 +269,200 @@ def test_non_root_start_keeps_its_uid_and_sandboxes(dns, ses, proxy_factory,
     for _ in range(2):
         assert greeting() == SES_GREETING
     assert ses.connections == 2
+
+
+def test_nonroot_wrapper_really_gives_ambient_caps():
+    """The setpriv line below starts a program as uid 4242 holding the
+    four capabilities in every set (0x81022: the issue's reproduction)."""
+    st = status_under(nonroot_wrapper(AMBIENT))
+    assert st["Uid"].split() == [str(NONROOT)] * 4
+    for k in ("CapInh", "CapPrm", "CapEff", "CapAmb"):
+        assert int(st[k], 16) == 0x81022, (k, st[k])
+
+
+@MODES
+@pytest.mark.parametrize("setpcap", [False, True],
+                         ids=["no-setpcap", "with-setpcap"])
+def test_non_root_start_clears_ambient_capabilities(dns, ses, proxy_factory,
+                                                    readable_allowlist, pid1,
+                                                    setpcap):
+    """Started as uid 4242 with ambient capabilities: none is left in the
+    inheritable, permitted, effective or ambient set. The bounding set is
+    emptied where CAP_SETPCAP allows it; without it, what stays is logged
+    (capbset_kept)."""
+    ambient = AMBIENT + (("setpcap",) if setpcap else ())
+    proxy = start_under(proxy_factory, nonroot_wrapper(ambient),
+                        "--ip-ranges", readable_allowlist, pid1=pid1)
+    assert_ids(proxy.pid, NONROOT, NONROOT)
+    assert_sandboxed(proxy.pid)
+    for tid in tasks(proxy.pid):
+        c = caps(proc_status(proxy.pid, tid))
+        left = {k: hex(v) for k, v in c.items() if k != "CapBnd" and v}
+        assert left == {}, f"task {tid}: capabilities left: {left}"
+        if setpcap:
+            assert c["CapBnd"] == 0, f"task {tid}: CapBnd {c['CapBnd']:#x}"
+    kept = proxy.named("capbset_kept")
+    if setpcap:
+        assert kept == [], proxy.log_text()
+    else:
+        assert len(kept) == 1 and kept[0]["level"] == "info", proxy.log_text()
+        assert int(kept[0]["caps"], 16) == caps(proc_status(proxy.pid))["CapBnd"]
+    assert greeting() == SES_GREETING
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_non_root_start_refuses_a_user_it_cannot_apply(dns, ses, proxy_factory,
+                                                       readable_allowlist, how):
+    """--user (or RUN_AS) names other ids than the non-root uid it was
+    started as: only root can change them, so it refuses with exit 2 and
+    a message naming the flag or variable, rather than ignore it."""
+    args, env = ["--ip-ranges", readable_allowlist], None
+    if how == "flag":
+        args += ["--user", "1000:1001"]
+    else:
+        env = {"RUN_AS": "1000:1001"}
+    with ProbeClients() as probes:
+        proxy, rc = run_until_exit(proxy_factory, nonroot_wrapper(AMBIENT),
+                                   *args, env=env)
+    assert rc == USAGE, f"exit {rc}: {proxy.log_text()}"
+    errors = proxy.named("config_error")
+    assert len(errors) == 1, proxy.log_text()
+    msg = errors[0]["error"]
+    assert msg.startswith("--user 1000:1001" if how == "flag"
+                          else "RUN_AS 1000:1001"), msg
+    assert "--user" in msg and f"uid {NONROOT}" in msg, msg
+    for event in ("listening", "sandbox_ready", "conn_open"):
+        assert proxy.named(event) == [], proxy.log_text()
+    assert probes.received == []
+
+
+def test_non_root_start_accepts_a_user_it_already_has(dns, ses, proxy_factory,
+                                                      readable_allowlist):
+    proxy = start_under(proxy_factory, nonroot_wrapper(AMBIENT),
+                        "--ip-ranges", readable_allowlist,
+                        "--user", f"{NONROOT}:{NONROOT}")
+    assert_ids(proxy.pid, NONROOT, NONROOT)
+    assert caps(proc_status(proxy.pid))["CapEff"] == 0
+    assert greeting() == SES_GREETING
+
+
+# --------------------------------------------------------------------------
+# Descriptors inherited from the launcher (`7</etc/shadow`)
+# --------------------------------------------------------------------------
+
+INHERITED_FDS = (7, 200)
+OWN_KINDS = ("socket", "pipe", "anon_inode")
+NR_CLOSE_RANGE = 436    # the same on x86_64 and aarch64
+
+# Opens argv[1] read-only on each descriptor of argv[2] (comma list, left
+# open across execve), then execs argv[3:].
+_INHERIT = ("import os, sys\n"
+            "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+            "for n in sys.argv[2].split(','):\n"
+            "    os.dup2(fd, int(n))\n"
+            "os.close(fd)\n"
+            "os.execv(sys.argv[3], sys.argv[3:])\n")
+
+
+@pytest.fixture
+def secret_file(tmp_path):
+    """A root-owned file of mode 0600, as /etc/shadow is."""
+    path = tmp_path / "shadow"
+    path.write_text("root:$6$not-for-the-relay:19000:0:99999:7:::\n")
+    path.chmod(0o600)
+    return path
+
+
+def inherit_prefix(path, fds=INHERITED_FDS):
+    return [SYSTEM_PYTHON, "-c", _INHERIT, str(path),
+            ",".join(str(fd) for fd in fds)]
+
+
+def assert_only_own_descriptors(pid, secret):
+    """0, 1 and 2, and above them only what the relay opens itself
+    (sockets, pipes, epoll); no descriptor of the inherited file."""
+    st = os.stat(secret)
+    for fd, target in open_files(pid).items():
+        try:
+            fst = os.stat(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        assert (fst.st_dev, fst.st_ino) != (st.st_dev, st.st_ino), \
+            f"{pid}: fd {fd} is the inherited {secret}"
+        if fd > 2:
+            assert target.split(":", 1)[0] in OWN_KINDS, \
+                f"{pid}: fd {fd} -> {target}"
+
+
+@MODES
+def test_inherited_descriptors_closed(dns, ses, proxy_factory, secret_file,
+                                      pid1):
+    """Started as root with a root-only file open on fds 7 and 200: the
+    relay, at uid 65534 and sandboxed, holds neither."""
+    proxy = start_under(proxy_factory, inherit_prefix(secret_file), pid1=pid1)
+    assert_ids(proxy.pid, NOBODY, NOBODY)
+    assert_sandboxed(proxy.pid)
+    assert_only_own_descriptors(proxy.pid, secret_file)
+    assert greeting() == SES_GREETING
+
+
+def test_inherited_descriptors_closed_in_every_worker(dns, ses, proxy_factory,
+                                                      secret_file):
+    """--workers 2: neither the supervisor nor a worker holds them."""
+    proxy = start_under(proxy_factory, inherit_prefix(secret_file),
+                        "--workers", "2")
+    proxy.wait_count("upstream_resolved", 2, timeout=20)
+    kids = wait_for(lambda: proxy._children(proxy.pid) if
+                    len(proxy._children(proxy.pid)) >= 2 else None,
+                    timeout=20, what="2 workers")
+    for pid in [proxy.pid, *kids]:
+        assert_only_own_descriptors(pid, secret_file)
+    assert greeting() == SES_GREETING
+
+
+def test_closed_stdin_gets_dev_null(dns, ses, proxy_factory):
+    """Started with fd 0 closed: /dev/null takes it, so the first socket
+    the relay opens cannot become its stdin (nor, for 1 and 2, its log)."""
+    proxy = start_under(proxy_factory, ["sh", "-c", 'exec "$0" "$@" 0<&-'])
+    assert open_files(proxy.pid)[0] == "/dev/null", open_files(proxy.pid)
+    assert greeting() == SES_GREETING
+
+
+def test_closed_stdin_without_dev_null_stops_startup(dns, ses, proxy_factory):
+    """fd 0 closed and no /dev/null (an empty /dev): the relay cannot keep
+    its standard descriptors apart from its sockets, so it exits 1."""
+    hide_dev = ["unshare", "--mount", "sh", "-c",
+                'mount -t tmpfs none /dev && exec "$0" "$@" 0<&-']
+    with ProbeClients() as probes:
+        proxy, rc = run_until_exit(proxy_factory, hide_dev)
+    assert rc == RUNTIME, f"exit {rc}: {proxy.log_text()}"
+    failed = proxy.named("startup_failed")
+    assert len(failed) == 1 and "/dev/null" in failed[0]["error"], \
+        proxy.log_text()
+    assert proxy.named("listening") == [] and probes.received == []
+
+
+# close_range denied (as a kernel before 5.9, or a runtime's seccomp
+# profile, would): the fallback reads /proc/self/fd; with /proc hidden
+# too, it closes every number up to the RLIMIT_NOFILE soft limit.
+HIDE_PROC = ["unshare", "--mount", "sh", "-c",
+             'mount -t tmpfs none /proc && exec "$0" "$@"']
+
+
+@pytest.mark.parametrize("hide_proc", [False, pytest.param(
+    True, marks=pytest.mark.skipif(SANITIZER, reason="the sanitizer "
+                                   "runtime needs /proc itself"))],
+    ids=["proc-fd", "rlimit-scan"])
+def test_inherited_descriptors_closed_without_close_range(
+        dns, ses, proxy_factory, secret_file, hide_proc):
+    prefix = [*seccomp_errno_prefix(errno.ENOSYS, NR_CLOSE_RANGE),
+              *inherit_prefix(secret_file)]
+    if hide_proc:
+        prefix = HIDE_PROC + prefix
+    proxy = start_under(proxy_factory, prefix)
+    assert_sandboxed(proxy.pid)
+    assert_only_own_descriptors(proxy.pid, secret_file)
+    assert greeting() == SES_GREETING
 
 
 # --------------------------------------------------------------------------

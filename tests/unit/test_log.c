@@ -113,6 +113,47 @@ test_escape(void)
 	TEST_DONE();
 }
 
+/* ---- log_quote ---- */
+
+static void
+test_quote(void)
+{
+	static const struct {
+		const char *in;
+		size_t	cap;
+		const char *want;
+	} t[] = {
+		{ "/etc/ses-smtp-proxy/ip-ranges.json", 64,
+		    "/etc/ses-smtp-proxy/ip-ranges.json" },
+		{ "us-east-1", 64, "us-east-1" },
+		{ "", 64, "\"\"" },
+		{ "a b", 64, "\"a b\"" },
+		{ "a=b", 64, "\"a=b\"" },
+		{ "a\nresult usable=9", 64, "\"a\\nresult usable=9\"" },
+		{ "x\"y", 64, "\"x\\\"y\"" },
+		{ "\\", 64, "\"\\\\\"" },
+		{ "\x01", 64, "\"\\u0001\"" },
+		/* Cut: unquoted at cap - 1, quoted before an escape. */
+		{ "abcdef", 4, "abc" },
+		{ "a bcdef", 6, "\"a b\"" },
+		{ "a\n", 4, "\"a\"" },
+		{ "ab\x01", 8, "\"ab\"" },
+		{ "\x01", 3, "\"\"" },
+	};
+	char buf[80];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		TEST_START("log_quote test %zu cap %zu", i, t[i].cap);
+		memset(buf, '#', sizeof(buf));
+		ASSERT_PTR_EQ(log_quote(buf, t[i].cap, t[i].in), buf);
+		ASSERT_STR_EQ(buf, t[i].want);
+		/* Nothing written at or after cap. */
+		ASSERT_INT_EQ(buf[t[i].cap], '#');
+		TEST_DONE();
+	}
+}
+
 /* ---- capturing fd 2 ---- */
 
 /*
@@ -630,6 +671,7 @@ main(void)
 {
 
 	test_escape();
+	test_quote();
 	test_line(1);
 	test_line(0);
 	test_trunc(1);
