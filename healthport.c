@@ -20,6 +20,7 @@
 /* One probe connection: its request so far. */
 struct probe {
 	struct loop_watch w;
+	struct cidr_addr src;	/* the socket's peer */
 	uint64_t deadline;
 	size_t	len;
 	int	header_done;	/* a PROXY header was skipped, or none came */
@@ -185,38 +186,63 @@ callback_probe(struct loop_watch *w, uint32_t revents)
 		probe_close(p);
 }
 
+/* How many slots does ${src} hold? */
+static int
+held_by(const struct cidr_addr *src)
+{
+	int i, n = 0;
+
+	for (i = 0; i < HEALTHPORT_CONNS; i++)
+		if (probes[i].w.fd >= 0 && cidr_addr_eq(&probes[i].src, src))
+			n++;
+	return (n);
+}
+
 /*
- * A slot for a new probe: a free one, else the oldest probe's.  Evicting
- * the oldest (not refusing the newest) means that idle connections cannot
- * starve real probes: a probe is answered within a millisecond of its
- * request, so it is lost only if HEALTHPORT_CONNS connections arrive in
- * that time.
+ * A slot for a new probe from ${src}: a free one, else the oldest probe of
+ * the source that holds the most slots, ${src} included.  Evicting (not
+ * refusing the newest) means that idle connections cannot starve real
+ * probes; charging the heaviest source means that a flood from one
+ * address churns through its own slots and never evicts a probe from
+ * another address (a load balancer's), however fast it connects.
  */
 static struct probe *
-probe_slot(void)
+probe_slot(const struct cidr_addr *src)
 {
-	struct probe *old = &probes[0];
-	int i;
+	struct probe *victim = NULL;
+	int i, n, most = 0;
 
-	for (i = 0; i < HEALTHPORT_CONNS; i++) {
+	for (i = 0; i < HEALTHPORT_CONNS; i++)
 		if (probes[i].w.fd < 0)
 			return (&probes[i]);
-		if (probes[i].deadline < old->deadline)
-			old = &probes[i];
+	for (i = 0; i < HEALTHPORT_CONNS; i++) {
+		n = cidr_addr_eq(&probes[i].src, src) ? held_by(src) + 1 :
+		    held_by(&probes[i].src);
+		if (victim == NULL || n > most || (n == most &&
+		    probes[i].deadline < victim->deadline)) {
+			most = n;
+			victim = &probes[i];
+		}
 	}
-	probe_close(old);
-	return (old);
+	probe_close(victim);
+	return (victim);
 }
 
 static void
 callback_accept(struct loop_watch *w, uint32_t revents)
 {
+	struct sockaddr_storage ss;
+	struct cidr_addr src;
 	struct probe *p;
+	socklen_t sl;
+	uint16_t port;
 	int fd, i;
 
 	(void)revents;
 	for (i = 0; i < HEALTHPORT_CONNS; i++) {
-		fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		sl = sizeof(ss);
+		fd = accept4(w->fd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0 && (errno == EMFILE || errno == ENFILE ||
 		    errno == ENOBUFS || errno == ENOMEM)) {
 			/* Level-triggered: pause rather than spin. */
@@ -226,8 +252,12 @@ callback_accept(struct loop_watch *w, uint32_t revents)
 		}
 		if (fd < 0)
 			break;
-		p = probe_slot();
+		memset(&src, 0, sizeof(src));
+		(void)cidr_addr_from_sockaddr((struct sockaddr *)&ss, &src,
+		    &port);
+		p = probe_slot(&src);
 		p->w.fd = fd;
+		p->src = src;
 		p->len = 0;
 		p->header_done = 0;
 		p->deadline = loop_now() + HEALTHPORT_MS;

@@ -18,7 +18,7 @@
  * skipped: an NLB sends one on its health checks as well.  A request must
  * be complete within HEALTHPORT_MS and HEALTHPORT_REQ_MAX bytes, else it is
  * closed.  At most HEALTHPORT_CONNS are open at once; a new one takes the
- * place of the oldest.
+ * place of the oldest of the source address that holds the most.
  */
 
 #define HEALTHPORT_CONNS	16

@@ -326,3 +326,62 @@ def test_idle_connections_cannot_starve_probes(dns, proxy_factory):
     finally:
         for s in idle:
             s.close()
+
+
+def _closed_by_proxy(*socks):
+    """The ones among socks that the proxy has closed (EOF or reset is
+    readable at once; a live connection that sent nothing is not)."""
+    import select
+    time.sleep(0.1)
+    readable, _, _ = select.select(socks, [], [], 0)
+    return readable
+
+
+def test_flood_from_one_source_never_evicts_another_sources_probe(
+        dns, proxy_factory):
+    """A connection flood from one address (issue 15, item 6): however many
+    connections it opens, a probe from another address (the load balancer)
+    keeps its slot: the flooder's own oldest connections make room."""
+    proxy_factory("--health-listen", HEALTH_ARG)
+    flood = [connect(HEALTH, source="127.0.0.1") for _ in range(16)]
+    probe = connect(HEALTH, source="127.0.0.5")
+    time.sleep(0.2)
+    # The probe took a flooder's slot (the oldest), not another's.
+    assert _closed_by_proxy(flood[0])
+    # Many more than 16 from the flooder, while the probe waits.
+    for _ in range(3):
+        more = [connect(HEALTH, source="127.0.0.1") for _ in range(16)]
+        time.sleep(0.1)
+        flood += more
+    try:
+        probe.sendall(request("/readyz"))
+        data, how = recv_until_closed(probe, timeout=5)
+        assert data.startswith(b"HTTP/1.1 200 OK"), (data, how)
+        # The flooder's newest 15 are still open: it paid with its own.
+        assert _closed_by_proxy(*flood[-15:]) == []
+    finally:
+        probe.close()
+        for s in flood:
+            s.close()
+
+
+def test_each_source_evicts_its_own_oldest_first(dns, proxy_factory):
+    """Two sources share the 16 slots: when full, a new connection evicts
+    the oldest of the source holding the most, even when the other
+    source's connection is older."""
+    proxy_factory("--health-listen", HEALTH_ARG)
+    older = [connect(HEALTH, source="127.0.0.5") for _ in range(2)]
+    time.sleep(0.1)
+    heavy = [connect(HEALTH, source="127.0.0.1") for _ in range(14)]
+    time.sleep(0.2)
+    newcomer = connect(HEALTH, source="127.0.0.5")
+    time.sleep(0.2)
+    try:
+        assert _closed_by_proxy(heavy[0])
+        assert _closed_by_proxy(*older) == []
+        newcomer.sendall(request("/livez"))
+        data, _ = recv_until_closed(newcomer, timeout=5)
+        assert data.startswith(b"HTTP/1.1 200 OK"), data
+    finally:
+        for s in older + heavy + [newcomer]:
+            s.close()
