@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from fakes import SES_GREETING
-from helpers import connect, read_line, recv_until_closed, write_allowlist
+from helpers import write_allowlist
+from test_egress import first_line as greeting
 from test_health_listen import HEALTH_ARG, status_code
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,15 +40,6 @@ def binary():
     if not os.access(SHORTCLOCK, os.X_OK):
         pytest.fail(f"{SHORTCLOCK} is missing: build it with make shortclock")
     return SHORTCLOCK
-
-
-def greeting():
-    """The first line a new client gets, after which 421s are closed."""
-    with connect() as s:
-        line = read_line(s)
-        if not line.startswith(b"220"):
-            assert recv_until_closed(s)[1] in ("eof", "reset")
-        return line
 
 
 def served_until_expiry(proxy, ses, break_dns):
