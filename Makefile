@@ -138,10 +138,20 @@ run: image
 	@echo "running: docker logs -f $(IMAGE); telnet localhost 1587;" \
 	    "docker rm -f $(IMAGE) to stop"
 
+# Debian packages (tests/packages/*.txt), then proof that each tool works.
 deps:
 	tests/deps.sh
+	tests/preflight.sh
+
+preflight:
+	tests/preflight.sh
+
+# The package lists suffice on a fresh Debian 12 root (tests/fresh/run.sh).
+fresh-check:
+	tests/fresh/run.sh
 
 test: deps all unit
+	$(MAKE) fresh-check
 	$(MAKE) diff-cidr analyze
 	$(MAKE) deploy-test
 	$(MAKE) fuzz FUZZ_SECONDS=60
@@ -236,4 +246,4 @@ demo:
 clean:
 	rm -rf build ses-smtp-proxy
 
-.PHONY: all unit fuzz asan valgrind run deps test clean
+.PHONY: all unit fuzz asan valgrind run deps preflight fresh-check test clean
