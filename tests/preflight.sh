@@ -156,6 +156,7 @@ check libfaketime "libfaketime.so.1 does not fake the clock" c_faketime
 # ---- container.txt ----
 c_docker() { docker --version && dockerd --version; }
 c_compose() { docker-compose version --short; }
+c_registry() { docker-registry --version; }
 c_debootstrap() { debootstrap --version; }
 c_keyring() { [ -s /usr/share/keyrings/debian-archive-keyring.gpg ]; }
 c_cacerts() { [ -s /etc/ssl/certs/ca-certificates.crt ]; }
@@ -173,6 +174,7 @@ c_git() { git --version; }
 
 check docker.io "docker or dockerd is missing" c_docker
 check docker-compose "docker-compose is missing" c_compose
+check docker-registry "docker-registry is missing" c_registry
 check debootstrap "debootstrap is missing" c_debootstrap
 check debian-archive-keyring "no Debian archive keyring for debootstrap" \
     c_keyring
