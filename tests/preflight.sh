@@ -10,7 +10,8 @@
 # A check whose tool is missing is skipped after the tool's own line.  The
 # checks and tests/packages/*.txt must name the same packages: a listed
 # package with no check, or a checked one in no list, fails too.
-# Exits 0 when everything passed, 1 otherwise.  Needs no root.
+# PREFLIGHT_VERBOSE=1 adds the output of each failing check.  Exits 0 when
+# everything passed, 1 otherwise.  Needs no root.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,6 +35,7 @@ check() {
 	nchecks=$((nchecks + 1))
 	if ! "$3" >"$tmp/out" 2>&1; then
 		echo "preflight: $2: install $1" >&2
+		[ -z "${PREFLIGHT_VERBOSE:-}" ] || sed 's/^/    /' "$tmp/out" >&2
 		failed="$failed$1 "
 	fi
 }
@@ -82,6 +84,13 @@ c_clang_rt() {
 	    clang -fsanitize=fuzzer,address,undefined -o "$tmp/t" "$tmp/t.c" &&
 	    "$tmp/t" -runs=1
 }
+c_symbolizer() {
+	printf '%s\n%s\n' '#include <stdlib.h>' \
+	    'int main(void) { char *p = malloc(1); p[1] = 0; free(p); return 0; }' \
+	    >"$tmp/t.c" &&
+	    clang -g -fsanitize=address -o "$tmp/t" "$tmp/t.c" &&
+	    ! "$tmp/t" 2>"$tmp/asan" && grep -q "in main .*t\.c:2" "$tmp/asan"
+}
 c_tidy() { clang-tidy --version; }
 c_cppcheck() { cppcheck --version; }
 c_shellcheck() { shellcheck --version; }
@@ -100,6 +109,8 @@ check libseccomp-dev "gcc cannot link <seccomp.h> with -lseccomp" c_seccomp gcc
 check clang "clang is missing" c_clang
 check libclang-rt-14-dev \
     "clang cannot link -fsanitize=fuzzer,address,undefined" c_clang_rt clang
+check llvm-14 "sanitizer reports have no file:line (llvm-symbolizer-14)" \
+    c_symbolizer clang
 check clang-tidy "clang-tidy is missing" c_tidy
 check cppcheck "cppcheck is missing" c_cppcheck
 check shellcheck "shellcheck is missing" c_shellcheck
