@@ -49,15 +49,20 @@ mirror=$("$repo/tests/debian-mirror.sh" "$SUITE") || exit 2
 mkdir -p "$cache" "$debs"
 work=$(mktemp -d "$cache/root.XXXXXX")
 root=$work/root
+child=""
 # --one-file-system: never descend into a mount left inside the root.
 trap 'rm -rf --one-file-system "$work"' EXIT
-trap 'exit 1' INT TERM
+# A signal stops the namespace's processes first (unshare --kill-child).
+trap 'if [ -n "$child" ]; then kill "$child" 2>/dev/null; wait "$child"; fi
+    exit 1' INT TERM
 
-# in_ns CMD...: run CMD in new PID and mount namespaces, killed (with all
-# it started) when this script stops waiting for it.
+# in_ns CMD...: run CMD in new PID and mount namespaces; every process in
+# them is killed when CMD exits, times out or this script is stopped.
 in_ns() {
 	timeout --kill-after=30 "$LIMIT" unshare --pid --fork --kill-child \
-	    --mount --propagation private -- "$@"
+	    --mount --propagation private -- "$@" &
+	child=$!
+	wait "$child"
 }
 
 if [ -s "$base" ]; then
