@@ -12,8 +12,9 @@
 #    each run.  The .deb files are kept in build/fresh/debs-SUITE (the last
 #    run's set) so that a second run downloads only what changed; apt checks
 #    them against the new index as it would its own cache.
-# 3. tests/preflight.sh runs in the root (tests/fresh/inside.sh does 2 and 3): a package missing from a list
-#    fails here with its one-line message, even where this host has it.
+# 3. tests/preflight.sh runs in the root (tests/fresh/inside.sh does 2 and
+#    3): a package missing from a list fails here with the preflight's
+#    one-line message naming it, even where this host has the package.
 #
 # The root gets a policy-rc.d that forbids starting services (postfix,
 # docker).  It runs in its own PID and mount namespaces: /proc is mounted
