@@ -6,7 +6,8 @@
 #   tests/preflight.sh        (make preflight; make deps runs it after deps.sh)
 #
 # Each failure prints one line that names the Debian package to install:
-#   preflight: swaks has no STARTTLS (needs Net::SSLeay): install libnet-ssleay-perl
+#   preflight: swaks has no STARTTLS (needs Net::SSLeay): install
+#   libnet-ssleay-perl     (on one line)
 # A check whose tool is missing is skipped after the tool's own line.  The
 # checks and tests/packages/*.txt must name the same packages: a listed
 # package with no check, or a checked one in no list, fails too.
@@ -79,7 +80,7 @@ c_seccomp() {
 c_clang() { clang --version; }
 c_clang_rt() {
 	printf '%s\n%s\n' '#include <stddef.h>' \
-	    'int LLVMFuzzerTestOneInput(const char *d, size_t n) { (void)d; return (int)n & 0; }' \
+	    'int LLVMFuzzerTestOneInput(const char *d, size_t n) { return 0; }' \
 	    >"$tmp/t.c" &&
 	    clang -fsanitize=fuzzer,address,undefined -o "$tmp/t" "$tmp/t.c" &&
 	    "$tmp/t" -runs=1
