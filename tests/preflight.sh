@@ -16,6 +16,8 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
+# dockerd, debootstrap and postconf live in sbin, which a user's PATH lacks.
+PATH=$PATH:/usr/sbin:/sbin
 started=$(date +%s)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ses-preflight.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -27,11 +29,12 @@ nchecks=0
 
 # check PKG WHAT FUNCTION [TOOL-PKG]: run FUNCTION quietly (output in
 # $tmp/out); when it fails, say WHAT and that PKG is to be installed.
-# Skipped when TOOL-PKG, the package of the tool FUNCTION runs, failed.
+# Skipped, silently, when TOOL-PKG (the package of the tool FUNCTION runs)
+# failed or was skipped: PKG then counts as failed too.
 check() {
 	case "$checked" in *" $1 "*) ;; *) checked="$checked$1 " ;; esac
 	if [ -n "${4:-}" ]; then
-		case "$failed" in *" $4 "*) return 0 ;; esac
+		case "$failed" in *" $4 "*) failed="$failed$1 "; return 0 ;; esac
 	fi
 	nchecks=$((nchecks + 1))
 	if ! "$3" >"$tmp/out" 2>&1; then
@@ -111,11 +114,12 @@ check clang "clang is missing" c_clang
 check libclang-rt-14-dev \
     "clang cannot link -fsanitize=fuzzer,address,undefined" c_clang_rt clang
 check llvm-14 "sanitizer reports have no file:line (llvm-symbolizer-14)" \
-    c_symbolizer clang
+    c_symbolizer libclang-rt-14-dev
 check clang-tidy "clang-tidy is missing" c_tidy
 check cppcheck "cppcheck is missing" c_cppcheck
 check shellcheck "shellcheck is missing" c_shellcheck
 check valgrind "valgrind cannot run /bin/true (libc6-dbg?)" c_valgrind
+
 # ---- test.txt ----
 py_import() { /usr/bin/python3 -c "import $1"; }
 c_hypothesis() { py_import hypothesis; }
