@@ -162,10 +162,20 @@ run: image
 	@echo "  its logs:  docker logs -f $(IMAGE)"
 	@echo "  stop it:   docker rm -f $(IMAGE)"
 
+# Debian packages (tests/packages/*.txt), then proof that each tool works.
 deps:
 	tests/deps.sh
+	tests/preflight.sh
+
+preflight:
+	tests/preflight.sh
+
+# The package lists suffice on a fresh Debian 12 root (tests/fresh/run.sh).
+fresh-check:
+	tests/fresh/run.sh
 
 test: deps all shortclock unit
+	$(MAKE) fresh-check
 	$(MAKE) diff-cidr analyze
 	$(MAKE) deploy-test
 	$(MAKE) fuzz FUZZ_SECONDS=60
@@ -261,4 +271,5 @@ demo:
 clean:
 	rm -rf build ses-smtp-proxy
 
-.PHONY: all shortclock unit fuzz asan valgrind run deps test clean
+.PHONY: all shortclock unit fuzz asan valgrind run deps preflight fresh-check test \
+	clean

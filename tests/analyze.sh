@@ -6,7 +6,7 @@
 #
 # Independent of the Makefile except that `make` must have produced
 # build/kinc and build/seccomp_bpf.c (it is run here when they are missing).
-# Run as root on Debian 12: a missing tool is installed with apt-get.
+# Run as root on Debian 12: a missing tool is installed (tests/deps.sh).
 # Each tool's full output is kept in build/analyze/TOOL.log.
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -16,18 +16,8 @@ OUT=build/analyze
 STEPS=("$@")
 [ ${#STEPS[@]} -gt 0 ] || STEPS=(gcc cppcheck tidy shellcheck)
 
-need() {	# need COMMAND PACKAGE
-	command -v "$1" >/dev/null 2>&1 && return 0
-	echo "analyze: installing $2" >&2
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$2" >/dev/null ||
-	    { echo "analyze: cannot install $2" >&2; exit 2; }
-}
-
-need gcc gcc
-need musl-gcc musl-tools
-need cppcheck cppcheck
-need clang-tidy clang-tidy
-need shellcheck shellcheck
+# The tools come from tests/packages/build.txt (a no-op when installed).
+tests/deps.sh || exit 2
 
 if [ ! -e build/kinc/.stamp ] || [ ! -e build/seccomp_bpf.c ]; then
 	make -s all >/dev/null || { echo "analyze: make failed" >&2; exit 2; }

@@ -1,13 +1,23 @@
 #!/bin/sh
 # Install what the build and the tests need on Debian 12, only when missing.
-# Runs as root (apt-get); a no-op when everything is already installed.
+#
+#   tests/deps.sh            install every package of tests/packages/*.txt
+#   tests/deps.sh --list     print those names, one a line, and exit
+#
+# The lists are the one record of the project's Debian packages (one name a
+# line, `#` starts a comment).  Packages are installed with
+# --no-install-recommends, as on a minimal machine, so anything a tool only
+# recommends is named in a list; tests/preflight.sh proves that each tool can
+# then do what the tests ask.  Runs as root (apt-get); a no-op when
+# everything is already installed.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
-pkgs="gcc make musl-tools musl-dev libseccomp-dev clang libclang-rt-14-dev
-    clang-tidy cppcheck shellcheck python3-hypothesis valgrind"
-if [ -f "$here/integration/packages.txt" ]; then
-	pkgs="$pkgs $(grep -v '^#' "$here/integration/packages.txt" | tr '\n' ' ')"
+pkgs=$(sed -e 's/#.*//' "$here"/packages/*.txt | tr -s '[:space:]' '\n' |
+    grep -v '^$')
+if [ "${1:-}" = "--list" ]; then
+	echo "$pkgs"
+	exit 0
 fi
 
 missing=""
@@ -25,6 +35,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "tests/deps.sh: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+# Use-Pty=0: no pseudo-terminal for dpkg's log (a chroot may have no
+# /dev/pts: tests/fresh/run.sh).
+apt="apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Use-Pty=0"
+$apt update -qq
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >/dev/null
+$apt install -y -qq --no-install-recommends $missing >/dev/null

@@ -3,7 +3,7 @@
 #
 #   tests/container/run.sh [pytest args...]
 #
-# Needs root. Installs the missing packages of packages.txt, starts dockerd
+# Needs root. Installs the missing packages (tests/deps.sh), starts dockerd
 # when it does not answer, seeds the builder base when it is absent, builds
 # the image offline-first (build-image.sh), then runs pytest on
 # tests/container/. Containers use --network host, which joins dockerd's
@@ -23,20 +23,7 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 2
 fi
 
-missing=()
-while read -r pkg; do
-	[[ -z "$pkg" || "$pkg" == \#* ]] && continue
-	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
-	    grep -q "install ok installed"; then
-		missing+=("$pkg")
-	fi
-done <"$here/packages.txt"
-if ((${#missing[@]})); then
-	echo "run.sh: installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$here/../deps.sh"
 
 # Every test byte stays on loopback: the builder base is never pulled here,
 # it is seeded with debootstrap when absent (seed-base.sh).
