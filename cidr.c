@@ -222,12 +222,11 @@ carried_bytes(const struct cidr_addr *a, unsigned off, uint8_t flip,
 int
 cidr_addr_carried(const struct cidr_addr *a, struct cidr_addr *v4)
 {
-	struct cidr c;
 	size_t i;
 
 	for (i = 0; i < NCARRIERS; i++) {
-		c.net = carriers[i].net;
-		c.len = carriers[i].len;
+		struct cidr c = { carriers[i].net, carriers[i].len, 0 };
+
 		if (!cidr_contains(&c, a))
 			continue;
 		if (carriers[i].off == 0)
@@ -301,7 +300,6 @@ carried_range(const struct cidr *c, const struct carrier *k, struct cidr *v4)
 static int
 unsafe_plain(const struct cidr *c, char *why, size_t len)
 {
-	struct cidr f;
 	size_t i;
 
 	if (c->len < (c->net.family == AF_INET ? 8 : 16)) {
@@ -310,8 +308,8 @@ unsafe_plain(const struct cidr *c, char *why, size_t len)
 		return (1);
 	}
 	for (i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
-		f.net = forbidden[i].net;
-		f.len = forbidden[i].len;
+		struct cidr f = { forbidden[i].net, forbidden[i].len, 0 };
+
 		if (f.net.family == c->net.family && overlaps(c, &f)) {
 			snprintf(why, len, "contains %s", forbidden[i].what);
 			return (1);
@@ -324,7 +322,7 @@ int
 cidr_unsafe(const struct cidr *c, char *why, size_t len)
 {
 	char inner[160], text[CIDR_ADDRSTRLEN + 4];
-	struct cidr k, v4;
+	struct cidr v4;
 	size_t i;
 
 	if (unsafe_plain(c, why, len))
@@ -332,8 +330,8 @@ cidr_unsafe(const struct cidr *c, char *why, size_t len)
 	if (c->net.family != AF_INET6)
 		return (0);
 	for (i = 0; i < NCARRIERS; i++) {
-		k.net = carriers[i].net;
-		k.len = carriers[i].len;
+		struct cidr k = { carriers[i].net, carriers[i].len, 0 };
+
 		if (!overlaps(c, &k))
 			continue;
 		if (carriers[i].off == 0) {
