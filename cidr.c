@@ -219,10 +219,25 @@ carried_bytes(const struct cidr_addr *a, unsigned off, uint8_t flip,
 		v4->a[i] = a->a[off + i] ^ flip;
 }
 
+/*
+ * :: and ::1 are the unspecified and loopback addresses, not IPv4-compatible
+ * ones (RFC 4291 2.5.5.1; Linux's ipv6_addr_type sorts them so too).
+ */
+static int
+unspec_or_loopback(const struct cidr_addr *a)
+{
+	static const uint8_t zero[15];
+
+	return (memcmp(a->a, zero, sizeof(zero)) == 0 && a->a[15] <= 1);
+}
+
 int
 cidr_addr_carried(const struct cidr_addr *a, struct cidr_addr *v4)
 {
 	size_t i;
+
+	if (a->family != AF_INET6 || unspec_or_loopback(a))
+		return (0);
 
 	for (i = 0; i < NCARRIERS; i++) {
 		struct cidr c = { carriers[i].net, carriers[i].len, 0 };

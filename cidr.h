@@ -70,7 +70,8 @@ socklen_t cidr_addr_to_sockaddr(const struct cidr_addr *a, uint16_t port,
  * cidr_addr_carried(a, v4): if ${a} is an IPv6 address of a range whose
  * addresses carry an IPv4 address, one that a connection to ${a} reaches
  * through a translator or a tunnel (NAT64 64:ff9b::/96, 6to4 2002::/16,
- * Teredo 2001::/32, the deprecated IPv4-compatible ::/96), store that IPv4
+ * Teredo 2001::/32, the deprecated IPv4-compatible ::/96 but for :: and
+ * ::1), store that IPv4
  * address in ${v4} and return 1.  Return -1 for the local-use NAT64
  * prefix 64:ff9b:1::/48, whose layout is a local choice (RFC 8215): the
  * address it carries is unknown.  Otherwise return 0.  (A v4-mapped

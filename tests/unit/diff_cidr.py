@@ -19,7 +19,8 @@ rules, modelled explicitly here:
   * no zone ids (%eth0), no brackets.
   * carried IPv4 (cidr_addr_carried): NAT64 64:ff9b::/96 (low 32 bits),
     6to4 (ipaddress's sixtofour), Teredo (ipaddress's teredo client),
-    IPv4-compatible ::/96 (low 32 bits); "x" for the local-use NAT64
+    IPv4-compatible ::/96 but :: and ::1 (low 32 bits); "x" for the
+    local-use NAT64
     prefix 64:ff9b:1::/48.
   * --allow-cidr limits (cidr_unsafe): shorter than /8 or /16; a network
     that overlaps an unspecified, loopback, link-local or multicast
@@ -99,7 +100,8 @@ def carried(a):
     """The IPv4 address an IPv6 address carries, "x" (unknown) or None."""
     if not isinstance(a, V6):
         return None
-    if a in NAT64 or a in COMPAT:
+    if a in NAT64 or (a in COMPAT and not (a.is_unspecified or
+                                           a.is_loopback)):
         return V4(int(a) & 0xffffffff)
     if a in NAT64_LOCAL:
         return "x"

@@ -809,10 +809,12 @@ test_carried(void)
 		{ "2001::5601:5601", 1, "169.254.169.254" },
 		{ "2001:0:4136:e378:8000:63bf:3fff:fdd2", 1, "192.0.2.45" },
 		{ "2001:1::5601:5601", 0, NULL },
-		/* IPv4-compatible ::/96, unspecified and loopback included. */
+		/* IPv4-compatible ::/96, but unspecified and loopback. */
 		{ "::a9fe:a9fe", 1, "169.254.169.254" },
-		{ "::", 1, "0.0.0.0" },
-		{ "::1", 1, "0.0.0.1" },
+		{ "::", 0, NULL },
+		{ "::1", 0, NULL },
+		{ "::2", 1, "0.0.0.2" },
+		{ "::ffff:ffff", 1, "255.255.255.255" },
 		{ "::1:0:0", 0, NULL },
 		/* Others carry nothing. */
 		{ "2600:1f18::1", 0, NULL },
@@ -959,6 +961,7 @@ test_find_strict(void)
 		{ "::7f00:2", 1 },
 		{ "::a9fe:a9fe", 0 },
 		{ "2600:1f18::1", 1 },		/* carries nothing */
+		{ "::1", 1 },			/* loopback, carries nothing */
 		{ "2600:1f19::1", 0 },
 		{ "127.0.0.2", 1 },
 		{ "169.254.169.254", 0 },
