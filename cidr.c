@@ -182,6 +182,190 @@ cidr_contains(const struct cidr *c, const struct cidr_addr *a)
 	return ((c->net.a[full] & mask) == (a->a[full] & mask));
 }
 
+/*
+ * IPv6 ranges whose addresses carry an IPv4 address: the 4 bytes at
+ * ${off}, each XORed with ${flip} (Teredo stores the client's address
+ * inverted); ${off} 0: the position is unknown.  This table is the one
+ * place that knows them: the dial check and the --allow-cidr limits use
+ * it alike.
+ */
+static const struct carrier {
+	struct cidr_addr net;
+	uint8_t	len;
+	uint8_t	off;
+	uint8_t	flip;
+	const char *name;
+} carriers[] = {
+	{ { AF_INET6, { 0 } }, 96, 12, 0, "IPv4-compatible" },
+	{ { AF_INET6, { 0, 0x64, 0xff, 0x9b } }, 96, 12, 0, "NAT64" },
+	{ { AF_INET6, { 0, 0x64, 0xff, 0x9b, 0, 1 } }, 48, 0, 0,
+	    "local-use NAT64" },
+	{ { AF_INET6, { 0x20, 0x01, 0, 0 } }, 32, 12, 0xff, "Teredo" },
+	{ { AF_INET6, { 0x20, 0x02 } }, 16, 2, 0, "6to4" },
+};
+
+#define NCARRIERS	(sizeof(carriers) / sizeof(carriers[0]))
+
+/* The IPv4 bytes at ${off} of ${a}, each XORed with ${flip}, into ${v4}. */
+static void
+carried_bytes(const struct cidr_addr *a, unsigned off, uint8_t flip,
+    struct cidr_addr *v4)
+{
+	unsigned i;
+
+	memset(v4, 0, sizeof(*v4));
+	v4->family = AF_INET;
+	for (i = 0; i < 4; i++)
+		v4->a[i] = a->a[off + i] ^ flip;
+}
+
+/*
+ * :: and ::1 are the unspecified and loopback addresses, not IPv4-compatible
+ * ones (RFC 4291 2.5.5.1; Linux's ipv6_addr_type sorts them so too).
+ */
+static int
+unspec_or_loopback(const struct cidr_addr *a)
+{
+	static const uint8_t zero[15];
+
+	return (memcmp(a->a, zero, sizeof(zero)) == 0 && a->a[15] <= 1);
+}
+
+int
+cidr_addr_carried(const struct cidr_addr *a, struct cidr_addr *v4)
+{
+	size_t i;
+
+	if (a->family != AF_INET6 || unspec_or_loopback(a))
+		return (0);
+
+	for (i = 0; i < NCARRIERS; i++) {
+		struct cidr c = { carriers[i].net, carriers[i].len, 0 };
+
+		if (!cidr_contains(&c, a))
+			continue;
+		if (carriers[i].off == 0)
+			return (-1);
+		carried_bytes(a, carriers[i].off, carriers[i].flip, v4);
+		return (1);
+	}
+	return (0);
+}
+
+/* Addresses no upstream prefix may contain, and how to name them. */
+static const struct {
+	struct cidr_addr net;
+	uint8_t	len;
+	const char *what;
+} forbidden[] = {
+	{ { AF_INET, { 0 } }, 32, "the unspecified address 0.0.0.0" },
+	{ { AF_INET, { 127 } }, 8, "loopback addresses (127.0.0.0/8)" },
+	{ { AF_INET, { 169, 254 } }, 16, "link-local addresses (169.254.0.0/16: "
+	    "instance metadata 169.254.169.254)" },
+	{ { AF_INET, { 224 } }, 4, "multicast addresses (224.0.0.0/4)" },
+	{ { AF_INET6, { 0 } }, 128, "the unspecified address ::" },
+	{ { AF_INET6, { [15] = 1 } }, 128, "the loopback address ::1" },
+	{ { AF_INET6, { 0xfe, 0x80 } }, 10, "link-local addresses (fe80::/10)" },
+	{ { AF_INET6, { 0xff } }, 8, "multicast addresses (ff00::/8)" },
+	{ { AF_INET6, { 0xfd, 0, 0x0e, 0xc2, [14] = 0x02, 0x54 } }, 128,
+	    "the instance metadata address fd00:ec2::254" },
+	{ { AF_INET6, { 0xfd, 0, 0x0e, 0xc2, [14] = 0x02, 0x53 } }, 128,
+	    "the instance DNS address fd00:ec2::253" },
+	{ { AF_INET6, { 0xfd, 0, 0x0e, 0xc2, [14] = 0x01, 0x23 } }, 128,
+	    "the instance time address fd00:ec2::123" },
+};
+
+/* Do prefixes ${a} and ${b} share an address?  (Then one holds the other.) */
+static int
+overlaps(const struct cidr *a, const struct cidr *b)
+{
+
+	return (a->len <= b->len ? cidr_contains(a, &b->net) :
+	    cidr_contains(b, &a->net));
+}
+
+/* Clear the bits of ${a} after the first ${len}. */
+static void
+clear_host_bits(struct cidr_addr *a, unsigned len)
+{
+	unsigned bytes = a->family == AF_INET ? 4 : 16;
+	unsigned i;
+
+	for (i = len / 8; i < bytes; i++)
+		a->a[i] &= (uint8_t)(i == len / 8 ? 0xff << (8 - len % 8) : 0);
+}
+
+/*
+ * The IPv4 range that the addresses of ${c}, all inside carrier ${k},
+ * carry: the bits of ${c} at the carrier's IPv4 position, as a prefix.
+ */
+static void
+carried_range(const struct cidr *c, const struct carrier *k, struct cidr *v4)
+{
+	unsigned bits;
+
+	memset(v4, 0, sizeof(*v4));
+	carried_bytes(&c->net, k->off, k->flip, &v4->net);
+	bits = c->len > k->off * 8u ? c->len - k->off * 8u : 0;
+	v4->len = (uint8_t)(bits > 32 ? 32 : bits);
+	clear_host_bits(&v4->net, v4->len);
+}
+
+/* The length and forbidden-address rules, without carried ranges. */
+static int
+unsafe_plain(const struct cidr *c, char *why, size_t len)
+{
+	size_t i;
+
+	if (c->len < (c->net.family == AF_INET ? 8 : 16)) {
+		snprintf(why, len, "is shorter than /%d",
+		    c->net.family == AF_INET ? 8 : 16);
+		return (1);
+	}
+	for (i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
+		struct cidr f = { forbidden[i].net, forbidden[i].len, 0 };
+
+		if (f.net.family == c->net.family && overlaps(c, &f)) {
+			snprintf(why, len, "contains %s", forbidden[i].what);
+			return (1);
+		}
+	}
+	return (0);
+}
+
+int
+cidr_unsafe(const struct cidr *c, char *why, size_t len)
+{
+	char inner[160], text[CIDR_ADDRSTRLEN + 4];
+	struct cidr v4;
+	size_t i;
+
+	if (unsafe_plain(c, why, len))
+		return (1);
+	if (c->net.family != AF_INET6)
+		return (0);
+	for (i = 0; i < NCARRIERS; i++) {
+		struct cidr k = { carriers[i].net, carriers[i].len, 0 };
+
+		if (!overlaps(c, &k))
+			continue;
+		if (carriers[i].off == 0) {
+			snprintf(why, len, "overlaps the %s prefix, whose "
+			    "addresses carry IPv4 addresses in a local layout",
+			    carriers[i].name);
+			return (1);
+		}
+		carried_range(c->len > k.len ? c : &k, &carriers[i], &v4);
+		if (unsafe_plain(&v4, inner, sizeof(inner))) {
+			cidr_format(&v4, text);
+			snprintf(why, len, "carries the IPv4 range %s (%s), "
+			    "which %s", text, carriers[i].name, inner);
+			return (1);
+		}
+	}
+	return (0);
+}
+
 int
 cidr_addr_eq(const struct cidr_addr *a, const struct cidr_addr *b)
 {
@@ -322,6 +506,22 @@ cidrset_find(const struct cidrset *s, const struct cidr_addr *a)
 		if (cidr_contains(&s->v[i], a))
 			return (&s->v[i]);
 	return (NULL);
+}
+
+const struct cidr *
+cidrset_find_strict(const struct cidrset *s, const struct cidr_addr *a)
+{
+	struct cidr_addr v4;
+
+	switch (cidr_addr_carried(a, &v4)) {
+	case -1:
+		return (NULL);
+	case 1:
+		if (cidrset_find(s, &v4) == NULL)
+			return (NULL);
+		break;
+	}
+	return (cidrset_find(s, a));
 }
 
 size_t

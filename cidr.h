@@ -66,6 +66,31 @@ int cidr_addr_from_sockaddr(const struct sockaddr *sa, struct cidr_addr *out,
 socklen_t cidr_addr_to_sockaddr(const struct cidr_addr *a, uint16_t port,
     struct sockaddr_storage *ss);
 
+/**
+ * cidr_addr_carried(a, v4): if ${a} is an IPv6 address of a range whose
+ * addresses carry an IPv4 address, one that a connection to ${a} reaches
+ * through a translator or a tunnel (NAT64 64:ff9b::/96, 6to4 2002::/16,
+ * Teredo 2001::/32, the deprecated IPv4-compatible ::/96 but for :: and
+ * ::1), store that IPv4
+ * address in ${v4} and return 1.  Return -1 for the local-use NAT64
+ * prefix 64:ff9b:1::/48, whose layout is a local choice (RFC 8215): the
+ * address it carries is unknown.  Otherwise return 0.  (A v4-mapped
+ * address is IPv4 already.)
+ */
+int cidr_addr_carried(const struct cidr_addr *a, struct cidr_addr *v4);
+
+/**
+ * cidr_unsafe(c, why, len): may ${c} NOT be trusted as an upstream network
+ * (--allow-cidr)?  Returns 0 if it may; else 1, with the reason in ${why}:
+ * it is shorter than /8 (IPv4) or /16 (IPv6); it contains an unspecified,
+ * loopback, link-local, multicast or instance metadata address
+ * (169.254.169.254 and fd00:ec2::254, with the other AWS instance service
+ * addresses fd00:ec2::253 and fd00:ec2::123); it overlaps the local-use
+ * NAT64 prefix; or the IPv4 range that its addresses in a
+ * cidr_addr_carried range carry is unsafe by the same rules.
+ */
+int cidr_unsafe(const struct cidr *c, char *why, size_t len);
+
 /** cidr_contains(c, a): is ${a} inside prefix ${c}? */
 int cidr_contains(const struct cidr *c, const struct cidr_addr *a);
 
@@ -100,6 +125,15 @@ void cidrset_finish(struct cidrset *s);
  * An empty set contains nothing.
  */
 const struct cidr *cidrset_find(const struct cidrset *s,
+    const struct cidr_addr *a);
+
+/**
+ * cidrset_find_strict(s, a): cidrset_find(s, a) for an address to dial:
+ * an address that carries an IPv4 address (cidr_addr_carried) is found
+ * only if that IPv4 address is in ${s} as well, and one whose IPv4
+ * address is unknown never.
+ */
+const struct cidr *cidrset_find_strict(const struct cidrset *s,
     const struct cidr_addr *a);
 
 /** cidrset_count(s, family): number of prefixes of ${family}. */

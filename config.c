@@ -198,12 +198,17 @@ parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	return (0);
 }
 
-/* A comma-separated list (or one flag value) of CIDRs into ${set}. */
+/*
+ * A comma-separated list (or one flag value) of CIDRs into ${set}.  Those
+ * of --allow-cidr (${tag} ALLOWLIST_TAG_OPERATOR) become dialable: refuse
+ * one that cidr_unsafe rules out.
+ */
 static int
 parse_cidrs(const char *s, struct cidrset *set, uint8_t tag,
     const char *src, char *err, size_t errlen)
 {
 	const char *p = s, *e;
+	char why[256];
 	struct cidr c;
 	int r;
 
@@ -218,6 +223,11 @@ parse_cidrs(const char *s, struct cidrset *set, uint8_t tag,
 		if (r != 0)
 			return (fail(err, errlen, "%s: \"%.*s\" is not an "
 			    "address or CIDR prefix", src, (int)(e - p), p));
+		if (tag == ALLOWLIST_TAG_OPERATOR &&
+		    cidr_unsafe(&c, why, sizeof(why)))
+			return (fail(err, errlen, "%s: \"%.*s\" %s: not an "
+			    "upstream network to trust", src, (int)(e - p), p,
+			    why));
 		c.tag = tag;
 		if (cidrset_add(set, &c))
 			return (fail(err, errlen, "out of memory"));

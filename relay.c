@@ -33,6 +33,9 @@
 static const char msg_denied[] = "554 5.7.1 Access denied\r\n";
 static const char msg_busy[] =
     "421 4.3.2 Too many connections, try again later\r\n";
+/* malloc failed: a shortage of this process, not a full relay. */
+static const char msg_nomem[] =
+    "421 4.3.0 Temporary resource shortage, try again later\r\n";
 static const char msg_unavail[] =
     "421 4.4.0 SES endpoint unavailable, try again later\r\n";
 
@@ -84,10 +87,11 @@ struct ratelimit {
 	uint64_t next;
 	uint64_t suppressed;
 };
-static struct ratelimit rl_denied, rl_busy, rl_connect, rl_header;
+static struct ratelimit rl_denied, rl_busy, rl_nomem, rl_connect, rl_header;
 
 static struct {
 	uint64_t accepted, rejected, closed, bytes_in, bytes_out;
+	uint64_t rejected_nomem;	/* of rejected: no_memory */
 	uint64_t upstream_failures;
 } st;
 
@@ -246,6 +250,7 @@ log_stats(void)
 	log_u64(&l, "conns", nconns);
 	log_u64(&l, "accepted", st.accepted);
 	log_u64(&l, "rejected", st.rejected);
+	log_u64(&l, "rejected_no_memory", st.rejected_nomem);
 	log_u64(&l, "closed", st.closed);
 	log_u64(&l, "bytes_in", st.bytes_in);
 	log_u64(&l, "bytes_out", st.bytes_out);
@@ -457,11 +462,22 @@ client_allowed(const struct cidr_addr *a)
 	    cidrset_find(cfg.allow_client, a) != NULL);
 }
 
+/* Answer ${fd} with ${msg} and close it; log conn_rejected ${reason}. */
+static void
+turn_away(int fd, const struct sockaddr_storage *ss, const char *msg,
+    size_t len, struct ratelimit *rl, const char *reason)
+{
+	char buf[CIDR_ADDRSTRLEN + 8];
+
+	cidr_sockaddr_format((const struct sockaddr *)ss, buf);
+	reject(fd, msg, len);
+	log_rejected(buf, rl, reason);
+}
+
 /* Admission for one accepted socket. */
 static void
 admit(int fd, const struct sockaddr_storage *ss)
 {
-	char buf[CIDR_ADDRSTRLEN + 8];
 	struct cidr_addr a;
 	struct conn *c;
 
@@ -469,18 +485,25 @@ admit(int fd, const struct sockaddr_storage *ss)
 	if (!cfg.proxy_protocol &&
 	    (cidr_addr_from_sockaddr((const struct sockaddr *)ss, &a, NULL) ||
 	    !client_allowed(&a))) {
-		cidr_sockaddr_format((const struct sockaddr *)ss, buf);
-		reject(fd, msg_denied, sizeof(msg_denied) - 1);
-		log_rejected(buf, &rl_denied, "access_denied");
+		turn_away(fd, ss, msg_denied, sizeof(msg_denied) - 1,
+		    &rl_denied, "access_denied");
 		return;
 	}
-	c = NULL;
-	if (slot_take() && (c = conn_new(fd, ss)) == NULL)
-		slot_give();	/* out of memory */
-	if (c == NULL) {
-		cidr_sockaddr_format((const struct sockaddr *)ss, buf);
-		reject(fd, msg_busy, sizeof(msg_busy) - 1);
-		log_rejected(buf, &rl_busy, "max_conns");
+	if (!slot_take()) {
+		turn_away(fd, ss, msg_busy, sizeof(msg_busy) - 1, &rl_busy,
+		    "max_conns");
+		return;
+	}
+	/*
+	 * Out of memory (RLIMIT_DATA, a cgroup limit) below --max-conns: a
+	 * reason and a temporary answer of its own, so that the operator
+	 * looks at memory, not at the number of replicas.
+	 */
+	if ((c = conn_new(fd, ss)) == NULL) {
+		slot_give();
+		st.rejected_nomem++;
+		turn_away(fd, ss, msg_nomem, sizeof(msg_nomem) - 1, &rl_nomem,
+		    "no_memory");
 		return;
 	}
 	/*
@@ -490,7 +513,7 @@ admit(int fd, const struct sockaddr_storage *ss)
 	 */
 	if (loop_watch_set(&c->cl.w, SESSION_EVENTS) != 0) {
 		log_errno("conn_error", "epoll_ctl");
-		(void)send(fd, msg_busy, sizeof(msg_busy) - 1,
+		(void)send(fd, msg_nomem, sizeof(msg_nomem) - 1,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		st.rejected++;
 		conn_release(c);

@@ -129,6 +129,11 @@ static const struct seccomp_rule rules[] = {
 	    "clock sources and under valgrind"),
 	ROW1(mmap, 2, PROT_EXEC, 0, "prot without PROT_EXEC",
 	    "musl malloc: sessions, buffers held under backpressure"),
+	ROW1(mprotect, 2, ALL, PROT_READ | PROT_WRITE,
+	    "prot == PROT_READ|PROT_WRITE",
+	    "musl malloc (mallocng alloc_meta): once brk fails (RLIMIT_DATA), "
+	    "each page of its bookkeeping is mapped PROT_NONE, then made "
+	    "read-write; never executable"),
 	ROW(munmap, "musl free"),
 	ROW1(madvise, 2, ALL, MADV_FREE, "advice == MADV_FREE",
 	    "musl 1.2.3 free: returns whole pages of a freed 16 KiB buffer"),

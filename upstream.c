@@ -106,14 +106,27 @@ static void
 log_denied(const struct cidr_addr *a)
 {
 	struct log_line l;
-	char buf[CIDR_ADDRSTRLEN];
+	char buf[CIDR_ADDRSTRLEN], v4[CIDR_ADDRSTRLEN], why[192];
+	struct cidr_addr c;
+	int carried = cidr_addr_carried(a, &c);
 
+	if (carried == 1)
+		cidr_addr_format(&c, v4);
+	if (carried == 1 && cidrset_find(up.allow, a) != NULL)
+		snprintf(why, sizeof(why), "carries the IPv4 address %s, which "
+		    "is outside the AMAZON prefixes of the region and "
+		    "--allow-cidr", v4);
+	else if (carried == -1)
+		snprintf(why, sizeof(why), "in the local-use NAT64 prefix "
+		    "64:ff9b:1::/48: the IPv4 address it carries is unknown");
+	else
+		snprintf(why, sizeof(why), "outside the AMAZON prefixes of the "
+		    "region and --allow-cidr");
 	cidr_addr_format(a, buf);
 	log_begin(&l, LOG_WARN, "upstream_denied");
 	log_str(&l, "host", up.host);
 	log_str(&l, "addr", buf);
-	log_str(&l, "reason", "outside the AMAZON prefixes of the region and "
-	    "--allow-cidr");
+	log_str(&l, "reason", why);
 	log_end(&l);
 }
 
@@ -195,7 +208,8 @@ adopt(const struct cidr_addr *addrs, size_t n, const char *source,
 	up.nres = up.ngood = 0;
 	for (i = 0; i < n && i < UPSTREAM_MAX_ADDRS; i++) {
 		up.res[up.nres].addr = addrs[i];
-		up.res[up.nres].match = cidrset_find(up.allow, &addrs[i]);
+		up.res[up.nres].match = cidrset_find_strict(up.allow,
+		    &addrs[i]);
 		if (up.res[up.nres].match != NULL) {
 			up.good[up.ngood++] = addrs[i];
 		} else {
@@ -463,7 +477,7 @@ upstream_pick(size_t k, struct cidr_addr *out)
 		return (-1);
 	*out = up.good[k % up.ngood];
 	/* Defence in depth: the set holds only checked addresses. */
-	if (cidrset_find(up.allow, out) == NULL)
+	if (cidrset_find_strict(up.allow, out) == NULL)
 		return (-1);
 	return (0);
 }

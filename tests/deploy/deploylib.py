@@ -370,11 +370,11 @@ def log_events():
 
 
 def close_reasons():
-    """The reasons of conn_close, conn_rejected (log_rejected and
-    conn_drop) and shutdown, from relay.c."""
+    """The reasons of conn_close, conn_rejected (log_rejected, turn_away
+    and conn_drop) and shutdown, from relay.c."""
     src = (REPO / "relay.c").read_text(encoding="utf-8")
     reasons = set(re.findall(r'stop_reason\s*=\s*"(\w+)"', src))
-    for call in ("conn_close", "conn_drop", "log_rejected"):
+    for call in ("conn_close", "conn_drop", "log_rejected", "turn_away"):
         for args in re.findall(rf"\b{call}\(([^;]*)\);", src):
             reasons.update(re.findall(r'"(\w+)"', args))
     return reasons

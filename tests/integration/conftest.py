@@ -35,9 +35,17 @@ DEFAULT_ARGS = {
 
 # Non-loopback addresses put on lo (inside the test namespace only) so that
 # a connection attempt to them would land on a counting listener.
-EXTRA_LO_ADDRS = ["10.0.0.1/32", "172.16.0.1/32", "192.168.1.1/32",
+# 10.0.0.1, .9 and .17 also stand for an SES VPC endpoint's subnet and its
+# neighbours (--allow-cidr refuses loopback); the IPv6 addresses that carry
+# 169.254.169.254 (NAT64, local-use NAT64, 6to4, Teredo, IPv4-compatible)
+# and 127.0.0.2 (NAT64) test the judging of carried IPv4 addresses.
+EXTRA_LO_ADDRS = ["10.0.0.1/32", "10.0.0.9/32", "10.0.0.17/32",
+                  "172.16.0.1/32", "192.168.1.1/32",
                   "169.254.169.254/32", "100.64.0.1/32", "fc00::1/128",
-                  "64:ff9b::a00:1/128", "fe80::1/128"]
+                  "64:ff9b::a00:1/128", "fe80::1/128",
+                  "64:ff9b::a9fe:a9fe/128", "64:ff9b:1::a9fe:a9fe/128",
+                  "2002:a9fe:a9fe::1/128", "2001::5601:5601/128",
+                  "::a9fe:a9fe/128", "64:ff9b::7f00:2/128"]
 
 
 def only_loopback():

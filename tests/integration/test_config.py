@@ -101,8 +101,8 @@ def test_inp08_repeated_flag_refused(dns, run_proxy, allowlist, flag, value):
 
 
 def test_inp08_repeatable_flags_accepted(dns, run_proxy):
-    rc, out, err = run_proxy("--check", "--allow-cidr", "127.0.1.0/29",
-                             "--allow-cidr", "127.0.1.16/30",
+    rc, out, err = run_proxy("--check", "--allow-cidr", "10.0.1.0/29",
+                             "--allow-cidr", "10.0.1.16/30",
                              "--allow-client", "127.0.0.0/8",
                              "--allow-client", "::1/128")
     assert rc == 0, out + err
@@ -119,7 +119,7 @@ def test_inp08_bad_cidr_refused(dns, run_proxy, flag, cidr):
 
 @pytest.mark.parametrize("var", ["SES_ALLOW_CIDRS", "ALLOW_CLIENTS"])
 def test_inp08_bad_cidr_env_refused(dns, run_proxy, var):
-    assert_refused(run_proxy(env={var: "127.0.1.0/29,192.0.2.1/24"}), var)
+    assert_refused(run_proxy(env={var: "10.0.1.0/29,192.0.2.1/24"}), var)
 
 
 @pytest.mark.parametrize("listen", ["127.0.0.1:70000", "127.0.0.1:65536",

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from fakes import SES_GREETING, ses_name
-from helpers import (addr_list, connect, host_of, port_of, read_line,
-                     recv_until_closed)
+from helpers import (DEFAULT_V6, addr_list, connect, host_of, port_of,
+                     read_line, recv_until_closed, write_allowlist)
 
 IP = ipaddress.ip_address
 SES = ses_name()
@@ -169,38 +169,127 @@ def test_egr05_rebinding_connected_peer_is_the_validated_one(
     assert ses.connections == lines.count(SES_GREETING)
 
 
-def test_egr06_allow_cidr_opens_an_extra_network(dns, ses_factory,
+def test_egr06_allow_cidr_opens_an_extra_network(dns, ses_factory, lo_aliases,
                                                  listener_factory, proxy_factory):
-    """127.0.1.0/29 stands for an SES VPC endpoint subnet: denied by
+    """10.0.0.0/29 stands for an SES VPC endpoint subnet: denied by
     default, dialled once the operator allows it; its neighbours stay out."""
-    endpoint = ses_factory("127.0.1.5")
-    outside = listener_factory("127.0.1.9")
-    set_answer(dns, ["127.0.1.5", "127.0.1.9"])
-    proxy = proxy_factory("--allow-cidr", "127.0.1.0/29")
+    endpoint = ses_factory("10.0.0.1")
+    outside = listener_factory("10.0.0.9")
+    set_answer(dns, ["10.0.0.1", "10.0.0.9"])
+    proxy = proxy_factory("--allow-cidr", "10.0.0.0/29")
     assert first_line() == SES_GREETING
     assert first_line() == SES_GREETING
     assert endpoint.connections == 2 and outside.pending() == 0
     denied = proxy.named("upstream_denied")
-    assert [same_addr(host_of(d["addr"]), "127.0.1.9") for d in denied] == [True]
+    assert [same_addr(host_of(d["addr"]), "10.0.0.9") for d in denied] == [True]
     loaded = proxy.named("allowlist_loaded")[0]
     assert "allow_cidrs" in loaded
 
 
-def test_egr06_allow_cidr_off_by_default(dns, ses_factory, proxy_factory):
-    endpoint = ses_factory("127.0.1.5")
-    set_answer(dns, ["127.0.1.5"])
+def test_egr06_allow_cidr_off_by_default(dns, ses_factory, lo_aliases,
+                                         proxy_factory):
+    endpoint = ses_factory("10.0.0.1")
+    set_answer(dns, ["10.0.0.1"])
     proxy_factory(wait_resolved=False)
     assert first_line().startswith(b"421 4.4.0")
     assert endpoint.connections == 0
 
 
-def test_egr06_allow_cidrs_from_env(dns, ses_factory, proxy_factory):
-    a, b = ses_factory("127.0.1.5"), ses_factory("127.0.1.17")
-    set_answer(dns, ["127.0.1.5", "127.0.1.17"])
-    proxy_factory(env={"SES_ALLOW_CIDRS": "127.0.1.0/29,127.0.1.16/30"})
+def test_egr06_allow_cidrs_from_env(dns, ses_factory, lo_aliases,
+                                    proxy_factory):
+    a, b = ses_factory("10.0.0.1"), ses_factory("10.0.0.17")
+    set_answer(dns, ["10.0.0.1", "10.0.0.17"])
+    proxy_factory(env={"SES_ALLOW_CIDRS": "10.0.0.0/29,10.0.0.16/30"})
     for _ in range(4):
         assert first_line() == SES_GREETING
     assert (a.connections, b.connections) == (2, 2)
+
+
+# Prefixes --allow-cidr must refuse: too wide, or holding an unspecified,
+# loopback, link-local, multicast or instance metadata address, directly
+# or as the IPv4 address that NAT64, 6to4, Teredo or IPv4-compatible
+# addresses carry.
+UNSAFE_ALLOW_CIDRS = [
+    "0.0.0.0/0", "10.0.0.0/7", "169.254.0.0/16", "169.254.169.254/32",
+    "127.0.0.0/8", "127.0.1.0/29", "224.0.0.0/4", "0.0.0.0/32",
+    "::ffff:0:0/96", "::ffff:169.254.169.254/128", "::/0", "2600::/15",
+    "::/128", "::1/128", "fe80::/64", "ff02::/16", "fd00:ec2::/32",
+    "fd00:ec2::254/128", "64:ff9b::/96", "64::/16", "64:ff9b::a9fe:0/112",
+    "64:ff9b::a9fe:a9fe/128", "64:ff9b:1::/64", "2002::/16",
+    "2002:a9fe::/32", "2002:a9fe:a9fe::/48", "2001::/32",
+    "2001::5601:5601/128", "::a9fe:a9fe/128",
+]
+
+
+@pytest.mark.parametrize("cidr", UNSAFE_ALLOW_CIDRS)
+def test_egr06_allow_cidr_refuses_unsafe_prefixes(dns, run_proxy, cidr):
+    rc, out, err = run_proxy("--check", "--allow-cidr", cidr)
+    assert rc == 2, (rc, out, err)
+    assert "--allow-cidr" in err and f'"{cidr}"' in err, err
+
+
+@pytest.mark.parametrize("cidrs", ["10.0.0.0/29,0.0.0.0/0",
+                                   "64:ff9b::/96", "2002:a9fe::/32"])
+def test_egr06_allow_cidrs_env_refuses_unsafe_prefixes(dns, run_proxy, cidrs):
+    rc, out, err = run_proxy("--check", env={"SES_ALLOW_CIDRS": cidrs})
+    assert rc == 2, (rc, out, err)
+    assert "SES_ALLOW_CIDRS" in err and cidrs.split(",")[-1] in err, err
+
+
+@pytest.mark.parametrize("cidr", ["10.0.0.0/8", "10.0.0.0/29",
+                                  "2600:1f18::/32", "64:ff9b::a00:0/104",
+                                  "2002:a00::/24", "::ffff:10.0.0.0/104"])
+def test_egr06_allow_cidr_accepts_ordinary_prefixes(dns, run_proxy, cidr):
+    rc, out, err = run_proxy("--check", "--allow-cidr", cidr)
+    assert rc == 0, (rc, out, err)
+
+
+# Addresses that carry 169.254.169.254 (the instance metadata service):
+# NAT64, local-use NAT64 (where it carries an unknown address), 6to4,
+# Teredo (the client address inverted) and IPv4-compatible.
+CARRIERS_OF_METADATA = ["64:ff9b::a9fe:a9fe", "64:ff9b:1::a9fe:a9fe",
+                        "2002:a9fe:a9fe::1", "2001::5601:5601",
+                        "::a9fe:a9fe"]
+
+
+@pytest.fixture
+def carrier_allowlist(tmp_path):
+    """AMAZON us-east-1 also lists the whole NAT64, local-use NAT64, 6to4,
+    Teredo and IPv4-compatible ranges: the broadest list that contains
+    the addresses above (--allow-cidr refuses every such prefix)."""
+    return write_allowlist(tmp_path / "carriers.json", v6=DEFAULT_V6 + [
+        (p, "us-east-1", "AMAZON") for p in
+        ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32",
+         "::/96")])
+
+
+@pytest.mark.parametrize("bad", CARRIERS_OF_METADATA)
+def test_carried_ipv4_address_is_judged(dns, ses, lo_aliases, listener_factory,
+                                        proxy_factory, carrier_allowlist, bad):
+    """An IPv6 answer that carries an IPv4 address is dialled only if that
+    IPv4 address is allowed as well, whatever list holds the IPv6 one."""
+    trap = listener_factory(bad)
+    set_answer(dns, [bad])
+    proxy = proxy_factory("--ip-ranges", carrier_allowlist,
+                          wait_resolved=False)
+    denied = proxy.wait_event("upstream_denied", timeout=10)
+    assert same_addr(host_of(denied["addr"]), bad)
+    assert first_line().startswith(b"421 4.4.0")
+    assert trap.pending() == 0 and ses.connections == 0
+    assert proxy.named("upstream_connect_failed") == []
+
+
+def test_carried_allowed_ipv4_address_is_dialled(dns, ses_factory, lo_aliases,
+                                                 proxy_factory,
+                                                 carrier_allowlist):
+    """The control: 64:ff9b::7f00:2 carries 127.0.0.2, which AMAZON
+    us-east-1 of the fixture holds, so it is dialled."""
+    nat64 = ses_factory("64:ff9b::7f00:2")
+    set_answer(dns, ["64:ff9b::7f00:2"])
+    proxy = proxy_factory("--ip-ranges", carrier_allowlist)
+    assert first_line() == SES_GREETING
+    assert nat64.connections == 1
+    assert proxy.named("upstream_denied") == []
 
 
 def test_egr08_only_port_587_is_dialled(dns, ses, listener_factory, proxy_factory):

@@ -103,6 +103,7 @@ static const struct sysdef defs[] = {
 	DEF(getrandom, 0, 1, GRND_NONBLOCK),	/* EFAULT */
 	DEF(clock_gettime, CLOCK_MONOTONIC, 0),	/* EFAULT */
 	DEF(mmap, 0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, BADFD, 0),
+	DEF(mprotect, 0, 0, PROT_READ | PROT_WRITE),	/* empty range: 0 */
 	DEF(munmap, 0, 0),			/* EINVAL */
 	DEF(madvise, 0, 0, MADV_FREE),		/* empty range: 0 */
 	DEF(brk, 0),				/* the current break */
@@ -121,7 +122,6 @@ static const struct sysdef defs[] = {
 	DEF(clone3, 0, 0),
 	DEF(open, 0, O_RDONLY),
 	DEF(openat, (uint64_t)AT_FDCWD, 0, O_RDONLY),
-	DEF(mprotect, 0, 0, PROT_READ),
 	DEF(setuid, 0),
 	DEF(io_uring_setup, 0, 0),
 	DEF(prctl, PR_GET_DUMPABLE),
@@ -563,6 +563,44 @@ case_kill(int argc, char **argv)
 	report(kill(pid, 0));
 }
 
+/*
+ * "malloc-nobrk": musl's malloc (mallocng, alloc_meta in
+ * src/malloc/mallocng/malloc.c) takes the pages of its bookkeeping from
+ * brk; once brk fails, as under RLIMIT_DATA, it maps them PROT_NONE and
+ * makes each one PROT_READ|PROT_WRITE with mprotect when it needs it.  A
+ * page mapped at the break before the sandbox makes brk fail; then, under
+ * the filter, MALLOC_PROBE_N allocations above musl's mmap threshold (each
+ * has a record of its own, more than one page of them) must all succeed.
+ * Reports how many did.
+ */
+#define MALLOC_PROBE_N		256
+#define MALLOC_PROBE_SIZE	(256 * 1024)
+
+static void
+case_malloc_nobrk(int argc, char **argv)
+{
+	static void *p[MALLOC_PROBE_N];
+	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE), end;
+	long n;
+
+	(void)argc;
+	(void)argv;
+	end = ((uintptr_t)syscall(SYS_brk, 0) + pg - 1) & ~(pg - 1);
+	if (mmap((void *)end, pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+	    MAP_FIXED_NOREPLACE, -1, 0) != (void *)end)
+		setup_failed("mmap at the break", errno);
+	if ((uintptr_t)syscall(SYS_brk, end + 2 * pg) >= end + 2 * pg)
+		setup_failed("brk still grows", EEXIST);
+	sandbox();
+	for (n = 0; n < MALLOC_PROBE_N; n++)
+		if ((p[n] = malloc(MALLOC_PROBE_SIZE)) == NULL)
+			break;
+	/* free is called, so musl links mallocng, the proxy's allocator,
+	 * not the brk-only allocator it gives programs without free. */
+	free(p[0]);
+	report(n);
+}
+
 /* "landlock-status": what landlock_apply enforces on this kernel. */
 static void
 case_landlock_status(int argc, char **argv)
@@ -598,6 +636,7 @@ static const struct probe_case {
 	{ "abstract", 1, case_abstract },
 	{ "open", 2, case_open },
 	{ "kill", 1, case_kill },
+	{ "malloc-nobrk", 0, case_malloc_nobrk },
 	{ "landlock-status", 0, case_landlock_status },
 };
 

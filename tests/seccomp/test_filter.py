@@ -100,8 +100,10 @@ MUST_DIE = {
     # Memory: no executable mapping, ever.
     "mmap-prot-exec": call("mmap", a2=mmap.PROT_READ | mmap.PROT_EXEC),
     "mmap-prot-rwx": call("mmap", a2=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC),
-    "mprotect": call("mprotect", a2=mmap.PROT_READ),
+    "mprotect-read-only": call("mprotect", a2=mmap.PROT_READ),
     "mprotect-exec": call("mprotect", a2=mmap.PROT_READ | mmap.PROT_EXEC),
+    "mprotect-rwx": call("mprotect", a2=mmap.PROT_READ | mmap.PROT_WRITE |
+                         mmap.PROT_EXEC),
     "mremap": call("mremap"),
     "memfd_create": call("memfd_create"),
     # Kernel attack surface and sandbox controls.
@@ -141,3 +143,15 @@ def test_must_die(argv):
     assert_not_killed(control)
     assert_killed(run_probe(*argv))
 
+
+
+def test_malloc_survives_a_failing_brk():
+    """Issue 15 item 4: once brk fails (RLIMIT_DATA), musl's malloc makes
+    each new page of its bookkeeping read-write with mprotect. Under the
+    filter it must go on allocating, not die of SIGSYS (the probe maps a
+    page at the break, so that brk fails, before the sandbox)."""
+    control = run_probe("--no-seccomp", "malloc-nobrk")
+    assert_survived(control)
+    out = run_probe("malloc-nobrk")
+    assert_survived(out)
+    assert out.ret == control.ret == 256, out.describe()

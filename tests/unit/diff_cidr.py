@@ -17,6 +17,17 @@ rules, modelled explicitly here:
   * the prefix length is strict decimal: 1 to 3 digits, no leading zero,
     at most 32 (IPv4 text) or 128 (IPv6 text); no netmask form.
   * no zone ids (%eth0), no brackets.
+  * carried IPv4 (cidr_addr_carried): NAT64 64:ff9b::/96 (low 32 bits),
+    6to4 (ipaddress's sixtofour), Teredo (ipaddress's teredo client),
+    IPv4-compatible ::/96 but :: and ::1 (low 32 bits); "x" for the
+    local-use NAT64
+    prefix 64:ff9b:1::/48.
+  * --allow-cidr limits (cidr_unsafe): shorter than /8 or /16; a network
+    that overlaps an unspecified, loopback, link-local or multicast
+    network of ipaddress's, or holds an AWS instance service address; one
+    that overlaps 64:ff9b:1::/48; or the IPv4 range carried by its part in
+    a carrier range (from the first and last addresses of that part,
+    through the carried-address model) unsafe by the same rules.
 """
 import ipaddress
 import os
@@ -75,12 +86,93 @@ def model_prefix(text):
         return -2, None
 
 
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+COMPAT = ipaddress.IPv6Network("::/96")
+SIXTOFOUR = ipaddress.IPv6Network("2002::/16")
+TEREDO = ipaddress.IPv6Network("2001::/32")
+CARRIERS = [NAT64, NAT64_LOCAL, COMPAT, SIXTOFOUR, TEREDO]
+AWS_INSTANCE = [ipaddress.ip_address(a) for a in
+                ("fd00:ec2::254", "fd00:ec2::253", "fd00:ec2::123")]
+
+
+def carried(a):
+    """The IPv4 address an IPv6 address carries, "x" (unknown) or None."""
+    if not isinstance(a, V6):
+        return None
+    if a in NAT64 or (a in COMPAT and not (a.is_unspecified or
+                                           a.is_loopback)):
+        return V4(int(a) & 0xffffffff)
+    if a in NAT64_LOCAL:
+        return "x"
+    if a.sixtofour is not None:
+        return a.sixtofour
+    if a.teredo is not None:
+        return a.teredo[1]
+    return None
+
+
+def special_nets(version):
+    """Networks of the addresses that ipaddress calls unspecified,
+    loopback, link-local or multicast (found by probing its predicates)."""
+    if version == 4:
+        cands = ["0.0.0.0/32", "127.0.0.0/8", "169.254.0.0/16",
+                 "224.0.0.0/4"]
+        pred = ["is_unspecified", "is_loopback", "is_link_local",
+                "is_multicast"]
+    else:
+        cands = ["::/128", "::1/128", "fe80::/10", "ff00::/8"]
+        pred = ["is_unspecified", "is_loopback", "is_link_local",
+                "is_multicast"]
+    nets = [ipaddress.ip_network(c) for c in cands]
+    # The model's networks are ipaddress's: both ends of each satisfy its
+    # predicate, and the addresses just outside do not.
+    for n, attr in zip(nets, pred):
+        def p(x, attr=attr):
+            return getattr(x, attr)
+        assert p(n.network_address) and p(n.broadcast_address)
+        for out in (int(n.network_address) - 1, int(n.broadcast_address) + 1):
+            if 0 <= out < 2 ** n.max_prefixlen:
+                assert not p(type(n.network_address)(out)), (n, out)
+    return nets
+
+
+SPECIAL = {4: special_nets(4), 6: special_nets(6)}
+
+
+def unsafe(net):
+    if net.prefixlen < (8 if net.version == 4 else 16):
+        return 1
+    if any(net.overlaps(s) for s in SPECIAL[net.version]):
+        return 1
+    if net.version == 4:
+        return 0
+    if any(a in net for a in AWS_INSTANCE):
+        return 1
+    for k in CARRIERS:
+        if not net.overlaps(k):
+            continue
+        if k == NAT64_LOCAL:
+            return 1
+        part = net if net.prefixlen >= k.prefixlen else k
+        ends = sorted(int(carried(x)) for x in (part.network_address,
+                                                 part.broadcast_address))
+        v4 = list(ipaddress.summarize_address_range(V4(ends[0]),
+                                                    V4(ends[1])))
+        assert len(v4) == 1, (net, k, v4)
+        if unsafe(v4[0]):
+            return 1
+    return 0
+
+
 def expected(ptext, atext):
     p, net = model_prefix(ptext)
     a = model_addr(atext)
     m = int(net is not None and a is not None and a.version == net.version
             and a in net)
-    return p, 0 if a is not None else -1, m
+    c = carried(a) if a is not None else None
+    return (p, 0 if a is not None else -1, m, "-" if c is None else str(c),
+            "-" if net is None else str(unsafe(net)))
 
 
 # ---- strategies -------------------------------------------------------
@@ -100,13 +192,40 @@ def texts_of(a):
     return st.sampled_from(forms)
 
 
-v4addr = st.integers(0, 2**32 - 1).map(V4)
+# IPv4 addresses with a bias towards the special ranges and their edges.
+v4special = st.sampled_from([0, 0x7f000000, 0xa9fea9fe, 0xa9fe0000,
+                             0xe0000000, 0xefffffff, 0x0a000000])
+v4addr = st.one_of(
+    st.integers(0, 2**32 - 1),
+    st.tuples(v4special, st.integers(-2**16, 2**16)).map(
+        lambda t: (t[0] + t[1]) % 2**32),
+).map(V4)
+
+
+def under(prefix, bits):
+    """Addresses of ${prefix} (an int of its network address) with the
+    low ${bits} bits random."""
+    return st.integers(0, 2**bits - 1).map(lambda x: prefix | x)
+
+
+V6INT = lambda t: int(ipaddress.IPv6Address(t))
 v6addr = st.one_of(
     st.integers(0, 2**128 - 1),
     st.integers(0, 2**32 - 1).map(lambda x: (0xffff << 32) | x),  # mapped
     st.integers(0, 2**32 - 1),                                   # ::a.b.c.d
     st.sampled_from([0, 1, 2**128 - 1, (0xffff << 32) - 1,
                      (0xffff << 32), (0x1_0000 << 32)]),
+    under(V6INT("64:ff9b::"), 32),                               # NAT64
+    v4addr.map(lambda a: V6INT("64:ff9b::") | int(a)),
+    under(V6INT("64:ff9b:1::"), 80),                             # local
+    under(V6INT("64:ff9b::"), 96),
+    under(V6INT("2002::"), 112),                                 # 6to4
+    v4addr.map(lambda a: V6INT("2002::") | int(a) << 80),
+    under(V6INT("2001::"), 96),                                  # Teredo
+    v4addr.map(lambda a: V6INT("2001::") | (int(a) ^ 0xffffffff)),
+    under(V6INT("fd00:ec2::"), 12),                              # AWS
+    under(V6INT("fe80::"), 118),
+    under(V6INT("ff00::"), 120),
 ).map(V6)
 
 
@@ -117,7 +236,8 @@ def net_and_addr(draw):
     bits = 128 if v6 else 32
     base = draw(v6addr if v6 else v4addr)
     ln = draw(st.one_of(st.sampled_from([0, 1, bits - 1, bits, 96, 95, 97,
-                                         104, 8, 16, 24, 64]),
+                                         104, 8, 16, 24, 64, 4, 7, 10, 15,
+                                         17, 32, 33, 48, 49, 112, 120]),
                         st.integers(0, bits)).filter(lambda x: x <= bits))
     net = ipaddress.ip_network((base, ln), strict=False)
     first, last = int(net.network_address), int(net.broadcast_address)
@@ -163,8 +283,8 @@ def run_oracle(cases):
     inp = "".join("%s %s\n" % c for c in cases)
     out = subprocess.run([ORACLE], input=inp, capture_output=True,
                          text=True, check=True, timeout=60).stdout
-    return [tuple(int(x) for x in line.split()) for line in
-            out.splitlines()]
+    return [tuple(int(x) for x in line.split()[:3]) +
+            tuple(line.split()[3:]) for line in out.splitlines()]
 
 
 BATCH = []
@@ -191,6 +311,15 @@ def gen_junk(p, a):
 
 
 FIXED = [
+    ("64:ff9b::/96", "64:ff9b::a9fe:a9fe"), ("2002::/16", "2002:a9fe:a9fe::1"),
+    ("2001::/32", "2001::5601:5601"), ("::/96", "::a9fe:a9fe"),
+    ("64:ff9b:1::/48", "64:ff9b:1::1"), ("fd00:ec2::/32", "fd00:ec2::254"),
+    ("2001::f5ff:ff00/120", "2001::f5ff:ff01"), ("64::/16", "64::1"),
+    ("64:ff9b::a00:0/104", "64:ff9b::a00:1"), ("10.0.0.0/8", "10.0.0.1"),
+    ("10.0.0.0/7", "10.0.0.1"), ("2600::/15", "2600::1"),
+    ("2600::/16", "2600::1"), ("fec0::/16", "fec0::1"),
+    ("febf:ffff::/32", "febf:ffff::1"), ("240.0.0.0/8", "240.0.0.1"),
+    ("223.255.255.0/24", "223.255.255.1"), ("169.253.0.0/16", "169.253.0.1"),
     ("0.0.0.0/0", "255.255.255.255"), ("0.0.0.0/0", "::ffff:0.0.0.0"),
     ("::/0", "::ffff:1.2.3.4"), ("::/0", "::1"), ("::/0", "1.2.3.4"),
     ("::ffff:0:0/96", "9.9.9.9"), ("::ffff:0:0/95", "9.9.9.9"),
@@ -223,6 +352,7 @@ def main():
     kinds = {}
     for (p, a) in cases:
         e = expected(p, a)
+        e = e[:3] + (e[3] if e[3] in "-x" else "v4", e[4])   # C: its kind
         kinds[e] = kinds.get(e, 0) + 1
     print("diff_cidr: %d cases, %d mismatches; verdicts %s" %
           (len(cases), bad, dict(sorted(kinds.items()))))

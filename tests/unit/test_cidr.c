@@ -778,6 +778,215 @@ test_cidrset(void)
 	cidrset_free(&s);
 }
 
+/* Issue 15 item 8: the IPv4 address an IPv6 address carries. */
+static void
+test_carried(void)
+{
+	static const struct {
+		const char *addr;
+		int	rc;
+		const char *v4;		/* with rc 1 */
+	} t[] = {
+		/* NAT64 64:ff9b::/96 and its edges. */
+		{ "64:ff9b::a9fe:a9fe", 1, "169.254.169.254" },
+		{ "64:ff9b::", 1, "0.0.0.0" },
+		{ "64:ff9b::ffff:ffff", 1, "255.255.255.255" },
+		{ "64:ff9b::1:0:0", 0, NULL },		/* bit 95 set */
+		{ "64:ff9a:ffff:ffff:ffff:ffff:ffff:ffff", 0, NULL },
+		/* Local-use NAT64 64:ff9b:1::/48: carries an unknown address. */
+		{ "64:ff9b:1::a9fe:a9fe", -1, NULL },
+		{ "64:ff9b:1:ffff:ffff:ffff:ffff:ffff", -1, NULL },
+		{ "64:ff9b:2::", 0, NULL },
+		{ "64:ff9b:0:ffff::", 0, NULL },	/* between the two */
+		/* 6to4 2002::/16: bits 16 to 47. */
+		{ "2002:a9fe:a9fe::1", 1, "169.254.169.254" },
+		{ "2002:a9fe:a9fe:ffff:ffff:ffff:ffff:ffff", 1,
+		    "169.254.169.254" },
+		{ "2002::", 1, "0.0.0.0" },
+		{ "2003::a9fe:a9fe", 0, NULL },
+		{ "2001:ffff:ffff::", 0, NULL },
+		/* Teredo 2001::/32: the client address, inverted. */
+		{ "2001::5601:5601", 1, "169.254.169.254" },
+		{ "2001:0:4136:e378:8000:63bf:3fff:fdd2", 1, "192.0.2.45" },
+		{ "2001:1::5601:5601", 0, NULL },
+		/* IPv4-compatible ::/96, but unspecified and loopback. */
+		{ "::a9fe:a9fe", 1, "169.254.169.254" },
+		{ "::", 0, NULL },
+		{ "::1", 0, NULL },
+		{ "::2", 1, "0.0.0.2" },
+		{ "::ffff:ffff", 1, "255.255.255.255" },
+		{ "::1:0:0", 0, NULL },
+		/* Others carry nothing. */
+		{ "2600:1f18::1", 0, NULL },
+		{ "fd00:ec2::254", 0, NULL },
+		{ "fe80::a9fe:a9fe", 0, NULL },
+	};
+	char buf[CIDR_ADDRSTRLEN];
+	struct cidr_addr a, v4;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		TEST_START("cidr_addr_carried %s", t[i].addr);
+		a = A(V6, t[i].addr);
+		if (ASSERT_INT_EQ(cidr_addr_carried(&a, &v4), t[i].rc) &&
+		    t[i].rc == 1) {
+			ASSERT_INT_EQ(v4.family, V4);
+			cidr_addr_format(&v4, buf);
+			ASSERT_STR_EQ(buf, t[i].v4);
+		}
+		TEST_DONE();
+	}
+	TEST_START("cidr_addr_carried: IPv4 carries nothing");
+	a = A(V4, "169.254.169.254");
+	ASSERT_INT_EQ(cidr_addr_carried(&a, &v4), 0);
+	TEST_DONE();
+}
+
+/* Issue 15 item 8: prefixes --allow-cidr refuses, with why. */
+static void
+test_unsafe(void)
+{
+	static const struct {
+		const char *prefix;
+		const char *why;	/* a word of the reason; NULL: safe */
+	} t[] = {
+		/* Length: /8 and /16 at least. */
+		{ "0.0.0.0/0", "shorter than /8" },
+		{ "10.0.0.0/7", "shorter than /8" },
+		{ "10.0.0.0/8", NULL },
+		{ "11.0.0.0/8", NULL },
+		{ "::/0", "shorter than /16" },
+		{ "2600::/15", "shorter than /16" },
+		{ "2600::/16", NULL },
+		{ "2600:1f18::/32", NULL },
+		{ "::ffff:0:0/96", "shorter than /8" },	/* 0.0.0.0/0 */
+		/* Unspecified, loopback, link-local, multicast, metadata. */
+		{ "0.0.0.0/8", "unspecified" },
+		{ "0.0.0.0/32", "unspecified" },
+		{ "0.0.0.1/32", NULL },
+		{ "127.0.0.0/8", "loopback" },
+		{ "127.0.1.0/29", "loopback" },
+		{ "126.0.0.0/8", NULL },
+		{ "128.0.0.0/8", NULL },
+		{ "169.254.0.0/16", "link-local" },
+		{ "169.254.169.254/32", "169.254.169.254" },
+		{ "169.0.0.0/8", "link-local" },
+		{ "169.253.0.0/16", NULL },
+		{ "169.255.0.0/16", NULL },
+		{ "224.0.0.0/4", "shorter than /8" },
+		{ "239.0.0.0/8", "multicast" },
+		{ "239.255.255.255/32", "multicast" },
+		{ "223.255.255.0/24", NULL },
+		{ "240.0.0.0/8", NULL },
+		{ "::/128", "unspecified" },
+		{ "::1/128", "loopback" },
+		{ "fe80::/10", "shorter than /16" },
+		{ "fe80::/64", "link-local" },
+		{ "febf:ffff::/32", "link-local" },
+		{ "fec0::/16", NULL },
+		{ "ff02::/16", "multicast" },
+		{ "fd00:ec2::/32", "fd00:ec2::254" },
+		{ "fd00:ec2::254/128", "fd00:ec2::254" },
+		{ "fd00:ec2::253/128", "fd00:ec2::253" },
+		{ "fd00:ec2::123/128", "fd00:ec2::123" },
+		{ "fd00:ec2::255/128", NULL },
+		{ "fd00:ec3::/32", NULL },
+		{ "fd00::/16", "fd00:ec2::254" },
+		/* Carried ranges, judged as IPv4. */
+		{ "64:ff9b::/96", "0.0.0.0/0 (NAT64)" },
+		{ "64::/16", "0.0.0.0/0 (NAT64)" },
+		{ "64:ff9b::a00:0/104", NULL },
+		{ "64:ff9b::a00:0/103", "10.0.0.0/7" },
+		{ "64:ff9b::a9fe:0/112", "169.254.0.0/16" },
+		{ "64:ff9b::a9fe:a9fe/128", "169.254.169.254/32" },
+		{ "64:ff9b::7f00:0/104", "loopback" },
+		{ "64:ff9b:1::/48", "local-use NAT64" },
+		{ "64:ff9b:1:1::/64", "local-use NAT64" },
+		{ "64:ff9b::/32", "NAT64" },
+		{ "2002::/16", "0.0.0.0/0 (6to4)" },
+		{ "2002:a00::/24", NULL },
+		{ "2002:a9fe::/32", "169.254.0.0/16 (6to4)" },
+		{ "2002:a9fe:a9fe::/48", "169.254.169.254/32" },
+		{ "2002:a9fe:a9fe:1::/64", "169.254.169.254/32" },
+		{ "2002:e000::/24", "224.0.0.0/8 (6to4), which contains multicast" },
+		{ "2001::/32", "0.0.0.0/0 (Teredo)" },
+		{ "2001::/16", "0.0.0.0/0 (Teredo)" },
+		{ "2001::f5ff:ff00/120", NULL },	/* 10.0.0.0/24 */
+		{ "2001::5601:5600/120", "169.254.169.0/24 (Teredo)" },
+		{ "2001::5601:5601/128", "169.254.169.254/32" },
+		{ "2001:1::/32", NULL },
+		{ "::a00:0/104", NULL },
+		{ "::a9fe:a9fe/128", "169.254.169.254/32" },
+		{ "::ffff:10.0.0.0/104", NULL },
+	};
+	char why[256];
+	struct cidr c;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		TEST_START("cidr_unsafe %s", t[i].prefix);
+		if (!ASSERT_INT_EQ(cidr_parse_g(t[i].prefix, ALL, &c), 0)) {
+			TEST_DONE();
+			continue;
+		}
+		why[0] = '\0';
+		r = cidr_unsafe(&c, why, sizeof(why));
+		ASSERT_INT_EQ(r, t[i].why != NULL);
+		if (t[i].why != NULL && strstr(why, t[i].why) == NULL)
+			ASSERT_STR_EQ(why, t[i].why);
+		TEST_DONE();
+	}
+}
+
+/* Issue 15 item 8: a carried IPv4 address must be in the set as well. */
+static void
+test_find_strict(void)
+{
+	static const char *set[] = { "64:ff9b::/96", "64:ff9b:1::/48",
+	    "2002::/16", "2001::/32", "::/96", "127.0.0.0/28",
+	    "2600:1f18::/32" };
+	static const struct {
+		const char *addr;
+		int	found;
+	} t[] = {
+		{ "64:ff9b::7f00:2", 1 },	/* carries 127.0.0.2 */
+		{ "64:ff9b::a9fe:a9fe", 0 },
+		{ "64:ff9b::7f00:10", 0 },	/* 127.0.0.16: outside /28 */
+		{ "64:ff9b:1::7f00:2", 0 },	/* unknown: never */
+		{ "2002:7f00:2::1", 1 },
+		{ "2002:a9fe:a9fe::1", 0 },
+		{ "2001::80ff:fffd", 1 },	/* Teredo 127.0.0.2 */
+		{ "2001::5601:5601", 0 },
+		{ "::7f00:2", 1 },
+		{ "::a9fe:a9fe", 0 },
+		{ "2600:1f18::1", 1 },		/* carries nothing */
+		{ "::1", 1 },			/* loopback, carries nothing */
+		{ "2600:1f19::1", 0 },
+		{ "127.0.0.2", 1 },
+		{ "169.254.169.254", 0 },
+	};
+	struct cidrset s = { NULL, 0, 0 };
+	struct cidr c;
+	struct cidr_addr a;
+	size_t i;
+
+	for (i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+		if (cidr_parse(set[i], strlen(set[i]), &c) != 0 ||
+		    cidrset_add(&s, &c) != 0)
+			exit(2);
+	cidrset_finish(&s);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		TEST_START("cidrset_find_strict %s", t[i].addr);
+		ASSERT_INT_EQ(cidr_addr_parse(t[i].addr, strlen(t[i].addr),
+		    &a), 0);
+		ASSERT_INT_EQ(cidrset_find_strict(&s, &a) != NULL,
+		    t[i].found);
+		TEST_DONE();
+	}
+	cidrset_free(&s);
+}
+
 int
 main(void)
 {
@@ -791,5 +1000,8 @@ main(void)
 	test_sockaddr();
 	test_addr_set();
 	test_cidrset();
+	test_carried();
+	test_unsafe();
+	test_find_strict();
 	return (test_summary());
 }

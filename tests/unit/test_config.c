@@ -287,7 +287,13 @@ test_accept(void)
 		{ NONE, A_("ALLOW_CLIENTS=127.0.0.0/8,::1/128,10.0.0.0/8"),
 		    F_NCLIENT, NULL, 3 },
 		{ A_("--allow-client=127.0.0.0/8"), NONE, F_NCIDR, NULL, 0 },
-		{ A_("--allow-cidr=127.0.0.0/8"), NONE, F_NCLIENT, NULL, 0 },
+		{ A_("--allow-cidr=10.0.0.0/8"), NONE, F_NCLIENT, NULL, 0 },
+		/* Loopback and the rest are refused for upstreams only. */
+		{ A_("--allow-client=169.254.0.0/16", "--allow-client=::/0"),
+		    NONE, F_NCLIENT, NULL, 2 },
+		{ A_("--allow-cidr=64:ff9b::a00:0/104", "--allow-cidr",
+		    "2002:a00::/24", "--allow-cidr=::ffff:10.0.0.0/104"), NONE,
+		    F_NCIDR, NULL, 3 },
 		{ A_("--proxy-protocol"), NONE, F_PROXYP, NULL, 1 },
 		{ NONE, A_("PROXY_PROTOCOL=1"), F_PROXYP, NULL, 1 },
 		{ NONE, A_("PROXY_PROTOCOL=true"), F_PROXYP, NULL, 1 },
@@ -506,6 +512,27 @@ test_reject(void)
 		{ A_("--allow-cidr", "10.0.0.1/8"), NONE, "--allow-cidr" },
 		{ A_("--allow-cidr", "10.0.0.0/33"), NONE, "--allow-cidr" },
 		{ A_("--allow-cidr", ""), NONE, "--allow-cidr" },
+		/* Issue 15 item 8: upstream networks too wide or special. */
+		{ A_("--allow-cidr", "0.0.0.0/0"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "10.0.0.0/7"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "169.254.0.0/16"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "127.0.0.0/8"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "224.0.0.1/32"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "::ffff:0:0/96"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "::/0"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "::1/128"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "fe80::/64"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "fd00:ec2::254/128"), NONE,
+		    "--allow-cidr" },
+		{ A_("--allow-cidr", "64:ff9b::/96"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "64:ff9b:1::/64"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "2002::/16"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "2002:a9fe::/32"), NONE, "--allow-cidr" },
+		{ A_("--allow-cidr", "10.0.0.0/8", "--allow-cidr=::/0"), NONE,
+		    "--allow-cidr" },
+		{ NONE, A_("SES_ALLOW_CIDRS=10.0.0.0/8,169.254.169.254"),
+		    "SES_ALLOW_CIDRS" },
+		{ NONE, A_("SES_ALLOW_CIDRS=2001::/32"), "SES_ALLOW_CIDRS" },
 		{ A_("--allow-client", "10.0.0.0/8/8"), NONE,
 		    "--allow-client" },
 		{ NONE, A_("SES_ALLOW_CIDRS=banana"), "SES_ALLOW_CIDRS" },
@@ -580,6 +607,14 @@ test_reject(void)
 		config_free(&cfg);
 		TEST_DONE();
 	}
+
+	TEST_START("config_parse --allow-cidr refusal names prefix and why");
+	ASSERT_INT_EQ(parse(&cfg, ARGS("--allow-cidr", "10.0.0.0/8",
+	    "--allow-cidr", "2002:a9fe::/32"), NOARGS, err, sizeof(err)), -1);
+	ASSERT_PTR_NONNULL(strstr(err, "--allow-cidr: \"2002:a9fe::/32\" "));
+	ASSERT_PTR_NONNULL(strstr(err, "169.254.0.0/16 (6to4)"));
+	config_free(&cfg);
+	TEST_DONE();
 
 	TEST_START("config_parse err is cut to errlen");
 	{
