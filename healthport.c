@@ -20,10 +20,10 @@
 /* One probe connection: its request so far. */
 struct probe {
 	struct loop_watch w;
-	struct cidr_addr src;	/* the socket's peer */
 	uint64_t deadline;
 	size_t	len;
 	int	header_done;	/* a PROXY header was skipped, or none came */
+	struct cidr_addr src;	/* the socket's peer */
 	char	buf[HEALTHPORT_REQ_MAX];
 };
 
