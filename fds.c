@@ -41,6 +41,11 @@ close_listed(int lowfd)
 	return (0);
 }
 
+/**
+ * fds_close_from(lowfd): close every descriptor numbered ${lowfd} or
+ * higher: close_range(2), else each one /proc/self/fd lists, else every
+ * number up to the RLIMIT_NOFILE soft limit.  Cannot fail.
+ */
 void
 fds_close_from(int lowfd)
 {
@@ -60,6 +65,29 @@ fds_close_from(int lowfd)
 	errno = 0;
 }
 
+/* Put /dev/null on ${fd}, opening it once into ${*null}.  0 or -1. */
+static int
+devnull_on(int fd, int *null)
+{
+
+	if (*null == -1 && (*null = open("/dev/null", O_RDWR)) == -1) {
+		log_errno("startup_failed", "open /dev/null for descriptor "
+		    "0, 1 or 2");
+		return (-1);
+	}
+	if (*null != fd && dup2(*null, fd) == -1) {
+		log_errno("startup_failed", "dup2 /dev/null");
+		return (-1);
+	}
+	return (0);
+}
+
+/**
+ * fds_sanitise(): first thing in main(): close every descriptor above
+ * stderr, put /dev/null on stdin whatever it was, and on stdout or stderr
+ * if closed.  Returns 0, or -1 when /dev/null cannot be opened (the caller
+ * must exit).
+ */
 int
 fds_sanitise(void)
 {
@@ -67,27 +95,23 @@ fds_sanitise(void)
 
 	fds_close_from(STDERR_FILENO + 1);
 	/*
-	 * A closed 0, 1 or 2 would be the number of the next socket the
-	 * relay opens, and then log lines would go to a client or to SES, or
-	 * a client's bytes to the log.  /dev/null takes its place, as in
-	 * OpenSSH's sanitise_stdfd.  It is opened only then: a FROM scratch
-	 * image has no /dev/null of its own (Docker, ECS and Kubernetes give
-	 * every container one, and 0, 1 and 2 as well).  If it cannot be
-	 * opened, the relay does not start: it cannot keep its log and its
-	 * sessions apart.
+	 * The relay never reads stdin: whatever the launcher put there
+	 * (`0</etc/shadow`) is replaced, or the splice row would let
+	 * compromised code move it out through a socket.  stdout and stderr
+	 * carry the report and the log, so they stay; a closed one would be
+	 * the number of the next socket the relay opens, and then log lines
+	 * would go to a client or to SES, or a client's bytes to the log:
+	 * /dev/null takes its place, as in OpenSSH's sanitise_stdfd.
+	 * /dev/null is opened only then: a FROM scratch image has no
+	 * /dev/null of its own (Docker, ECS and Kubernetes give every
+	 * container one).  If it cannot be opened, the relay does not start.
 	 */
+	(void)close(STDIN_FILENO);
 	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
 		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
 			continue;
-		if (null == -1 && (null = open("/dev/null", O_RDWR)) == -1) {
-			log_errno("startup_failed", "descriptor 0, 1 or 2 "
-			    "closed, and open /dev/null");
+		if (devnull_on(fd, &null) != 0)
 			return (-1);
-		}
-		if (null != fd && dup2(null, fd) == -1) {
-			log_errno("startup_failed", "dup2 /dev/null");
-			return (-1);
-		}
 	}
 	if (null > STDERR_FILENO)
 		(void)close(null);

@@ -2,8 +2,8 @@
 #define FDS_H_
 
 /*
- * Descriptors: the relay keeps nothing its launcher left open but stdin,
- * stdout and stderr, and those three are always open.
+ * Descriptors: the relay keeps nothing its launcher left open but stdout
+ * and stderr; stdin is /dev/null, and all three are always open.
  */
 
 /* The kernel's default fs.nr_open: no descriptor is numbered higher. */
@@ -20,9 +20,9 @@ void fds_close_from(int lowfd);
 
 /**
  * fds_sanitise(): first thing in main(): close every descriptor above
- * stderr, then put /dev/null on any of 0, 1 and 2 that is closed.
- * Returns 0, or -1 when one is closed and /dev/null cannot be opened (the
- * caller must exit).
+ * stderr, put /dev/null on stdin whatever it was, and on stdout or stderr
+ * if closed.  Returns 0, or -1 when /dev/null cannot be opened (the caller
+ * must exit).
  */
 int fds_sanitise(void);
 

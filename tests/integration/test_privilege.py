@@ -428,6 +428,19 @@ def test_closed_stdin_gets_dev_null(dns, ses, proxy_factory):
     assert greeting() == SES_GREETING
 
 
+def test_file_on_stdin_is_replaced_by_dev_null(dns, ses, proxy_factory,
+                                              secret_file):
+    """Started as root with a root-only file as stdin (0<secret): the
+    relay never reads stdin, so the file is not kept where the splice row
+    could move it out."""
+    proxy = start_under(proxy_factory, ["sh", "-c",
+                                        f'exec "$0" "$@" 0<{secret_file}'])
+    assert_sandboxed(proxy.pid)
+    assert open_files(proxy.pid)[0] == "/dev/null", open_files(proxy.pid)
+    assert_only_own_descriptors(proxy.pid, secret_file)
+    assert greeting() == SES_GREETING
+
+
 def test_closed_stdin_without_dev_null_stops_startup(dns, ses, proxy_factory):
     """fd 0 closed and no /dev/null (an empty /dev): the relay cannot keep
     its standard descriptors apart from its sockets, so it exits 1."""
