@@ -20,19 +20,24 @@ fi
 
 one_line() {
 	# deb [options] URI SUITE COMPONENT...
-	sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$@" 2>/dev/null | awk -v s="$SUITE" '
-	    $1 == "deb" && $3 == s {
-		for (i = 4; i <= NF; i++) if ($i == "main") { print $2; exit }
+	sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$@" 2>/dev/null |
+	    awk -v s="$SUITE" '$1 == "deb" && $3 == s {
+		for (i = 4; i <= NF; i++)
+			if ($i == "main") { print $2; exit }
 	    }'
 }
 
 deb822() {
-	# Stanzas separated by blank lines; Types, URIs, Suites, Components.
+	# Stanzas separated by blank lines; Types, URIs, Suites, Components,
+	# Enabled.  (Folded continuation lines are not read.)
 	awk -v s="$SUITE" '
 	    function flush() {
-		if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " s " ") &&
-		    (" " comps " ") ~ / main /) { split(uris, u, " "); print u[1]; found = 1; exit }
-		types = uris = suites = comps = ""
+		if (types ~ /(^| )deb( |$)/ && enabled != "no" &&
+		    (" " suites " ") ~ (" " s " ") &&
+		    (" " comps " ") ~ / main /) {
+			split(uris, u, " "); print u[1]; found = 1; exit
+		}
+		types = uris = suites = comps = enabled = ""
 	    }
 	    /^[ \t]*#/ { next }
 	    /^[ \t]*$/ { flush(); next }
@@ -41,6 +46,7 @@ deb822() {
 	    key == "uris:" { uris = $0 }
 	    key == "suites:" { suites = $0 }
 	    key == "components:" { comps = $0 }
+	    key == "enabled:" { enabled = tolower($0) }
 	    END { if (!found) flush() }' "$@" 2>/dev/null
 }
 

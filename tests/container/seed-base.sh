@@ -99,18 +99,28 @@ MIRROR=$("$(dirname "$0")/../debian-mirror.sh" "$SUITE") || exit 1
 dir=$(mktemp -d /tmp/ses-smtp-proxy-base.XXXXXX)
 # --one-file-system: never descend into a proc or sys that a failed
 # debootstrap left mounted inside the target.
-trap 'rm -rf --one-file-system "$dir"' EXIT INT TERM
+trap 'rm -rf --one-file-system "$dir"' EXIT
+trap 'exit 1' INT TERM
 say "seeding $BASE: debootstrap --variant=minbase $SUITE from $MIRROR"
-if ! debootstrap --variant=minbase "$SUITE" "$dir/rootfs" "$MIRROR" \
-    >"$dir/debootstrap.log" 2>&1; then
+# The Release file must verify against Debian's archive keyring: with a
+# mirror given explicitly, debootstrap would otherwise only warn.
+if ! debootstrap --variant=minbase --force-check-gpg \
+    --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+    "$SUITE" "$dir/rootfs" "$MIRROR" >"$dir/debootstrap.log" 2>&1; then
 	say "debootstrap failed; its log ends with:"
 	tail -30 "$dir/debootstrap.log" >&2
 	exit 1
 fi
 rm -rf "$dir/rootfs/var/cache/apt/archives/"*.deb \
     "$dir/rootfs/var/lib/apt/lists/"* 2>/dev/null || true
-tar -C "$dir/rootfs" -c . | docker import \
+# A file, not a pipe: a failed tar must not import a truncated root.
+if ! tar -C "$dir/rootfs" -cf "$dir/rootfs.tar" .; then
+	say "tar of the debootstrapped root failed"
+	exit 1
+fi
+docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change "LABEL org.ses-smtp-proxy.seeded=debootstrap" \
     --message "debootstrap --variant=minbase $SUITE (tests/container/seed-base.sh)" \
-    - "$BASE" >/dev/null
-say "imported $BASE"
+    "$dir/rootfs.tar" "$BASE" >/dev/null
+say "imported $BASE (seeded; docker rmi $BASE to pull the official one)"

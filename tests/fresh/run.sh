@@ -64,6 +64,9 @@ in_ns() {
 	    --mount --propagation private -- "$@" &
 	child=$!
 	wait "$child"
+	set -- $?
+	child=""
+	return "$1"
 }
 
 if [ -s "$base" ]; then
@@ -72,7 +75,9 @@ if [ -s "$base" ]; then
 	say "minbase $SUITE root from $base"
 else
 	say "debootstrap --variant=minbase $SUITE from $mirror"
-	if ! in_ns debootstrap --variant=minbase "$SUITE" "$root" "$mirror" \
+	if ! in_ns debootstrap --variant=minbase --force-check-gpg \
+	    --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+	    "$SUITE" "$root" "$mirror" \
 	    >"$work/debootstrap.log" 2>&1; then
 		say "debootstrap failed; its log ends with:" >&2
 		tail -20 "$work/debootstrap.log" >&2

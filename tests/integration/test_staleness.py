@@ -91,6 +91,27 @@ def test_kept_set_expires_when_dns_fails(dns, ses, proxy_factory):
     assert int(failed["kept"]) == 0
 
 
+def test_expiry_is_judged_at_use_not_only_at_resolution(dns, ses,
+                                                        proxy_factory):
+    """With no resolution due (a TTL far beyond the short-clock limit) and
+    no query sent, the set still expires on time: the age is judged when
+    the set is used (a probe, a client), not only when an answer comes."""
+    dns.set_ses(v4=["127.0.0.2"], ttl=120)
+    proxy = proxy_factory("--health-listen", HEALTH_ARG)
+    assert greeting() == SES_GREETING
+    queries = dns.query_count()
+    time.sleep(STALE_MAX_S + 1)
+    assert status_code("/readyz") == b"HTTP/1.1 503 Service Unavailable"
+    expired = proxy.named("upstream_expired")
+    assert len(expired) == 1 and int(expired[0]["age_s"]) >= STALE_MAX_S
+    assert dns.query_count() == queries, "a resolution came in between"
+    # A client then finds no address: the name is resolved again at once
+    # (DNS still answers well here), and the fresh answer serves it.
+    assert greeting() == SES_GREETING
+    assert dns.query_count() > queries
+    assert ses.connections == 2
+
+
 def test_good_answer_after_expiry_serves_again(dns, ses, proxy_factory):
     dns.set_ses(v4=["127.0.0.2"], ttl=2)
     proxy = proxy_factory("--health-listen", HEALTH_ARG)
