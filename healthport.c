@@ -186,6 +186,19 @@ callback_probe(struct loop_watch *w, uint32_t revents)
 		probe_close(p);
 }
 
+/*
+ * Are ${a} and ${b} one source?  An IPv6 host usually holds a whole /64,
+ * so IPv6 sources are counted by /64; IPv4 by address.
+ */
+static int
+same_source(const struct cidr_addr *a, const struct cidr_addr *b)
+{
+
+	if (a->family != b->family)
+		return (0);
+	return (memcmp(a->a, b->a, a->family == AF_INET6 ? 8 : 4) == 0);
+}
+
 /* How many slots does ${src} hold? */
 static int
 held_by(const struct cidr_addr *src)
@@ -193,7 +206,7 @@ held_by(const struct cidr_addr *src)
 	int i, n = 0;
 
 	for (i = 0; i < HEALTHPORT_CONNS; i++)
-		if (probes[i].w.fd >= 0 && cidr_addr_eq(&probes[i].src, src))
+		if (probes[i].w.fd >= 0 && same_source(&probes[i].src, src))
 			n++;
 	return (n);
 }
@@ -203,8 +216,8 @@ held_by(const struct cidr_addr *src)
  * the source that holds the most slots, ${src} included.  Evicting (not
  * refusing the newest) means that idle connections cannot starve real
  * probes; charging the heaviest source means that a flood from one
- * address churns through its own slots and never evicts a probe from
- * another address (a load balancer's), however fast it connects.
+ * address (or IPv6 /64) churns through its own slots and never evicts a
+ * probe from another (a load balancer's), however fast it connects.
  */
 static struct probe *
 probe_slot(const struct cidr_addr *src)
@@ -216,7 +229,7 @@ probe_slot(const struct cidr_addr *src)
 		if (probes[i].w.fd < 0)
 			return (&probes[i]);
 	for (i = 0; i < HEALTHPORT_CONNS; i++) {
-		n = cidr_addr_eq(&probes[i].src, src) ? held_by(src) + 1 :
+		n = same_source(&probes[i].src, src) ? held_by(src) + 1 :
 		    held_by(&probes[i].src);
 		if (victim == NULL || n > most || (n == most &&
 		    probes[i].deadline < victim->deadline)) {

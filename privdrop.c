@@ -154,10 +154,11 @@ int
 privdrop_apply(unsigned uid, unsigned gid)
 {
 	struct rlimit zero = { 0, 0 };
+	int root = geteuid() == 0;
 
 	if (drop_bounding_set() != 0)
 		return (-1);
-	if (geteuid() == 0) {
+	if (root) {
 		/* Groups first: setgroups needs privileges we drop next. */
 		if (setgroups(0, NULL) != 0)
 			return (fail_root("setgroups"));
@@ -165,10 +166,15 @@ privdrop_apply(unsigned uid, unsigned gid)
 			return (fail_root("setresgid"));
 		if (setresuid(uid, uid, uid) != 0)
 			return (fail_root("setresuid"));
-		if (verify(uid, gid) != 0)
-			return (-1);
 	}
+	/*
+	 * Capabilities before the check: under SECBIT_NO_SETUID_FIXUP a
+	 * process keeps them across setresuid, and verify's setuid(0) would
+	 * then succeed (and be refused) instead of failing as it must.
+	 */
 	if (clear_capabilities() != 0)
+		return (-1);
+	if (root && verify(uid, gid) != 0)
 		return (-1);
 	/* No core dumps: they would hold relayed bytes. */
 	if (setrlimit(RLIMIT_CORE, &zero) != 0)

@@ -385,3 +385,50 @@ def test_each_source_evicts_its_own_oldest_first(dns, proxy_factory):
     finally:
         for s in older + heavy + [newcomer]:
             s.close()
+
+
+@pytest.fixture
+def v6_block():
+    """Every address of fc00:0:0:64::/64 is local (an AnyIP route on lo,
+    in this loopback-only namespace only): one IPv6 host's /64."""
+    import subprocess
+    from conftest import only_loopback
+    assert only_loopback(), "v6_block outside a loopback-only namespace"
+    route = ["local", "fc00:0:0:64::/64", "dev", "lo", "table", "local"]
+    subprocess.run(["ip", "-6", "route", "add", *route], check=True,
+                   timeout=10)
+    yield lambda n: f"fc00:0:0:64::{n:x}"
+    subprocess.run(["ip", "-6", "route", "del", *route], timeout=10)
+
+
+def connect_from_block(addr, source):
+    """connect(), bound to an address of v6_block: the route makes it
+    local, IP_FREEBIND lets a socket bind it without an address entry."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.setsockopt(socket.SOL_IP, 15, 1)  # IP_FREEBIND, for IPv6 too
+    s.bind((source, 0))
+    s.connect(addr)
+    return s
+
+
+def test_ipv6_sources_are_counted_by_64(dns, proxy_factory, v6_block):
+    """A flood from many addresses of one IPv6 /64 is one source: it
+    cannot evict the probe of another, even with one slot per address."""
+    addr = ("::1", 8080)
+    proxy_factory("--health-listen", "[::]:8080")
+    flood = [connect_from_block(addr, v6_block(0x100 + i))
+             for i in range(16)]
+    probe = connect(addr, source="::1")
+    time.sleep(0.2)
+    for i in range(32):
+        flood.append(connect_from_block(addr, v6_block(0x200 + i)))
+    time.sleep(0.2)
+    try:
+        probe.sendall(request("/livez"))
+        data, how = recv_until_closed(probe, timeout=5)
+        assert data.startswith(b"HTTP/1.1 200 OK"), (data, how)
+    finally:
+        probe.close()
+        for s in flood:
+            s.close()
