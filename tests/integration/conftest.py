@@ -19,6 +19,9 @@ from vglog import problems as tool_log_problems
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 BINARY = Path(os.environ.get("SES_SMTP_PROXY_BIN", REPO / "ses-smtp-proxy"))
+# The cut of AWS's ip-ranges.json kept in the repository (tests/data/README.md),
+# and the folder that may hold the full file beside the repository.
+RANGES_FIXTURE = REPO / "tests" / "data" / "aws-ip-ranges.json"
 SHARED_DATA = Path(os.environ.get("SHARED_DATA", REPO.parent / "shared" / "data"))
 
 RESOLV_CONF = "nameserver 127.0.0.53\noptions timeout:1 attempts:1\n"

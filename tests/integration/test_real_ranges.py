@@ -1,25 +1,35 @@
 """The allowlist against AWS's real ip-ranges.json (offline: --check makes
 no connection; the SES name comes from the fixture /etc/hosts).
 
-The file is looked up as $SHARED_DATA/aws-ip-ranges.json, by default
-<repo>/../shared/data/aws-ip-ranges.json; without it these tests skip."""
+Every test runs on tests/data/aws-ip-ranges.json, a cut of AWS's file kept
+in the repository (tests/data/README.md), and fails if it is missing. When
+the full file is at $SHARED_DATA/aws-ip-ranges.json (by default
+<repo>/../shared/data/), each test runs on it as well."""
 
+import datetime
 import ipaddress
 import json
 import re
 
 import pytest
 
-from conftest import SHARED_DATA
+from conftest import RANGES_FIXTURE, SHARED_DATA
 from fakes import ses_name
 from helpers import addr_list, parse_logfmt
 
-REAL = SHARED_DATA / "aws-ip-ranges.json"
+FULL = SHARED_DATA / "aws-ip-ranges.json"
+SOURCES = [RANGES_FIXTURE] + ([FULL] if FULL.is_file() else [])
 REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2", "us-gov-west-1"]
 
-pytestmark = pytest.mark.skipif(
-    not REAL.is_file(), reason=f"real ip-ranges.json not found at {REAL} "
-                               "(set SHARED_DATA to the folder holding it)")
+
+@pytest.fixture(scope="module", params=SOURCES,
+                ids=["fixture", "full"][:len(SOURCES)])
+def real(request):
+    """The path of the real file this run of the module reads."""
+    assert request.param.is_file(), (
+        f"{request.param} is missing: it is part of the repository "
+        "(tests/data/README.md says how to regenerate it)")
+    return request.param
 
 
 def key(addr):
@@ -29,8 +39,8 @@ def key(addr):
 
 
 @pytest.fixture(scope="module")
-def real_doc():
-    return json.loads(REAL.read_text())
+def real_doc(real):
+    return json.loads(real.read_text())
 
 
 def amazon_prefixes(doc, region):
@@ -105,10 +115,11 @@ def check_verdicts(out, err):
 
 
 @pytest.mark.parametrize("region", REGIONS)
-def test_counts_match_independent_computation(real_doc, run_proxy, region):
+def test_counts_match_independent_computation(real, real_doc, run_proxy,
+                                             region):
     v4, v6 = amazon_prefixes(real_doc, region)
     first = ipaddress.ip_network(sorted(v4)[0]).network_address
-    rc, out, err = run_proxy("--check", "--region", region, "--ip-ranges", REAL,
+    rc, out, err = run_proxy("--check", "--region", region, "--ip-ranges", real,
                              hosts=[(str(first), ses_name(region))])
     assert rc == 0, out + err
     loaded = [json.loads(l) for l in err.splitlines()
@@ -123,6 +134,34 @@ def test_counts_match_independent_computation(real_doc, run_proxy, region):
     assert int(loaded[0]["ignored_entry_keys"]) == entry
 
 
+def age_days(create_date, now):
+    """Whole days since createDate (UTC), as the relay counts them."""
+    created = datetime.datetime.strptime(create_date, "%Y-%m-%d-%H-%M-%S")
+    created = created.replace(tzinfo=datetime.timezone.utc)
+    return max((now - created) // datetime.timedelta(days=1), 0)
+
+
+def test_age_logged_and_in_stats(real, real_doc, proxy_factory):
+    """The file's age in whole days is in every stats line, and a file over
+    30 days old (the fixture always is) logs allowlist_stale at startup."""
+    v4, _ = amazon_prefixes(real_doc, "us-east-1")
+    first = ipaddress.ip_network(sorted(v4)[0]).network_address
+    now = datetime.datetime.now
+    before = age_days(real_doc["createDate"], now(datetime.timezone.utc))
+    proxy = proxy_factory("--ip-ranges", real, "--stats-interval", "1",
+                          hosts=[(str(first), ses_name())])
+    stats = proxy.wait_event("stats", timeout=5)
+    after = age_days(real_doc["createDate"], now(datetime.timezone.utc))
+    assert int(stats["allowlist_age_days"]) in (before, after)
+    stale = proxy.named("allowlist_stale")
+    if before >= 30:
+        assert len(stale) == 1, proxy.log_text()
+        assert stale[0]["create_date"] == real_doc["createDate"]
+        assert int(stale[0]["age_days"]) in (before, after)
+    elif after < 30:
+        assert stale == []
+
+
 def ignored_keys(doc):
     """Keys the relay does not know: (top level, summed over entries)."""
     top = set(doc) - {"syncToken", "createDate", "prefixes", "ipv6_prefixes"}
@@ -135,7 +174,7 @@ def ignored_keys(doc):
 
 @pytest.mark.parametrize("region", REGIONS)
 @pytest.mark.parametrize("version", [4, 6])
-def test_boundaries_in_and_out(real_doc, run_proxy, region, version):
+def test_boundaries_in_and_out(real, real_doc, run_proxy, region, version):
     v4, v6 = amazon_prefixes(real_doc, region)
     cases = boundary_cases(v4 if version == 4 else v6, version)
     if version == 4:
@@ -143,7 +182,7 @@ def test_boundaries_in_and_out(real_doc, run_proxy, region, version):
         cases += [(ipaddress.IPv6Address(f"::ffff:{a}"), ok)
                   for a, ok in cases[:4]]
     name = ses_name(region)
-    rc, out, err = run_proxy("--check", "--region", region, "--ip-ranges", REAL,
+    rc, out, err = run_proxy("--check", "--region", region, "--ip-ranges", real,
                              hosts=[(str(a), name) for a, _ in cases])
     assert rc == 0, out + err  # at least one address is usable
     verdicts = check_verdicts(out, err)
@@ -152,7 +191,7 @@ def test_boundaries_in_and_out(real_doc, run_proxy, region, version):
     assert wrong == {}, f"addresses with a wrong or missing verdict:\n{out}\n{err}"
 
 
-def test_other_regions_addresses_denied(real_doc, run_proxy):
+def test_other_regions_addresses_denied(real, real_doc, run_proxy):
     """eu-west-1's first and last addresses, checked for us-east-1."""
     v4, v6 = amazon_prefixes(real_doc, "eu-west-1")
     mine4, mine6 = amazon_prefixes(real_doc, "us-east-1")
@@ -165,7 +204,7 @@ def test_other_regions_addresses_denied(real_doc, run_proxy):
                 candidates.append(a)
     assert candidates
     rc, out, err = run_proxy("--check", "--region", "us-east-1", "--ip-ranges",
-                             REAL, hosts=[(str(a), ses_name()) for a in candidates])
+                             real, hosts=[(str(a), ses_name()) for a in candidates])
     assert rc == 1, out + err  # nothing usable
     verdicts = check_verdicts(out, err)
     assert {str(a): verdicts.get(key(a)) for a in candidates} == \
