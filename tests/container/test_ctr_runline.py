@@ -1,5 +1,5 @@
 """CTR-05: the documented run line (the Makefile's `make run`, which the
-README and DESIGN.md §2 also give) really applies its hardening: run with exactly its
+README also gives) really applies its hardening: run with exactly its
 flags, `docker inspect` shows ReadonlyRootfs, CapDrop ALL, no CapAdd,
 no-new-privileges and the restart policy, and the process has no
 capability left.
@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -21,10 +20,6 @@ import ctr
 from ctr import REPO, RUN_ID
 from fakes import SES_GREETING
 from helpers import connect, read_line
-
-SHARED = (Path(os.environ["SHARED_DATA"]).parent if os.environ.get("SHARED_DATA")
-          else REPO.parent / "shared")
-
 
 def makefile_run_line(image, region="us-east-1"):
     text = (REPO / "Makefile").read_text()
@@ -37,16 +32,6 @@ def makefile_run_line(image, region="us-east-1"):
             line = line.replace("$(IMAGE)", image).replace("$(REGION)", region)
             return shlex.split(line)
     raise AssertionError("the run target has no docker run line")
-
-
-def design_run_line():
-    path = SHARED / "DESIGN.md"
-    if not path.exists():
-        return None
-    # The full line of §2 (other mentions are abbreviated with "...").
-    lines = [m for m in re.findall(r"`(docker run [^`]+)`", path.read_text())
-             if "..." not in m and "--name" in m]
-    return shlex.split(lines[0]) if lines else None
 
 
 WITH_VALUE = {"--name", "--security-opt", "-p", "--publish", "--restart",
@@ -106,14 +91,11 @@ def test_ctr05_documented_line_has_the_hardening_flags(image):
         assert bad not in flags, bad
 
 
-@pytest.mark.parametrize("where", ["README.md", "DESIGN.md"])
-def test_ctr05_documented_lines_agree_with_make_run(image, where):
-    """make run, the README and DESIGN.md §2 give the same run line (the
-    region and the image name aside)."""
-    other = readme_run_line() if where == "README.md" else design_run_line()
+def test_ctr05_documented_lines_agree_with_make_run(image):
+    """make run and the README give the same run line (the region and the
+    image name aside)."""
+    other = readme_run_line()
     if other is None:
-        if where == "DESIGN.md":
-            pytest.skip("../shared/DESIGN.md is not beside the repo")
         pytest.fail("README.md has no docker run line")
     ours, _ = parse(makefile_run_line(image))
     theirs, _ = parse(other)

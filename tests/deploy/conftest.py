@@ -45,9 +45,9 @@ def readme():
 
 @pytest.fixture(scope="session")
 def binary_help():
-    """The built binary's --help text; skips when it is not built."""
+    """The built binary's --help text; fails when it is not built."""
     text = deploylib.help_from_binary()
     if text is None:
-        pytest.skip(f"{deploylib.binary_path()} is not built: run make "
+        pytest.fail(f"{deploylib.binary_path()} is not built: run make "
                     "first (make deploy-test and make test build it)")
     return text

@@ -50,7 +50,7 @@ def test_dockerfile_default_and_check(version):
 def test_binary_version(version):
     path = d.binary_path()
     if not path.exists():
-        pytest.skip(f"{path} is not built")
+        pytest.fail(f"{path} is not built: run make first")
     out = subprocess.run([str(path), "--version"], capture_output=True,
                          text=True, timeout=10, check=True).stdout
     assert out == f"ses-smtp-proxy {version}\n"
