@@ -1,6 +1,7 @@
 """The container's life: HEALTHCHECK (CTR-06), restart after SIGKILL
 (FLT-13), and `docker stop` (FLT-10, FLT-11) both with the proxy as PID 1
-(bare) and as a child of docker-init (--init), see pitfall P1."""
+(bare) and as a child of docker-init (--init): pitfall P1 in
+docs/TESTING.md."""
 
 import os
 import signal

@@ -1,5 +1,6 @@
 """Egress control: only addresses in AMAZON/<region> (plus --allow-cidr)
-are ever dialled, and only on port 587 (EGR-02..08).
+are ever dialled, and only on port 587 (EGR-02, EGR-03, EGR-04, EGR-05,
+EGR-06, EGR-08).
 
 Every address a buggy proxy might dial has a listener here that counts
 connections: the loopback ones directly, the private/link-local ones after

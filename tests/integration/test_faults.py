@@ -1,4 +1,4 @@
-"""Relay faults (FLT-01..09, FLT-16): half-close, resets, refused and
+"""Relay faults (FLT-01 to FLT-09, FLT-16): half-close, resets, refused and
 blackholed upstreams, silent peers, full buffers, slowloris."""
 
 import os

@@ -1,4 +1,4 @@
-"""Bad input (INP-01..03): opaque bytes, talking before the banner, and a
+"""Bad input (INP-01, INP-02, INP-03): opaque bytes, talking before the banner, and a
 flood while the upstream connect hangs."""
 
 import hashlib

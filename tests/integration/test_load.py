@@ -1,5 +1,6 @@
-"""Load (LOAD-02, -03, -05, -06, -07) and client admission (--max-conns,
---allow-client). Counts are bounded and small enough for 2 cores."""
+"""Load (LOAD-02, LOAD-03, LOAD-05, LOAD-06, LOAD-07) and client admission
+(--max-conns, --allow-client). Counts are bounded and small enough for 2
+cores."""
 
 import hashlib
 import os

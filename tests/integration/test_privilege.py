@@ -1,8 +1,10 @@
-"""Privilege (PRV-01..07, DESIGN.md section 6 steps 2-3): started as root the
-proxy drops to --user (65534:65534 by default) with no groups and no
-capability left, sets NO_NEW_PRIVS itself, sets its rlimits; started as
-root without CAP_SETUID/CAP_SETGID it refuses to start (P7); started as a
-non-root user it keeps that user and sandboxes itself all the same.
+"""Privilege (PRV-01, PRV-02, PRV-03, PRV-04, PRV-06, PRV-07; SECURITY.md
+section 3, steps 2-3): started as root the proxy drops to --user
+(65534:65534 by default) with no groups and no capability left, sets
+NO_NEW_PRIVS itself, sets its rlimits; started as root without
+CAP_SETUID/CAP_SETGID it refuses to start (pitfall P7 in docs/TESTING.md);
+started as a non-root user it keeps that user and sandboxes itself all the
+same.
 
 PRV-08 (no payload in logs) is in test_logs.py. Writing to / and /tmp from
 inside the proxy (PRV-07 proper) and calling setuid(0) after the drop
@@ -159,7 +161,8 @@ def test_prv01_user_flag_and_run_as(dns, ses, proxy_factory, how):
 
 
 # --------------------------------------------------------------------------
-# PRV-02 / P7: root that cannot change ids fails closed
+# PRV-02 (pitfall P7 in docs/TESTING.md): root that cannot change ids fails
+# closed
 # --------------------------------------------------------------------------
 
 def caps_wrapper(bounding):

@@ -1,5 +1,5 @@
-"""Sandbox status (SBX-01, SBX-10, SBX-12, SBX-13; DESIGN.md section 6 steps
-3-5), seen from outside: /proc/<pid>/task/*/status and the `landlock` and
+"""Sandbox status (SBX-01, SBX-10, SBX-12, SBX-13; SECURITY.md section 3,
+steps 3, 4 and 6), seen from outside: /proc/<pid>/task/*/status and the `landlock` and
 `sandbox_ready` events.
 
 SBX-10 makes Landlock unavailable by starting the proxy under a seccomp
@@ -104,7 +104,7 @@ def test_sbx01_landlock_and_sandbox_ready_events(dns, ses, proxy_factory, pid1):
 
 
 def test_sbx01_this_host_is_abi_7():
-    """TESTING.md's reference host: Linux 6.18, Landlock ABI 7. If this
+    """docs/TESTING.md's reference host: Linux 6.18, Landlock ABI 7. If this
     fails the other tests still run against what the kernel reports."""
     assert KERNEL_ABI == 7
 

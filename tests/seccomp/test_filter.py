@@ -38,7 +38,7 @@ def test_row_allowed(argv):
 
 @pytest.mark.parametrize("argv,dies", ALTERED)
 def test_row_altered(argv, dies):
-    """SBX-03/06: one constrained argument altered kills, unless another
+    """SBX-03, SBX-06: one constrained argument altered kills, unless another
     row of the same syscall allows the new value."""
     if dies:
         assert_not_killed(run_probe("--no-seccomp", *argv))
@@ -114,7 +114,7 @@ MUST_DIE = {
     "seccomp": call("seccomp"),
     "landlock_create_ruleset": call("landlock_create_ruleset"),
     "getuid": call("getuid"),
-    # libc paths the relay must not take after the sandbox (TESTING.md P2).
+    # libc paths the relay must not take after the sandbox (docs/TESTING.md, pitfall P2).
     "writev": call("writev"),
     "poll": call("poll"),
     "nanosleep": call("nanosleep"),
@@ -137,6 +137,9 @@ MUST_DIE = {
 
 @pytest.mark.parametrize("argv", MUST_DIE.values(), ids=MUST_DIE.keys())
 def test_must_die(argv):
+    """SBX-02: what the relay must never call is killed; SBX-09: so are
+    the sockets Landlock's TCP rules do not see; SBX-05: so are x32 and
+    i386 calls."""
     control = run_probe("--no-seccomp", *argv)
     if argv[0] == "i386" and control.returncode == -11:
         pytest.skip("no IA32 emulation on this kernel: int $0x80 faults")

@@ -84,6 +84,7 @@ def connect_ok(out):
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("port", DENIED_PORTS)
 def test_connect_other_port_denied(listeners, family, port):
+    """SBX-08: TCP connect to another SMTP port is denied."""
     fam, _, case = FAMILIES[family]
     control = run_probe("--no-landlock", case, port)
     assert connect_ok(control) and listeners.accepted(fam, port, 1.0) == 1, \
@@ -101,7 +102,8 @@ def test_status_reports_every_layer(landlock):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_connect_ses_port_allowed(listeners, family):
-    """Through the whole sandbox, as the proxy connects to SES."""
+    """SBX-08: port 587 stays reachable through the whole sandbox, as the
+    proxy connects to SES."""
     fam, _, case = FAMILIES[family]
     out = run_probe(case, SES_PORT)
     assert connect_ok(out), out.describe()
@@ -110,6 +112,7 @@ def test_connect_ses_port_allowed(listeners, family):
 
 @pytest.mark.parametrize("port", (1588, 0))
 def test_bind_denied(landlock, port):
+    """SBX-08: no TCP bind, not even to an ephemeral port."""
     assert run_probe("--no-landlock", "--no-seccomp", "bind", port).ret == 0
     out = run_probe("--no-seccomp", "bind", port)
     assert out.errno == errno.EACCES, out.describe()
@@ -170,6 +173,8 @@ BYPASSES = {
 
 @pytest.mark.parametrize("case", BYPASSES)
 def test_bypass_killed_by_filter(listeners, case):
+    """SBX-09: a connection Landlock's TCP rights miss is killed by the
+    filter."""
     out = run_probe(case, 25)
     assert listeners.accepted(socket.AF_INET, 25, 0.3) == 0
     assert_killed(out)
@@ -178,7 +183,8 @@ def test_bypass_killed_by_filter(listeners, case):
 @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(
     reason=f"known Landlock gap: {why}", strict=False)) for c, why in BYPASSES.items()])
 def test_bypass_landlock_alone(listeners, case):
-    """Documents the gaps: XPASS once a kernel closes one."""
+    """SBX-09 without the filter: documents the gaps, XPASS once a kernel
+    closes one."""
     out = run_probe("--no-seccomp", case, 25)
     got = listeners.accepted(socket.AF_INET, 25, 0.5)
     assert out.errno == errno.EACCES and got == 0, f"{out.describe()}; accepted {got}"

@@ -22,8 +22,9 @@ def unified(a, b, a_name, b_name):
 
 
 def test_pfc_matches_golden():
-    """The generator writes build/seccomp.pfc with the BPF it embeds. Any
-    change in it, from seccomp.c or from a new libseccomp, needs review."""
+    """SBX-07: the generator writes build/seccomp.pfc with the BPF it
+    embeds. Any change in it, from seccomp.c or from a new libseccomp,
+    needs review."""
     built, golden = PFC.read_text(), GOLDEN.read_text()
     assert built == golden, (
         "the compiled filter changed; review the diff, then accept it with "
