@@ -114,7 +114,8 @@ MUST_DIE = {
     "seccomp": call("seccomp"),
     "landlock_create_ruleset": call("landlock_create_ruleset"),
     "getuid": call("getuid"),
-    # libc paths the relay must not take after the sandbox (docs/TESTING.md, pitfall P2).
+    # libc paths the relay must not take after the sandbox (pitfall P2 in
+    # docs/TESTING.md).
     "writev": call("writev"),
     "poll": call("poll"),
     "nanosleep": call("nanosleep"),
