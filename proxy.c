@@ -276,7 +276,7 @@ callback_check_done(void)
 }
 
 /*
- * Steps 2-3 of DESIGN.md section 6, each fatal: leave root, no new
+ * Steps 2-3 of SECURITY.md section 3, each fatal: leave root, no new
  * privileges, Landlock (fatal only with --landlock required).  With
  * --workers they come before the fork: the supervisor and its workers
  * share one Landlock domain, in which the supervisor may signal them.
