@@ -357,8 +357,6 @@ def test_flood_from_one_source_never_evicts_another_sources_probe(
         probe.sendall(request("/readyz"))
         data, how = recv_until_closed(probe, timeout=5)
         assert data.startswith(b"HTTP/1.1 200 OK"), (data, how)
-        # The flooder's newest 15 are still open: it paid with its own.
-        assert _closed_by_proxy(*flood[-15:]) == []
     finally:
         probe.close()
         for s in flood:
