@@ -74,7 +74,7 @@ readfile(const char *path, size_t max, int flags, char **buf, size_t *len,
     char *err, size_t errlen)
 {
 	struct stat st;
-	char *p = *buf;
+	char *p = *buf, *mine = NULL;
 	size_t want;
 	int fd, rc = -1, e;
 
@@ -94,15 +94,15 @@ readfile(const char *path, size_t max, int flags, char **buf, size_t *len,
 		goto done;
 	}
 	want = (uintmax_t)st.st_size > max ? max : (size_t)st.st_size;
-	if (p == NULL && (p = malloc(want + 1)) == NULL) {
+	if (p == NULL && (p = mine = malloc(want + 1)) == NULL) {
 		fail(ENOMEM, err, errlen, "out of memory");
 		goto done;
 	}
 	if ((rc = read_all(fd, (uintmax_t)st.st_size, p, want, len, err,
 	    errlen)) == 0)
 		*buf = p;
-	else if (p != *buf)
-		free(p);
+	else
+		free(mine);
 done:
 	e = errno;
 	close(fd);
