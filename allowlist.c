@@ -1,16 +1,12 @@
-#include <sys/stat.h>
-
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "allowlist.h"
 #include "json.h"
+#include "readfile.h"
 
 struct doc {
 	const char *buf;
@@ -361,49 +357,14 @@ int
 allowlist_load(const char *path, const char *region, struct cidrset *set,
     struct allowlist_info *info, char *err, size_t errlen)
 {
-	struct stat st;
 	char *buf = NULL;
-	size_t len = 0;
-	ssize_t r;
-	int fd, rc = -1;
+	size_t len;
+	int rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(err, errlen, "open: %s", strerror(errno));
+	if (readfile(path, ALLOWLIST_MAX_BYTES, 0, &buf, &len, err,
+	    errlen) != 0)
 		return (-1);
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "not a regular file");
-		goto done;
-	}
-	if ((uintmax_t)st.st_size > ALLOWLIST_MAX_BYTES) {
-		snprintf(err, errlen, "larger than %u bytes",
-		    ALLOWLIST_MAX_BYTES);
-		goto done;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto done;
-	}
-	/* Read at most the size seen by fstat, plus one byte to see growth. */
-	while (len <= (size_t)st.st_size) {
-		r = read(fd, buf + len, (size_t)st.st_size + 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, errlen, "read: %s", strerror(errno));
-			goto done;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	if (len != (size_t)st.st_size) {
-		snprintf(err, errlen, "file changed while being read");
-		goto done;
-	}
 	rc = allowlist_parse(buf, len, region, set, info, err, errlen);
-done:
 	free(buf);
-	close(fd);
 	return (rc);
 }

@@ -50,8 +50,9 @@ int allowlist_parse(const char *buf, size_t len, const char *region,
     size_t errlen);
 
 /**
- * allowlist_load(path, region, set, info, err, errlen): read ${path}
- * (at most ALLOWLIST_MAX_BYTES) and allowlist_parse it.
+ * allowlist_load(path, region, set, info, err, errlen): read the regular
+ * file ${path} (readfile, at most ALLOWLIST_MAX_BYTES) and allowlist_parse
+ * it.  On failure return -1 with the reason in ${err}.
  */
 int allowlist_load(const char *path, const char *region, struct cidrset *set,
     struct allowlist_info *info, char *err, size_t errlen);

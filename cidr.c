@@ -524,17 +524,6 @@ cidrset_find_strict(const struct cidrset *s, const struct cidr_addr *a)
 	return (cidrset_find(s, a));
 }
 
-size_t
-cidrset_count(const struct cidrset *s, int family)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < s->n; i++)
-		if (s->v[i].net.family == family)
-			n++;
-	return (n);
-}
-
 void
 cidrset_free(struct cidrset *s)
 {

@@ -136,9 +136,6 @@ const struct cidr *cidrset_find(const struct cidrset *s,
 const struct cidr *cidrset_find_strict(const struct cidrset *s,
     const struct cidr_addr *a);
 
-/** cidrset_count(s, family): number of prefixes of ${family}. */
-size_t cidrset_count(const struct cidrset *s, int family);
-
 /** cidrset_free(s): release the storage of ${s}; NULL-safe. */
 void cidrset_free(struct cidrset *s);
 

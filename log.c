@@ -117,22 +117,6 @@ escape_char(unsigned char c, char tmp[6])
 	return (1);
 }
 
-size_t
-log_escape(char *dst, size_t cap, const char *src)
-{
-	size_t n = 0, tn;
-	char tmp[6];
-
-	for (; *src != '\0'; src++) {
-		tn = escape_char((unsigned char)*src, tmp);
-		if (n + tn > cap)
-			return (cap);
-		memcpy(dst + n, tmp, tn);
-		n += tn;
-	}
-	return (n);
-}
-
 char *
 log_quote(char *dst, size_t cap, const char *src)
 {

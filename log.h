@@ -76,17 +76,10 @@ void log_msg(enum log_level level, const char *event, const char *msg);
 void log_errno(const char *event, const char *what);
 
 /**
- * log_escape(dst, cap, src): escape ${src} into ${dst} so that it is valid
- * inside a JSON string and a quoted logfmt value (quotes, backslashes,
- * control and non-ASCII bytes escaped); returns the length written, or
- * ${cap} when the value did not fit (the output is then cut).
- */
-size_t log_escape(char *dst, size_t cap, const char *src);
-
-/**
  * log_quote(dst, cap, src): ${src} as a logfmt line writes it, for output
  * beside the log (the --check report): as it is when it needs no quotes,
- * else in double quotes with log_escape's escapes, so that it stays one
+ * else in double quotes with the escapes of a log value (quotes,
+ * backslashes, control and non-ASCII bytes), so that it stays one
  * value on one line.  Writes a NUL-terminated string of at most ${cap}
  * bytes (${cap} >= 3) to ${dst}, cut before an escape that does not fit
  * but still closed; returns ${dst}.

@@ -1,10 +1,9 @@
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "readfile.h"
 #include "resolvconf.h"
 
 /* The next line of ${buf}: [*p, *e); returns 0 at the end. */
@@ -147,29 +146,15 @@ hosts_lookup(const char *buf, size_t len, const char *name,
 long
 resolvconf_read(const char *path, char *buf, size_t cap)
 {
-	size_t len = 0;
-	ssize_t r;
-	int fd;
+	char err[128];
+	size_t len;
 
 	if (cap == 0) {
 		errno = EINVAL;	/* no room even for the NUL */
 		return (-1);
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (readfile(path, cap - 1, READFILE_PREFIX, &buf, &len, err,
+	    sizeof(err)) != 0)
 		return (-1);
-	while (len + 1 < cap) {
-		r = read(fd, buf + len, cap - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			close(fd);
-			return (-1);
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	close(fd);
 	return ((long)len);
 }

@@ -41,10 +41,12 @@ size_t hosts_lookup(const char *buf, size_t len, const char *name,
     struct cidr_addr *out, size_t max);
 
 /**
- * resolvconf_read(path, buf, cap): read at most ${cap} - 1 bytes of ${path}
- * into ${buf}, NUL-terminated.  Returns the length, or -1 (errno set) when
- * the file cannot be opened or read, or ${cap} is 0.  A missing file is not an error for
- * callers that treat it as empty.
+ * resolvconf_read(path, buf, cap): read the first ${cap} - 1 bytes (or
+ * fewer) of the regular file ${path} into ${buf}, NUL-terminated
+ * (readfile with READFILE_PREFIX).  Returns the length, or -1 (errno set)
+ * when the file cannot be opened or read, is not a regular file, changed
+ * while being read, or ${cap} is 0.  Callers treat a failure as an empty
+ * file.
  */
 long resolvconf_read(const char *path, char *buf, size_t cap);
 

@@ -25,20 +25,22 @@ extern const struct sock_filter seccomp_bpf[], seccomp_supervisor_bpf[];
 extern const size_t seccomp_bpf_len, seccomp_supervisor_bpf_len;
 
 #define ALL		0xffffffffffffffffULL
+/* (arg & INT_NONNEG) == 0: an int argument, sign-extended, that is >= 0. */
+#define INT_NONNEG	0xffffffff80000000ULL
 #define NB_CLOEXEC	(SOCK_NONBLOCK | SOCK_CLOEXEC)
 
 #define ROW(n, why) \
-	{ __NR_##n, #n, 0, { { 0, 0, 0 } }, "", why }
-#define ROW1(n, i, m, v, text, why) \
-	{ __NR_##n, #n, 1, { { i, m, v } }, text, why }
-#define ROW2(n, i, mi, vi, j, mj, vj, text, why) \
-	{ __NR_##n, #n, 2, { { i, mi, vi }, { j, mj, vj } }, text, why }
-#define ROW3I(n, i, vi, j, vj, k, vk, text, why) \
+	{ __NR_##n, #n, 0, { { 0, 0, 0 } }, why }
+#define ROW1(n, i, m, v, why) \
+	{ __NR_##n, #n, 1, { { i, m, v } }, why }
+#define ROW2(n, i, mi, vi, j, mj, vj, why) \
+	{ __NR_##n, #n, 2, { { i, mi, vi }, { j, mj, vj } }, why }
+#define ROW3I(n, i, vi, j, vj, k, vk, why) \
 	{ __NR_##n, #n, 3, { { i, ALL, vi }, { j, ALL, vj }, { k, ALL, vk } }, \
-	    text, why }
-#define ROW3(n, a, b, c, text, why) \
+	    why }
+#define ROW3(n, a, b, c, why) \
 	{ __NR_##n, #n, 3, { { 0, ALL, a }, { 1, ALL, b }, { 2, ALL, c } }, \
-	    text, why }
+	    why }
 
 /*
  * Every syscall the process makes after the sandbox is up, derived from
@@ -52,90 +54,75 @@ static const struct seccomp_rule rules[] = {
 	ROW(epoll_ctl,
 	    "loop_watch_set: add a session socket (once, edge-triggered), "
 	    "pause or resume the listeners"),
-	ROW1(accept4, 3, ALL, NB_CLOEXEC, "flags == SOCK_NONBLOCK|SOCK_CLOEXEC",
+	ROW1(accept4, 3, ALL, NB_CLOEXEC,
 	    "callback_listen, callback_accept: accept a client, or a probe "
 	    "on the health port"),
 	ROW3(socket, AF_INET, SOCK_STREAM | NB_CLOEXEC, IPPROTO_TCP,
-	    "AF_INET, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, IPPROTO_TCP",
 	    "connect_next: TCP to SES (never MPTCP, which Landlock misses)"),
 	ROW3(socket, AF_INET6, SOCK_STREAM | NB_CLOEXEC, IPPROTO_TCP,
-	    "AF_INET6, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, IPPROTO_TCP",
 	    "connect_next: TCP to SES over IPv6"),
 	ROW3(socket, AF_INET, SOCK_DGRAM | NB_CLOEXEC, IPPROTO_UDP,
-	    "AF_INET, SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC, IPPROTO_UDP",
 	    "send_query: one UDP socket per DNS query"),
 	ROW3(socket, AF_INET6, SOCK_DGRAM | NB_CLOEXEC, IPPROTO_UDP,
-	    "AF_INET6, SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC, IPPROTO_UDP",
 	    "send_query: DNS to an IPv6 nameserver"),
 	ROW(connect,
 	    "connect_next: SES port 587 (Landlock denies other TCP ports); "
 	    "send_query: the nameserver, so only its replies are received"),
 	ROW2(sendto, 3, ALL, MSG_NOSIGNAL | MSG_DONTWAIT, 4, ALL, 0,
-	    "flags == MSG_NOSIGNAL|MSG_DONTWAIT, dest_addr == NULL",
 	    "fill_copy, flush, reject, respond: relay bytes, 421/554 lines, "
 	    "health answers (musl send is "
 	    "sendto); no address, no MSG_FASTOPEN: a TCP Fast Open connect "
 	    "to another port, which Landlock misses, is impossible"),
 	ROW2(sendto, 3, ALL, MSG_NOSIGNAL | MSG_DONTWAIT | MSG_MORE, 4, ALL, 0,
-	    "flags == MSG_NOSIGNAL|MSG_DONTWAIT|MSG_MORE, dest_addr == NULL",
 	    "fill_copy: the last bytes before a FIN, left for the shutdown "
 	    "or close in the same turn to send with the FIN; no address, no "
 	    "MSG_FASTOPEN"),
 	ROW2(sendto, 3, ALL, MSG_NOSIGNAL, 4, ALL, 0,
-	    "flags == MSG_NOSIGNAL, dest_addr == NULL",
 	    "send_query: the DNS query on its connected socket"),
-	ROW1(recvfrom, 3, ALL, 0, "flags == 0",
+	ROW1(recvfrom, 3, ALL, 0,
 	    "fill_copy, callback_dns, callback_probe: relay bytes, DNS "
 	    "answers, health requests (musl recv)"),
-	ROW1(recvfrom, 3, ALL, MSG_PEEK, "flags == MSG_PEEK",
+	ROW1(recvfrom, 3, ALL, MSG_PEEK,
 	    "read_proxy_header: look at a PROXY header without taking the "
 	    "bytes after it (--proxy-protocol)"),
 	ROW3I(splice, 1, 0, 3, 0, 5, SPLICE_F_MOVE | SPLICE_F_NONBLOCK,
-	    "off_in == NULL, off_out == NULL, flags == SPLICE_F_MOVE|"
-	    "SPLICE_F_NONBLOCK",
 	    "fill_pipe, flush: bulk bytes socket to pipe to socket, never "
 	    "through user space"),
 	ROW2(fcntl, 1, ALL, F_SETPIPE_SZ, 2, ALL, PUMP_PIPE_SIZE,
-	    "cmd == F_SETPIPE_SZ, size == PUMP_PIPE_SIZE (1 MiB)",
 	    "pipe_borrow: a 1 MiB pipe moves bulk in 16 times fewer splices "
 	    "than the default 64 KiB"),
 	ROW1(pipe2, 1, ALL, O_NONBLOCK | O_CLOEXEC,
-	    "flags == O_NONBLOCK|O_CLOEXEC",
 	    "pipe_borrow: a splice pipe, at most PUMP_PIPES_MAX of them"),
 	ROW2(setsockopt, 1, ALL, IPPROTO_TCP, 2, ALL, TCP_NODELAY,
-	    "IPPROTO_TCP, TCP_NODELAY",
 	    "set_nodelay: pass small SMTP writes on at once (upstream "
 	    "sockets; clients inherit it from the listener)"),
 	ROW2(setsockopt, 1, ALL, SOL_SOCKET, 2, ALL, SO_LINGER,
-	    "SOL_SOCKET, SO_LINGER",
 	    "reset_fd: pass a reset on as a reset"),
 	ROW2(getsockopt, 1, ALL, SOL_SOCKET, 2, ALL, SO_ERROR,
-	    "SOL_SOCKET, SO_ERROR",
 	    "connect_done: why a non-blocking connect failed"),
-	ROW1(shutdown, 1, ALL, SHUT_WR, "how == SHUT_WR",
+	ROW1(shutdown, 1, ALL, SHUT_WR,
 	    "pass_eof: pass a half-close on"),
 	ROW(close,
 	    "loop_watch_close, reject, pipe_return: end of a session, a DNS "
 	    "query, or a pipe that still held bytes"),
-	ROW1(write, 0, ALL, 2, "fd == 2",
+	ROW1(write, 0, ALL, 2,
 	    "log_end, log_flush: log lines, gathered into writes of at "
 	    "most 4 KiB"),
-	ROW1(write, 0, ALL, 1, "fd == 1",
+	ROW1(write, 0, ALL, 1,
 	    "--check: the report on stdout"),
-	ROW1(getrandom, 2, ALL, GRND_NONBLOCK, "flags == GRND_NONBLOCK",
+	ROW1(getrandom, 2, ALL, GRND_NONBLOCK,
 	    "send_query: random DNS query IDs"),
 	ROW(clock_gettime,
 	    "loop_clock, log: the vDSO falls back to the syscall on some "
 	    "clock sources and under valgrind"),
-	ROW1(mmap, 2, PROT_EXEC, 0, "prot without PROT_EXEC",
+	ROW1(mmap, 2, PROT_EXEC, 0,
 	    "musl malloc: sessions, buffers held under backpressure"),
 	ROW1(mprotect, 2, ALL, PROT_READ | PROT_WRITE,
-	    "prot == PROT_READ|PROT_WRITE",
 	    "musl malloc (mallocng alloc_meta): once brk fails (RLIMIT_DATA), "
 	    "each page of its bookkeeping is mapped PROT_NONE, then made "
 	    "read-write; never executable"),
 	ROW(munmap, "musl free"),
-	ROW1(madvise, 2, ALL, MADV_FREE, "advice == MADV_FREE",
+	ROW1(madvise, 2, ALL, MADV_FREE,
 	    "musl 1.2.3 free: returns whole pages of a freed 16 KiB buffer"),
 	ROW(brk, "musl malloc: small allocations"),
 	ROW(rt_sigreturn, "return from the SIGTERM/SIGINT handler"),
@@ -151,15 +138,13 @@ static const struct seccomp_rule supervisor_rules[] = {
 	ROW(rt_sigtimedwait,
 	    "workers_supervise: wait for SIGTERM, SIGINT or SIGCHLD, all "
 	    "blocked (musl sigwaitinfo)"),
-	ROW1(wait4, 2, ALL, WNOHANG, "options == WNOHANG",
+	ROW1(wait4, 2, ALL, WNOHANG,
 	    "reap: collect each worker that ended, without blocking"),
-	ROW2(kill, 0, 0xffffffff80000000ULL, 0, 1, ALL, SIGTERM,
-	    "pid >= 0, sig == SIGTERM",
+	ROW2(kill, 0, INT_NONNEG, 0, 1, ALL, SIGTERM,
 	    "stop_workers: pass a stop on to each worker"),
-	ROW2(kill, 0, 0xffffffff80000000ULL, 0, 1, ALL, SIGINT,
-	    "pid >= 0, sig == SIGINT",
+	ROW2(kill, 0, INT_NONNEG, 0, 1, ALL, SIGINT,
 	    "stop_workers: pass SIGINT on to each worker"),
-	ROW1(write, 0, ALL, 2, "fd == 2", "log_end, log_flush: log lines"),
+	ROW1(write, 0, ALL, 2, "log_end, log_flush: log lines"),
 	ROW(clock_gettime,
 	    "log: timestamps, when the vDSO falls back to the syscall"),
 	ROW(exit_group, "exit once every worker has ended"),
@@ -186,6 +171,181 @@ seccomp_rules(enum seccomp_table t, size_t *n)
 
 	*n = tables[t].n;
 	return (tables[t].rules);
+}
+
+/*
+ * The argument text of --print-seccomp is made from the rules above and
+ * these names, so it cannot say something other than the filter does.  A
+ * constant is named by the token that gives its value.
+ */
+struct name {
+	uint64_t v;
+	const char *name;
+};
+
+#define NAME(c)		{ (uint64_t)(c), #c }
+#define NAMES_END	{ 0, NULL }
+
+static const struct name af[] = { NAME(AF_INET), NAME(AF_INET6), NAMES_END };
+static const struct name sock_type[] = { NAME(SOCK_STREAM), NAME(SOCK_DGRAM),
+	NAME(SOCK_NONBLOCK), NAME(SOCK_CLOEXEC), NAMES_END };
+static const struct name ipproto[] = { NAME(IPPROTO_TCP), NAME(IPPROTO_UDP),
+	NAMES_END };
+static const struct name msg[] = { NAME(MSG_NOSIGNAL), NAME(MSG_DONTWAIT),
+	NAME(MSG_MORE), NAME(MSG_PEEK), NAMES_END };
+static const struct name splice_f[] = { NAME(SPLICE_F_MOVE),
+	NAME(SPLICE_F_NONBLOCK), NAMES_END };
+static const struct name fcntl_cmd[] = { NAME(F_SETPIPE_SZ), NAMES_END };
+static const struct name pipe_size[] = { NAME(PUMP_PIPE_SIZE), NAMES_END };
+static const struct name o_flags[] = { NAME(O_NONBLOCK), NAME(O_CLOEXEC),
+	NAMES_END };
+static const struct name sol[] = { NAME(IPPROTO_TCP), NAME(SOL_SOCKET),
+	NAMES_END };
+static const struct name sockopt[] = { NAME(TCP_NODELAY), NAME(SO_LINGER),
+	NAME(SO_ERROR), NAMES_END };
+static const struct name shut[] = { NAME(SHUT_WR), NAMES_END };
+static const struct name grnd[] = { NAME(GRND_NONBLOCK), NAMES_END };
+static const struct name prot[] = { NAME(PROT_READ), NAME(PROT_WRITE),
+	NAME(PROT_EXEC), NAMES_END };
+static const struct name madv[] = { NAME(MADV_FREE), NAMES_END };
+static const struct name wait_opt[] = { NAME(WNOHANG), NAMES_END };
+static const struct name sig[] = { NAME(SIGTERM), NAME(SIGINT), NAMES_END };
+
+/* How an argument's value reads. */
+enum argkind {
+	NUMBER,		/* in decimal: fd == 2 */
+	ONE_OF,		/* one name of the list: AF_INET */
+	FLAGS,		/* names of the list ORed, or 0 */
+	POINTER		/* NULL */
+};
+
+/* The arguments the rules constrain: syscall, index, man page name. */
+static const struct argname {
+	int	nr;
+	unsigned idx;
+	const char *name;
+	enum argkind kind;
+	const struct name *names;
+} argnames[] = {
+	{ __NR_accept4, 3, "flags", FLAGS, sock_type },
+	{ __NR_socket, 0, "domain", ONE_OF, af },
+	{ __NR_socket, 1, "type", FLAGS, sock_type },
+	{ __NR_socket, 2, "protocol", ONE_OF, ipproto },
+	{ __NR_sendto, 3, "flags", FLAGS, msg },
+	{ __NR_sendto, 4, "dest_addr", POINTER, NULL },
+	{ __NR_recvfrom, 3, "flags", FLAGS, msg },
+	{ __NR_splice, 1, "off_in", POINTER, NULL },
+	{ __NR_splice, 3, "off_out", POINTER, NULL },
+	{ __NR_splice, 5, "flags", FLAGS, splice_f },
+	{ __NR_fcntl, 1, "cmd", ONE_OF, fcntl_cmd },
+	{ __NR_fcntl, 2, "arg", ONE_OF, pipe_size },
+	{ __NR_pipe2, 1, "flags", FLAGS, o_flags },
+	{ __NR_setsockopt, 1, "level", ONE_OF, sol },
+	{ __NR_setsockopt, 2, "optname", ONE_OF, sockopt },
+	{ __NR_getsockopt, 1, "level", ONE_OF, sol },
+	{ __NR_getsockopt, 2, "optname", ONE_OF, sockopt },
+	{ __NR_shutdown, 1, "how", ONE_OF, shut },
+	{ __NR_write, 0, "fd", NUMBER, NULL },
+	{ __NR_getrandom, 2, "flags", FLAGS, grnd },
+	{ __NR_mmap, 2, "prot", FLAGS, prot },
+	{ __NR_mprotect, 2, "prot", FLAGS, prot },
+	{ __NR_madvise, 2, "advice", ONE_OF, madv },
+	{ __NR_wait4, 2, "options", FLAGS, wait_opt },
+	{ __NR_kill, 0, "pid", NUMBER, NULL },
+	{ __NR_kill, 1, "sig", ONE_OF, sig },
+};
+
+/* Append to ${buf} of ${cap} at *${off}; -1 if it does not fit. */
+static int
+append(char *buf, size_t cap, size_t *off, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= cap - *off)
+		return (-1);
+	memcpy(buf + *off, s, n + 1);
+	*off += n;
+	return (0);
+}
+
+/* ${v} as the names of ${a}'s kind, appended to ${buf}; -1 if unnamed. */
+static int
+value_text(const struct argname *a, uint64_t v, char *buf, size_t cap,
+    size_t *off)
+{
+	const struct name *n;
+	char num[24];
+	const char *sep = "";
+
+	switch (a->kind) {
+	case NUMBER:
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)v);
+		return (append(buf, cap, off, num));
+	case POINTER:
+		return (v == 0 ? append(buf, cap, off, "NULL") : -1);
+	case ONE_OF:
+		for (n = a->names; n->name != NULL; n++)
+			if (n->v == v)
+				return (append(buf, cap, off, n->name));
+		return (-1);
+	case FLAGS:
+		if (v == 0)
+			return (append(buf, cap, off, "0"));
+		for (n = a->names; n->name != NULL; n++) {
+			if (n->v == 0 || (v & n->v) != n->v)
+				continue;
+			if (append(buf, cap, off, sep) != 0 ||
+			    append(buf, cap, off, n->name) != 0)
+				return (-1);
+			v &= ~n->v;
+			sep = "|";
+		}
+		return (v == 0 ? 0 : -1);
+	}
+	return (-1);
+}
+
+/* One condition, "flags == SOCK_NONBLOCK", appended to ${buf}. */
+static int
+cond_text(int nr, const struct seccomp_arg *c, char *buf, size_t cap,
+    size_t *off)
+{
+	const struct argname *a;
+	size_t i;
+
+	for (i = 0; i < sizeof(argnames) / sizeof(argnames[0]); i++)
+		if (argnames[i].nr == nr && argnames[i].idx == c->idx)
+			break;
+	if (i == sizeof(argnames) / sizeof(argnames[0]))
+		return (-1);
+	a = &argnames[i];
+	if (append(buf, cap, off, a->name) != 0)
+		return (-1);
+	if (c->mask == ALL)
+		return (append(buf, cap, off, " == ") != 0 ? -1 :
+		    value_text(a, c->val, buf, cap, off));
+	if (c->mask == INT_NONNEG && c->val == 0)
+		return (append(buf, cap, off, " >= 0"));
+	if (a->kind == FLAGS && c->mask != 0 && c->val == 0)
+		return (append(buf, cap, off, " without ") != 0 ? -1 :
+		    value_text(a, c->mask, buf, cap, off));
+	return (-1);
+}
+
+int
+seccomp_argtext(const struct seccomp_rule *r, char *buf, size_t cap)
+{
+	size_t off = 0;
+	unsigned k;
+
+	if (cap == 0)
+		return (-1);
+	buf[0] = '\0';
+	for (k = 0; k < r->nargs; k++)
+		if ((k > 0 && append(buf, cap, &off, ", ") != 0) ||
+		    cond_text(r->nr, &r->args[k], buf, cap, &off) != 0)
+			return (-1);
+	return (0);
 }
 
 /* Copy ${s} into ${out}, escaping '|' for a Markdown table cell. */
@@ -217,7 +377,7 @@ static void
 print_table(int fd, enum seccomp_table t)
 {
 	const struct seccomp_rule *r = tables[t].rules;
-	char line[512], arg[128];
+	char line[640], text[SECCOMP_ARGTEXT_MAX], arg[2 * SECCOMP_ARGTEXT_MAX];
 	size_t i;
 	int len;
 
@@ -226,9 +386,11 @@ print_table(int fd, enum seccomp_table t)
 	    tables[t].title);
 	put_line(fd, line, len, sizeof(line));
 	for (i = 0; i < tables[t].n; i++) {
+		if (seccomp_argtext(&r[i], text, sizeof(text)) != 0)
+			strcpy(text, "?");
 		len = snprintf(line, sizeof(line), "| %s | %s | %s |\n",
-		    r[i].name, r[i].nargs ? cell(r[i].argtext, arg,
-		    sizeof(arg)) : "-", r[i].reason);
+		    r[i].name, r[i].nargs ? cell(text, arg, sizeof(arg)) : "-",
+		    r[i].reason);
 		put_line(fd, line, len, sizeof(line));
 	}
 }

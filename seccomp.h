@@ -28,7 +28,6 @@ struct seccomp_rule {
 	const char *name;
 	unsigned nargs;
 	struct seccomp_arg args[SECCOMP_MAX_ARGS];
-	const char *argtext;		/* the condition, for people */
 	const char *reason;		/* the code path that needs it */
 };
 
@@ -40,6 +39,18 @@ enum seccomp_table {
 
 /** seccomp_rules(t, n): table ${t}; its length in ${n}. */
 const struct seccomp_rule *seccomp_rules(enum seccomp_table t, size_t *n);
+
+/* Room for any rule's argument text. */
+#define SECCOMP_ARGTEXT_MAX	160
+
+/**
+ * seccomp_argtext(r, buf, cap): write the argument conditions of ${r} as
+ * text to ${buf} of ${cap} bytes, made from the rule's numbers and names
+ * for them ("flags == SOCK_NONBLOCK|SOCK_CLOEXEC, dest_addr == NULL"; ""
+ * for a rule without conditions).  Returns 0, or -1 when an argument, a
+ * value or a mask has no name in seccomp.c or the text does not fit.
+ */
+int seccomp_argtext(const struct seccomp_rule *r, char *buf, size_t cap);
 
 /**
  * seccomp_print(fd): write both tables as Markdown tables to ${fd}

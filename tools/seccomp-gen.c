@@ -34,6 +34,7 @@ static scmp_filter_ctx
 build(enum seccomp_table t)
 {
 	struct scmp_arg_cmp cmp[SECCOMP_MAX_ARGS];
+	char text[SECCOMP_ARGTEXT_MAX];
 	const struct seccomp_rule *r;
 	scmp_filter_ctx ctx;
 	size_t i, n;
@@ -49,6 +50,13 @@ build(enum seccomp_table t)
 		goto err;
 	r = seccomp_rules(t, &n);
 	for (i = 0; i < n; i++) {
+		/* --print-seccomp must be able to say what the row allows. */
+		if (seccomp_argtext(&r[i], text, sizeof(text)) != 0) {
+			fprintf(stderr, "seccomp-gen: rule %s: an argument, value "
+			    "or mask without a name in seccomp.c's argnames and "
+			    "name lists\n", r[i].name);
+			goto err;
+		}
 		for (k = 0; k < r[i].nargs; k++) {
 			cmp[k].arg = r[i].args[k].idx;
 			cmp[k].op = SCMP_CMP_MASKED_EQ;

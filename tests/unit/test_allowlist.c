@@ -107,8 +107,6 @@ test_good(void)
 	ASSERT_SIZE_EQ(info.v4, 2);
 	ASSERT_SIZE_EQ(info.v6, 1);
 	ASSERT_SIZE_EQ(s.n, 3);
-	ASSERT_SIZE_EQ(cidrset_count(&s, AF_INET), 2);
-	ASSERT_SIZE_EQ(cidrset_count(&s, AF_INET6), 1);
 	for (i = 0; i < s.n; i++)
 		ASSERT_INT_EQ(s.v[i].tag, ALLOWLIST_TAG_AWS);
 	for (i = 0; i < sizeof(look) / sizeof(look[0]); i++)

@@ -673,8 +673,6 @@ test_cidrset(void)
 	ASSERT_PTR_NULL(cidrset_find(&e, &a));
 	a = A(V6, "::");
 	ASSERT_PTR_NULL(cidrset_find(&e, &a));
-	ASSERT_SIZE_EQ(cidrset_count(&e, AF_INET), 0);
-	ASSERT_SIZE_EQ(cidrset_count(&e, AF_INET6), 0);
 	cidrset_free(&e);
 	cidrset_free(NULL);
 	TEST_DONE();
@@ -685,8 +683,6 @@ test_cidrset(void)
 	ASSERT_SIZE_EQ(s.n, sizeof(in) / sizeof(in[0]));
 	cidrset_finish(&s);
 	ASSERT_SIZE_EQ(s.n, 8);
-	ASSERT_SIZE_EQ(cidrset_count(&s, AF_INET), 5);
-	ASSERT_SIZE_EQ(cidrset_count(&s, AF_INET6), 3);
 	ASSERT_TRUE(sorted_unique(&s));
 	/* Every input is still there. */
 	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {

@@ -10,109 +10,6 @@
 #include "harness.h"
 #include "log.h"
 
-/* ---- log_escape ---- */
-
-/* Does ${got} (${n} bytes) equal ${want}, hex digits of \uXXXX in any case? */
-static int
-esc_match(const char *got, size_t n, const char *want)
-{
-	size_t i, hex = 0;
-
-	if (strlen(want) != n)
-		return (0);
-	for (i = 0; i < n; i++) {
-		if (hex > 0) {
-			hex--;
-			if (tolower((unsigned char)got[i]) !=
-			    tolower((unsigned char)want[i]))
-				return (0);
-		} else if (got[i] != want[i]) {
-			return (0);
-		} else if (i + 1 < n && want[i] == '\\' && want[i + 1] == 'u') {
-			hex = 5;	/* 'u' and four digits */
-		} else if (want[i] == '\\' && i + 1 < n) {
-			if (got[i + 1] != want[i + 1])
-				return (0);
-			i++;
-		}
-	}
-	return (1);
-}
-
-static void
-test_escape(void)
-{
-	static const struct {
-		const char *in;
-		size_t	cap;
-		size_t	ret;		/* or strlen(alt) */
-		const char *want, *alt;	/* alt: another valid escape */
-	} t[] = {
-		{ "", 64, 0, "", NULL },
-		{ "abc", 64, 3, "abc", NULL },
-		{ "a b=c/d:e", 64, 9, "a b=c/d:e", NULL },
-		{ "a\"b", 64, 4, "a\\\"b", NULL },
-		{ "a\\b", 64, 4, "a\\\\b", NULL },
-		{ "\\\"", 64, 4, "\\\\\\\"", NULL },
-		{ "a\nb", 64, 4, "a\\nb", "a\\u000ab" },
-		{ "a\rb", 64, 4, "a\\rb", "a\\u000db" },
-		{ "a\tb", 64, 4, "a\\tb", "a\\u0009b" },
-		{ "\x01", 64, 6, "\\u0001", NULL },
-		{ "\x1b[31m", 64, 10, "\\u001b[31m", NULL },
-		{ "\x1f", 64, 6, "\\u001f", NULL },
-		{ "\x7f", 64, 6, "\\u007f", NULL },
-		{ "\x80", 64, 6, "\\u0080", NULL },
-		{ "\xff", 64, 6, "\\u00ff", NULL },
-		{ "\xc3\xa9", 64, 12, "\\u00c3\\u00a9", NULL },
-		{ " ~", 64, 2, " ~", NULL },
-		/* Cut: the return value is the capacity. */
-		{ "abc", 3, 3, "abc", NULL },
-		{ "abcd", 3, 3, NULL, NULL },
-		{ "a", 0, 0, NULL, NULL },
-		{ "", 0, 0, NULL, NULL },
-		{ "ab\"", 3, 3, NULL, NULL },
-		{ "\x01", 5, 5, NULL, NULL },
-		{ "\x01", 6, 6, "\\u0001", NULL },
-		{ "x\x01", 6, 6, NULL, NULL },
-	};
-	char buf[128];
-	size_t i, r;
-
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		TEST_START("log_escape test %zu cap %zu", i, t[i].cap);
-		memset(buf, '#', sizeof(buf));
-		r = log_escape(buf, t[i].cap, t[i].in);
-		if (t[i].alt != NULL && r == strlen(t[i].alt))
-			ASSERT_SIZE_EQ(r, strlen(t[i].alt));
-		else
-			ASSERT_SIZE_EQ(r, t[i].ret);
-		/* Nothing written at or after cap. */
-		ASSERT_INT_EQ(buf[t[i].cap], '#');
-		if (t[i].want != NULL && r <= t[i].cap &&
-		    !ASSERT_TRUE(esc_match(buf, r, t[i].want) ||
-		    (t[i].alt != NULL && esc_match(buf, r, t[i].alt))))
-			printf("  got \"%.*s\", want \"%s\"\n", (int)r, buf,
-			    t[i].want);
-		TEST_DONE();
-	}
-
-	TEST_START("log_escape 1000 quotes");
-	{
-		char in[1001], out[2100];
-		memset(in, '"', 1000);
-		in[1000] = '\0';
-		memset(out, '#', sizeof(out));
-		ASSERT_SIZE_EQ(log_escape(out, 2000, in), 2000);
-		ASSERT_MEM_EQ(out, "\\\"\\\"", 4);
-		ASSERT_MEM_EQ(out + 1996, "\\\"\\\"", 4);
-		ASSERT_INT_EQ(out[2000], '#');
-		memset(out, '#', sizeof(out));
-		ASSERT_SIZE_EQ(log_escape(out, 1999, in), 1999);
-		ASSERT_INT_EQ(out[1999], '#');
-	}
-	TEST_DONE();
-}
-
 /* ---- log_quote ---- */
 
 static void
@@ -133,6 +30,17 @@ test_quote(void)
 		{ "x\"y", 64, "\"x\\\"y\"" },
 		{ "\\", 64, "\"\\\\\"" },
 		{ "\x01", 64, "\"\\u0001\"" },
+		{ "a b=c/d:e", 64, "\"a b=c/d:e\"" },
+		{ "\\\"", 64, "\"\\\\\\\"\"" },
+		{ "a\rb", 64, "\"a\\u000db\"" },
+		{ "a\tb", 64, "\"a\\u0009b\"" },
+		{ "\x1b[31m", 64, "\"\\u001b[31m\"" },
+		{ "\x1f", 64, "\"\\u001f\"" },
+		{ "\x7f", 64, "\"\\u007f\"" },
+		{ "\x80", 64, "\"\\u0080\"" },
+		{ "\xff", 64, "\"\\u00ff\"" },
+		{ "\xc3\xa9", 64, "\"\\u00c3\\u00a9\"" },
+		{ " ~", 64, "\" ~\"" },
 		/* Cut: unquoted at cap - 1, quoted before an escape. */
 		{ "abcdef", 4, "abc" },
 		{ "a bcdef", 6, "\"a b\"" },
@@ -670,7 +578,6 @@ int
 main(void)
 {
 
-	test_escape();
 	test_quote();
 	test_line(1);
 	test_line(0);

@@ -359,6 +359,12 @@ test_read(void)
 	ASSERT_INT_EQ(resolvconf_read("/tmp", buf, sizeof(buf)), -1);
 	TEST_DONE();
 
+	TEST_START("resolvconf_read a device: only regular files are read");
+	errno = 0;
+	ASSERT_INT_EQ(resolvconf_read("/dev/zero", buf, sizeof(buf)), -1);
+	ASSERT_INT_EQ(errno, EINVAL);
+	TEST_DONE();
+
 	if ((fd = mkstemp(path)) < 0) {
 		perror("mkstemp");
 		exit(2);
