@@ -391,10 +391,9 @@ run_check(void)
 	    log_quote(date, sizeof(date), info.create_date),
 	    log_quote(region, sizeof(region), cfg.region), info.v4, info.v6,
 	    info.ignored_top_keys, info.ignored_entry_keys, cfg.allow_cidr.n);
-	if (loop_init() != 0)
+	if (loop_init() != 0 || upstream_init(cfg.upstream_host, cfg.region,
+	    &allow, &rc, hosts, nhosts, callback_check_done) != 0)
 		return (EXIT_RUNTIME);
-	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
-	    nhosts, callback_check_done);
 	/* The DNS answers are untrusted input here too: parse them boxed. */
 	if (sandbox_enter(UPSTREAM_PORT) != 0)
 		return (EXIT_RUNTIME);
@@ -507,13 +506,15 @@ main(int argc, char **argv)
 	rcfg.allow_client = &cfg.allow_client;
 	rcfg.proxy_protocol = cfg.proxy_protocol;
 	rcfg.nworkers = cfg.workers;
-	relay_init(&rcfg);
+	if (relay_init(&rcfg) != 0)
+		return (EXIT_RUNTIME);
 	/* The file's age is judged again while running, by one process. */
-	if (rcfg.worker == 0)
-		staleness_start();
-	healthport_start(cfg.proxy_protocol, relay_ready);
-	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
-	    nhosts, relay_upstream_changed);
+	if (rcfg.worker == 0 && staleness_start() != 0)
+		return (EXIT_RUNTIME);
+	if (healthport_start(cfg.proxy_protocol, relay_ready) != 0 ||
+	    upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
+	    nhosts, relay_upstream_changed) != 0)
+		return (EXIT_RUNTIME);
 
 	/* 7. seccomp: from here on, only the calls of the relay's table. */
 	if (sandbox_seal(SECCOMP_RELAY) != 0)

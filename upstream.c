@@ -53,7 +53,7 @@ static struct {
 static void callback_dns(struct loop_watch *, uint32_t);
 static void callback_timer(struct loop_timer *);
 
-void
+int
 upstream_init(const char *host, const char *region,
     const struct cidrset *allow, const struct resolvconf *rc,
     const struct cidr_addr *hosts, size_t nhosts, void (*notify)(void))
@@ -75,6 +75,7 @@ upstream_init(const char *host, const char *region,
 		up.q[i].w.cb = callback_dns;
 	}
 	up.timer.cb = callback_timer;
+	return (loop_timer_add(&up.timer));
 }
 
 void
@@ -368,7 +369,7 @@ finish(void)
 static void
 callback_dns(struct loop_watch *w, uint32_t revents)
 {
-	struct query *q = w == &up.q[0].w ? &up.q[0] : &up.q[1];
+	struct query *q = CONTAINER_OF(w, struct query, w);
 	uint8_t pkt[DNS_MAX_PACKET];
 	ssize_t n;
 	int i;
@@ -435,7 +436,6 @@ void
 upstream_start(void)
 {
 
-	loop_timer_add(&up.timer);
 	if (up.nhosts > 0) {
 		/* /etc/hosts names the SES host: static, never re-resolved. */
 		adopt(up.hosts, up.nhosts, "hosts", 0);
