@@ -1,3 +1,7 @@
+/*
+ * Flags and environment variables (config.h): the one option table,
+ * parsing with flags over environment over defaults, and the --help text.
+ */
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -34,6 +38,10 @@ struct opt {
 	const char *help;	/* what it does, for --help */
 };
 
+/* Without --listen: both wildcards (IPv6 only where the host has it). */
+#define LISTEN_DEFAULT_V4	"0.0.0.0:1587"
+#define LISTEN_DEFAULT_V6	"[::]:1587"
+
 static const struct opt opts[O_COUNT] = {
 	[O_REGION] = { .flag = "--region", .meta = "R", .env = "SES_REGION",
 	    .arg = 1, .def = "us-east-1",
@@ -41,7 +49,7 @@ static const struct opt opts[O_COUNT] = {
 	[O_FIPS] = { .flag = "--fips", .env = "SES_FIPS", .unset = "off",
 	    .help = "use email-smtp-fips.R.amazonaws.com" },
 	[O_LISTEN] = { .flag = "--listen", .meta = "ADDR:PORT", .env = "LISTEN",
-	    .arg = 1, .unset = "0.0.0.0:1587 and [::]:1587",
+	    .arg = 1, .unset = LISTEN_DEFAULT_V4 " and " LISTEN_DEFAULT_V6,
 	    .help = "where clients connect" },
 	[O_IP_RANGES] = { .flag = "--ip-ranges", .meta = "PATH",
 	    .env = "SES_IP_RANGES", .arg = 1,
@@ -437,6 +445,11 @@ apply_strings(struct config *cfg, const struct seen *sn, char *err,
 
 	if ((v = sn->val[O_LISTEN]) == NULL) {
 		cfg->listen_default = 1;
+		(void)parse_listen(LISTEN_DEFAULT_V4, &cfg->listen[0],
+		    &cfg->listen_len[0]);
+		(void)parse_listen(LISTEN_DEFAULT_V6, &cfg->listen[1],
+		    &cfg->listen_len[1]);
+		cfg->nlisten = 2;
 		return (0);
 	}
 	if (parse_listen(v, &cfg->listen[0], &cfg->listen_len[0]))
@@ -510,11 +523,9 @@ static int
 apply_health_listen(struct config *cfg, const struct seen *sn, char *err,
     size_t errlen)
 {
-	struct sockaddr_storage smtp[CONFIG_MAX_LISTEN];
-	socklen_t len;
 	const char *v = sn->val[O_HEALTH_LISTEN];
 	char a[CIDR_ADDRSTRLEN + 8];
-	size_t i, n = cfg->nlisten;
+	size_t i;
 
 	if (v == NULL)
 		return (0);
@@ -522,17 +533,11 @@ apply_health_listen(struct config *cfg, const struct seen *sn, char *err,
 		return (fail(err, errlen, "%s: \"%.64s\" is not ADDR:PORT "
 		    "(e.g. 0.0.0.0:8080 or [::1]:8080, port 1-65535)",
 		    sn->src[O_HEALTH_LISTEN], v));
-	memcpy(smtp, cfg->listen, sizeof(smtp));
-	if (cfg->listen_default) {
-		/* The default SMTP listeners of create_listeners. */
-		(void)parse_listen("0.0.0.0:1587", &smtp[0], &len);
-		(void)parse_listen("[::]:1587", &smtp[1], &len);
-		n = 2;
-	}
-	for (i = 0; i < n; i++) {
-		if (!listen_overlap(&cfg->health_listen, &smtp[i]))
+	for (i = 0; i < cfg->nlisten; i++) {
+		if (!listen_overlap(&cfg->health_listen, &cfg->listen[i]))
 			continue;
-		cidr_sockaddr_format((const struct sockaddr *)&smtp[i], a);
+		cidr_sockaddr_format((const struct sockaddr *)&cfg->listen[i],
+		    a);
 		return (fail(err, errlen, "%s: \"%.64s\" is the SMTP "
 		    "listener's address and port (%s); give it a port of its "
 		    "own", sn->src[O_HEALTH_LISTEN], v, a));
@@ -541,8 +546,8 @@ apply_health_listen(struct config *cfg, const struct seen *sn, char *err,
 }
 
 /*
- * --healthcheck [ADDR:PORT]: the given address, else the listening address
- * with a wildcard turned into loopback, else 127.0.0.1:1587.
+ * --healthcheck [ADDR:PORT]: the given address, else the (first) listening
+ * address with a wildcard turned into loopback.
  */
 static int
 apply_health(struct config *cfg, const struct seen *sn, char *err,
@@ -556,11 +561,6 @@ apply_health(struct config *cfg, const struct seen *sn, char *err,
 		if (parse_listen(v, &cfg->health, &cfg->health_len))
 			return (fail(err, errlen, "--healthcheck: \"%.64s\" is "
 			    "not ADDR:PORT", v));
-		return (0);
-	}
-	if (cfg->listen_default) {
-		(void)parse_listen("127.0.0.1:1587", &cfg->health,
-		    &cfg->health_len);
 		return (0);
 	}
 	cfg->health = cfg->listen[0];

@@ -28,7 +28,7 @@
 /*
  * Accepts per listener per loop turn: small batches interleave new
  * sessions with the relaying of open ones, rather than starting a burst
- * of upstream handshakes at once (bench/README.md).
+ * of upstream handshakes at once (bench/README.md, "Connections").
  */
 #define ACCEPT_BATCH		8
 #define RATELIMIT_MS		1000	/* repetitive warnings: one line a second */

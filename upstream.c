@@ -1,3 +1,8 @@
+/*
+ * The SES endpoint (upstream.h): the resolver inside the event loop,
+ * the check of every address against the allowlist, and the set of
+ * validated addresses with its backoff and keep.
+ */
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
