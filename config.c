@@ -38,10 +38,6 @@ struct opt {
 	const char *help;	/* what it does, for --help */
 };
 
-/* Without --listen: both wildcards (IPv6 only where the host has it). */
-#define LISTEN_DEFAULT_V4	"0.0.0.0:1587"
-#define LISTEN_DEFAULT_V6	"[::]:1587"
-
 static const struct opt opts[O_COUNT] = {
 	[O_REGION] = { .flag = "--region", .meta = "R", .env = "SES_REGION",
 	    .arg = 1, .def = "us-east-1",
@@ -49,7 +45,7 @@ static const struct opt opts[O_COUNT] = {
 	[O_FIPS] = { .flag = "--fips", .env = "SES_FIPS", .unset = "off",
 	    .help = "use email-smtp-fips.R.amazonaws.com" },
 	[O_LISTEN] = { .flag = "--listen", .meta = "ADDR:PORT", .env = "LISTEN",
-	    .arg = 1, .unset = LISTEN_DEFAULT_V4 " and " LISTEN_DEFAULT_V6,
+	    .arg = 1, .unset = "0.0.0.0:1587 and [::]:1587",
 	    .help = "where clients connect" },
 	[O_IP_RANGES] = { .flag = "--ip-ranges", .meta = "PATH",
 	    .env = "SES_IP_RANGES", .arg = 1,
@@ -410,6 +406,37 @@ apply_bools(struct config *cfg, const struct seen *sn, char *err,
 	return (0);
 }
 
+/*
+ * No --listen: the addresses of the option table's default text, "A and
+ * B" (the IPv6 one is optional: create_listeners).  Returns 0 or -1.
+ */
+static int
+listen_defaults(struct config *cfg)
+{
+	const char *s = opts[O_LISTEN].unset, *and;
+	char one[CIDR_ADDRSTRLEN + 8];
+	size_t n;
+
+	for (cfg->nlisten = 0; cfg->nlisten < CONFIG_MAX_LISTEN;
+	    cfg->nlisten++) {
+		and = strstr(s, " and ");
+		n = and != NULL ? (size_t)(and - s) : strlen(s);
+		if (n >= sizeof(one))
+			return (-1);
+		memcpy(one, s, n);
+		one[n] = '\0';
+		if (parse_listen(one, &cfg->listen[cfg->nlisten],
+		    &cfg->listen_len[cfg->nlisten]))
+			return (-1);
+		if (and == NULL) {
+			cfg->nlisten++;
+			return (0);
+		}
+		s = and + 5;
+	}
+	return (-1);
+}
+
 static int
 apply_strings(struct config *cfg, const struct seen *sn, char *err,
     size_t errlen)
@@ -445,11 +472,9 @@ apply_strings(struct config *cfg, const struct seen *sn, char *err,
 
 	if ((v = sn->val[O_LISTEN]) == NULL) {
 		cfg->listen_default = 1;
-		(void)parse_listen(LISTEN_DEFAULT_V4, &cfg->listen[0],
-		    &cfg->listen_len[0]);
-		(void)parse_listen(LISTEN_DEFAULT_V6, &cfg->listen[1],
-		    &cfg->listen_len[1]);
-		cfg->nlisten = 2;
+		if (listen_defaults(cfg) != 0)
+			return (fail(err, errlen, "internal: the default of "
+			    "--listen"));
 		return (0);
 	}
 	if (parse_listen(v, &cfg->listen[0], &cfg->listen_len[0]))

@@ -243,6 +243,13 @@ probe_slot(const struct cidr_addr *src)
 	return (victim);
 }
 
+static void
+callback_listen_error(void)
+{
+
+	log_errno("health_error", "epoll_ctl");
+}
+
 /* A probe connection ${fd} from ${ss} (listener.c). */
 static void
 callback_accept(int fd, const struct sockaddr_storage *ss)
@@ -302,7 +309,7 @@ healthport_start(int pp, int (*ready)(void))
 	}
 	timer.cb = callback_timer;
 	if (loop_timer_add(&timer) != 0 || listener_init(&lis,
-	    HEALTHPORT_CONNS, callback_accept, "health_error") != 0)
+	    HEALTHPORT_CONNS, callback_accept, callback_listen_error) != 0)
 		return (-1);
 	listener_watch(&lis);
 	return (0);

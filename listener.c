@@ -63,12 +63,12 @@ err:
 int
 listener_init(struct listener *l, unsigned batch,
     void (*on_accept)(int, const struct sockaddr_storage *),
-    const char *error_event)
+    void (*on_error)(void))
 {
 
 	l->batch = batch;
 	l->on_accept = on_accept;
-	l->error_event = error_event;
+	l->on_error = on_error;
 	l->resume.cb = callback_resume;
 	return (loop_timer_add(&l->resume));
 }
@@ -102,7 +102,7 @@ listener_set(struct listener *l, uint32_t events)
 	for (i = 0; i < l->n; i++)
 		if (l->fd[i].w.fd >= 0 &&
 		    loop_watch_set(&l->fd[i].w, events) != 0)
-			log_errno(l->error_event, "epoll_ctl listener");
+			l->on_error();
 }
 
 void

@@ -32,8 +32,8 @@ struct listener {
 	struct listener_fd fd[CONFIG_MAX_LISTEN];
 	size_t	n;
 	unsigned batch;			/* accepts per wakeup and socket */
-	const char *error_event;	/* logged when epoll_ctl fails */
 	void	(*on_accept)(int fd, const struct sockaddr_storage *ss);
+	void	(*on_error)(void);	/* epoll_ctl failed (errno) */
 	struct loop_timer resume;	/* the end of a back-off */
 };
 
@@ -47,15 +47,15 @@ int listener_socket(const struct sockaddr *sa, socklen_t len,
     const char **what);
 
 /**
- * listener_init(l, batch, on_accept, error_event): an empty set that hands
- * each accepted socket (non-blocking, close-on-exec) to ${on_accept}, at
- * most ${batch} per wakeup and socket; ${error_event} names the log event
- * of an epoll_ctl failure.  Call after loop_init().  Returns 0, or -1 after
- * logging startup_failed.
+ * listener_init(l, batch, on_accept, on_error): make ${l}, with the sockets
+ * listener_add gave it, hand each accepted socket (non-blocking,
+ * close-on-exec) to ${on_accept}, at most ${batch} per wakeup and socket;
+ * ${on_error}() logs an epoll_ctl failure on a listener (errno set).  Call
+ * after loop_init().  Returns 0, or -1 after logging startup_failed.
  */
 int listener_init(struct listener *l, unsigned batch,
     void (*on_accept)(int, const struct sockaddr_storage *),
-    const char *error_event);
+    void (*on_error)(void));
 
 /**
  * listener_add(l, fd): make the listening socket ${fd} part of ${l}.

@@ -227,6 +227,13 @@ relay_listen(const struct sockaddr *sa, socklen_t len, const char **what)
 	return (0);
 }
 
+static void
+callback_listen_error(void)
+{
+
+	log_errno("conn_error", "epoll_ctl listener");
+}
+
 /* Answer with one SMTP line and close, without touching SES. */
 static void
 reject(int fd, const char *msg, size_t len)
@@ -905,7 +912,7 @@ relay_init(const struct relay_config *c)
 		    "for --max-conns");
 		return (-1);
 	}
-	if (listener_init(&lis, ACCEPT_BATCH, admit, "conn_error") != 0)
+	if (listener_init(&lis, ACCEPT_BATCH, admit, callback_listen_error) != 0)
 		return (-1);
 	conn_timer.cb = callback_conn_timer;
 	stats_timer.cb = callback_stats_timer;
