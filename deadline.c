@@ -13,7 +13,8 @@ deadline_heap_init(struct deadline_heap *h, size_t cap)
 
 	h->n = 0;
 	h->cap = cap;
-	if ((h->v = calloc(cap > 0 ? cap : 1, sizeof(*h->v))) == NULL)
+	if ((h->v = calloc(cap > 0 ? cap : 1, sizeof(struct deadline *))) ==
+	    NULL)
 		return (-1);
 	return (0);
 }
