@@ -21,6 +21,7 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) \
 LDHARD	= -Wl,-z,relro,-z,now,-z,noexecstack
 
 SRCS	= log.c fds.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c loop.c \
+	  deadline.c listener.c \
 	  upstream.c pump.c relay.c privdrop.c landlock.c seccomp.c health.c \
 	  healthport.c proxyproto.c workers.c staleness.c readfile.c
 OBJS	= $(SRCS:%.c=build/%.o) build/seccomp_bpf.o

@@ -1,3 +1,7 @@
+/*
+ * Addresses and prefixes (cidr.h): parsing, formatting, sockaddr
+ * conversion, and the sorted prefix sets searched for every address.
+ */
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>

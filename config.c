@@ -1,3 +1,7 @@
+/*
+ * Flags and environment variables (config.h): the one option table,
+ * parsing with flags over environment over defaults, and the --help text.
+ */
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -402,6 +406,37 @@ apply_bools(struct config *cfg, const struct seen *sn, char *err,
 	return (0);
 }
 
+/*
+ * No --listen: the addresses of the option table's default text, "A and
+ * B" (the IPv6 one is optional: create_listeners).  Returns 0 or -1.
+ */
+static int
+listen_defaults(struct config *cfg)
+{
+	const char *s = opts[O_LISTEN].unset, *and;
+	char one[CIDR_ADDRSTRLEN + 8];
+	size_t n;
+
+	for (cfg->nlisten = 0; cfg->nlisten < CONFIG_MAX_LISTEN;
+	    cfg->nlisten++) {
+		and = strstr(s, " and ");
+		n = and != NULL ? (size_t)(and - s) : strlen(s);
+		if (n >= sizeof(one))
+			return (-1);
+		memcpy(one, s, n);
+		one[n] = '\0';
+		if (parse_listen(one, &cfg->listen[cfg->nlisten],
+		    &cfg->listen_len[cfg->nlisten]))
+			return (-1);
+		if (and == NULL) {
+			cfg->nlisten++;
+			return (0);
+		}
+		s = and + 5;
+	}
+	return (-1);
+}
+
 static int
 apply_strings(struct config *cfg, const struct seen *sn, char *err,
     size_t errlen)
@@ -437,6 +472,9 @@ apply_strings(struct config *cfg, const struct seen *sn, char *err,
 
 	if ((v = sn->val[O_LISTEN]) == NULL) {
 		cfg->listen_default = 1;
+		if (listen_defaults(cfg) != 0)
+			return (fail(err, errlen, "internal: the default of "
+			    "--listen"));
 		return (0);
 	}
 	if (parse_listen(v, &cfg->listen[0], &cfg->listen_len[0]))
@@ -510,11 +548,9 @@ static int
 apply_health_listen(struct config *cfg, const struct seen *sn, char *err,
     size_t errlen)
 {
-	struct sockaddr_storage smtp[CONFIG_MAX_LISTEN];
-	socklen_t len;
 	const char *v = sn->val[O_HEALTH_LISTEN];
 	char a[CIDR_ADDRSTRLEN + 8];
-	size_t i, n = cfg->nlisten;
+	size_t i;
 
 	if (v == NULL)
 		return (0);
@@ -522,17 +558,11 @@ apply_health_listen(struct config *cfg, const struct seen *sn, char *err,
 		return (fail(err, errlen, "%s: \"%.64s\" is not ADDR:PORT "
 		    "(e.g. 0.0.0.0:8080 or [::1]:8080, port 1-65535)",
 		    sn->src[O_HEALTH_LISTEN], v));
-	memcpy(smtp, cfg->listen, sizeof(smtp));
-	if (cfg->listen_default) {
-		/* The default SMTP listeners of create_listeners. */
-		(void)parse_listen("0.0.0.0:1587", &smtp[0], &len);
-		(void)parse_listen("[::]:1587", &smtp[1], &len);
-		n = 2;
-	}
-	for (i = 0; i < n; i++) {
-		if (!listen_overlap(&cfg->health_listen, &smtp[i]))
+	for (i = 0; i < cfg->nlisten; i++) {
+		if (!listen_overlap(&cfg->health_listen, &cfg->listen[i]))
 			continue;
-		cidr_sockaddr_format((const struct sockaddr *)&smtp[i], a);
+		cidr_sockaddr_format((const struct sockaddr *)&cfg->listen[i],
+		    a);
 		return (fail(err, errlen, "%s: \"%.64s\" is the SMTP "
 		    "listener's address and port (%s); give it a port of its "
 		    "own", sn->src[O_HEALTH_LISTEN], v, a));
@@ -541,8 +571,8 @@ apply_health_listen(struct config *cfg, const struct seen *sn, char *err,
 }
 
 /*
- * --healthcheck [ADDR:PORT]: the given address, else the listening address
- * with a wildcard turned into loopback, else 127.0.0.1:1587.
+ * --healthcheck [ADDR:PORT]: the given address, else the (first) listening
+ * address with a wildcard turned into loopback.
  */
 static int
 apply_health(struct config *cfg, const struct seen *sn, char *err,
@@ -556,11 +586,6 @@ apply_health(struct config *cfg, const struct seen *sn, char *err,
 		if (parse_listen(v, &cfg->health, &cfg->health_len))
 			return (fail(err, errlen, "--healthcheck: \"%.64s\" is "
 			    "not ADDR:PORT", v));
-		return (0);
-	}
-	if (cfg->listen_default) {
-		(void)parse_listen("127.0.0.1:1587", &cfg->health,
-		    &cfg->health_len);
 		return (0);
 	}
 	cfg->health = cfg->listen[0];

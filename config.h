@@ -33,7 +33,8 @@ struct config {
 	struct sockaddr_storage listen[CONFIG_MAX_LISTEN];
 	socklen_t listen_len[CONFIG_MAX_LISTEN];
 	size_t	nlisten;
-	int	listen_default;		/* 0.0.0.0 + [::], v6 optional */
+	int	listen_default;		/* no --listen: 0.0.0.0 + [::], v6
+					   optional */
 	const char *ip_ranges;
 	struct cidrset allow_cidr;	/* tag ALLOWLIST_TAG_OPERATOR */
 	struct cidrset allow_client;	/* empty: any client */

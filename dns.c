@@ -1,3 +1,7 @@
+/*
+ * DNS messages (dns.h): one A or AAAA query built, its response parsed
+ * and checked against the query; no I/O.
+ */
 #include <sys/socket.h>
 
 #include <string.h>

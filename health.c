@@ -1,3 +1,7 @@
+/*
+ * --healthcheck (health.h): one TCP connect to the relay and its 220
+ * greeting, from a boxed process of its own.
+ */
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <netinet/in.h>

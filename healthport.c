@@ -1,3 +1,8 @@
+/*
+ * The health port (healthport.h): its probe connections, their requests
+ * and answers, and their deadlines.  Its listening socket is a listener.c
+ * set of one.
+ */
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -8,14 +13,10 @@
 
 #include "cidr.h"
 #include "healthport.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "proxyproto.h"
-#include "relay.h"
-
-/* Level-triggered; with --workers, one waiting worker is woken. */
-#define LISTEN_EVENTS	(EPOLLIN | EPOLLEXCLUSIVE)
-#define PAUSE_MS	100	/* accept back-off when out of descriptors */
 
 /* One probe connection: its request so far. */
 struct probe {
@@ -27,11 +28,10 @@ struct probe {
 	char	buf[HEALTHPORT_REQ_MAX];
 };
 
-static struct loop_watch lw = { -1, 0, NULL };
-static struct loop_timer timer;
+static struct listener lis;	/* none until healthport_listen */
+static struct loop_timer timer;	/* the earliest probe deadline */
 static struct probe probes[HEALTHPORT_CONNS];
 static int proxy_protocol;
-static uint64_t resume_at;	/* accept paused until then; 0: not paused */
 static int (*is_ready)(void);
 
 int
@@ -40,14 +40,16 @@ healthport_listen(const struct sockaddr *sa, socklen_t len)
 	char name[CIDR_ADDRSTRLEN + 8], msg[160];
 	const char *what;
 	struct log_line l;
+	int fd;
 
 	cidr_sockaddr_format(sa, name);
-	if ((lw.fd = relay_listen_socket(sa, len, &what)) < 0) {
+	if ((fd = listener_socket(sa, len, &what)) < 0) {
 		snprintf(msg, sizeof(msg), "--health-listen %s: %s: %s", name,
 		    what, strerror(errno));
 		log_msg(LOG_ERROR, "startup_failed", msg);
 		return (-1);
 	}
+	(void)listener_add(&lis, fd);	/* the first of CONFIG_MAX_LISTEN */
 	log_begin(&l, LOG_INFO, "health_listening");
 	log_str(&l, "addr", name);
 	log_end(&l);
@@ -61,11 +63,11 @@ probe_close(struct probe *p)
 	loop_watch_close(&p->w);
 }
 
-/* Arm the timer for the earliest probe deadline or the accept resume. */
+/* Arm the timer for the earliest probe deadline. */
 static void
 timer_arm(void)
 {
-	uint64_t at = resume_at;
+	uint64_t at = 0;
 	int i;
 
 	for (i = 0; i < HEALTHPORT_CONNS; i++)
@@ -151,7 +153,7 @@ skip_header(struct probe *p)
 static void
 callback_probe(struct loop_watch *w, uint32_t revents)
 {
-	struct probe *p = (struct probe *)(void *)w;
+	struct probe *p = CONTAINER_OF(w, struct probe, w);
 	ssize_t n;
 
 	(void)revents;
@@ -242,41 +244,31 @@ probe_slot(const struct cidr_addr *src)
 }
 
 static void
-callback_accept(struct loop_watch *w, uint32_t revents)
+callback_listen_error(void)
 {
-	struct sockaddr_storage ss;
+
+	log_errno("health_error", "epoll_ctl");
+}
+
+/* A probe connection ${fd} from ${ss} (listener.c). */
+static void
+callback_accept(int fd, const struct sockaddr_storage *ss)
+{
 	struct cidr_addr src;
 	struct probe *p;
-	socklen_t sl;
 	uint16_t port;
-	int fd, i;
 
-	(void)revents;
-	for (i = 0; i < HEALTHPORT_CONNS; i++) {
-		sl = sizeof(ss);
-		fd = accept4(w->fd, (struct sockaddr *)&ss, &sl,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0 && (errno == EMFILE || errno == ENFILE ||
-		    errno == ENOBUFS || errno == ENOMEM)) {
-			/* Level-triggered: pause rather than spin. */
-			(void)loop_watch_set(&lw, 0);
-			resume_at = loop_now() + PAUSE_MS;
-			break;
-		}
-		if (fd < 0)
-			break;
-		memset(&src, 0, sizeof(src));
-		(void)cidr_addr_from_sockaddr((struct sockaddr *)&ss, &src,
-		    &port);
-		p = probe_slot(&src);
-		p->w.fd = fd;
-		p->src = src;
-		p->len = 0;
-		p->header_done = 0;
-		p->deadline = loop_now() + HEALTHPORT_MS;
-		if (loop_watch_set(&p->w, EPOLLIN) != 0)
-			probe_close(p);
-	}
+	memset(&src, 0, sizeof(src));
+	(void)cidr_addr_from_sockaddr((const struct sockaddr *)ss, &src,
+	    &port);
+	p = probe_slot(&src);
+	p->w.fd = fd;
+	p->src = src;
+	p->len = 0;
+	p->header_done = 0;
+	p->deadline = loop_now() + HEALTHPORT_MS;
+	if (loop_watch_set(&p->w, EPOLLIN) != 0)
+		probe_close(p);
 	timer_arm();
 }
 
@@ -286,11 +278,6 @@ callback_timer(struct loop_timer *t)
 	int i;
 
 	(void)t;
-	if (resume_at != 0 && resume_at <= loop_now()) {
-		resume_at = 0;
-		if (loop_watch_set(&lw, LISTEN_EVENTS) != 0)
-			log_errno("health_error", "epoll_ctl");
-	}
 	for (i = 0; i < HEALTHPORT_CONNS; i++)
 		if (probes[i].w.fd >= 0 && probes[i].deadline <= loop_now())
 			probe_close(&probes[i]);
@@ -304,25 +291,26 @@ healthport_stop(void)
 
 	for (i = 0; i < HEALTHPORT_CONNS; i++)
 		probe_close(&probes[i]);
-	loop_watch_close(&lw);
+	listener_close(&lis);
 }
 
-void
+int
 healthport_start(int pp, int (*ready)(void))
 {
 	int i;
 
-	if (lw.fd < 0)
-		return;
+	if (lis.n == 0)
+		return (0);
 	proxy_protocol = pp;
 	is_ready = ready;
 	for (i = 0; i < HEALTHPORT_CONNS; i++) {
 		probes[i].w.fd = -1;
 		probes[i].w.cb = callback_probe;
 	}
-	lw.cb = callback_accept;
 	timer.cb = callback_timer;
-	loop_timer_add(&timer);
-	if (loop_watch_set(&lw, LISTEN_EVENTS) != 0)
-		log_errno("health_error", "epoll_ctl");
+	if (loop_timer_add(&timer) != 0 || listener_init(&lis,
+	    HEALTHPORT_CONNS, callback_accept, callback_listen_error) != 0)
+		return (-1);
+	listener_watch(&lis);
+	return (0);
 }

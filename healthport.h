@@ -34,9 +34,10 @@ int healthport_listen(const struct sockaddr *sa, socklen_t len);
 
 /**
  * healthport_start(proxy_protocol, ready): serve probes from the loop
- * (after loop_init); ${ready}() answers /readyz.
+ * (after loop_init), if healthport_listen made a socket; ${ready}() answers
+ * /readyz.  Returns 0, or -1 after logging startup_failed.
  */
-void healthport_start(int proxy_protocol, int (*ready)(void));
+int healthport_start(int proxy_protocol, int (*ready)(void));
 
 /** healthport_stop(): close the listener and any probe (at exit). */
 void healthport_stop(void);

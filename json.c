@@ -1,3 +1,7 @@
+/*
+ * The JSON tokenizer (json.h): one pass, an explicit stack instead of
+ * recursion.
+ */
 #include <string.h>
 
 #include "json.h"

@@ -5,10 +5,10 @@
 
 /*
  * A strict RFC 8259 JSON tokenizer: iterative (no recursion), nesting
- * capped, linear time.  It replaces jsmn, which was measured here to accept
+ * capped, linear time.  Written rather than taken from jsmn, which accepts
  * malformed documents even in strict mode (missing or trailing commas,
- * "a"::1, raw control bytes in strings) and to take quadratic time on deep
- * nesting (40,000 levels: 1.3 s).
+ * "a"::1, raw control bytes in strings) and takes quadratic time on deep
+ * nesting.
  *
  * Tokens follow jsmn's model: an object's size is its number of keys, a
  * key (a string) has size 1 (its value), an array's size is its number of

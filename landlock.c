@@ -1,3 +1,7 @@
+/*
+ * Landlock (landlock.h): the ruleset for this kernel's ABI, applied
+ * once before the seccomp filter.
+ */
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 

@@ -1,3 +1,7 @@
+/*
+ * Structured logging (log.h): building a line, escaping its values,
+ * and gathering lines while the loop is busy.
+ */
 #include <errno.h>
 #include <string.h>
 #include <time.h>

@@ -1,3 +1,7 @@
+/*
+ * The event loop: the epoll set, the timers, signal delivery inside
+ * epoll_pwait, and when gathered log lines are written.
+ */
 #include <sys/epoll.h>
 
 #include <errno.h>
@@ -9,7 +13,7 @@
 #include "log.h"
 #include "loop.h"
 
-#define LOOP_MAX_TIMERS	12	/* 7 used: relay 5, upstream 1, health port 1 */
+#define LOOP_MAX_TIMERS	12	/* a few per module; loop_timer_add says when full */
 #define LOOP_BATCH	64
 /* Log lines wait at most this long while events keep coming. */
 #define LOOP_LOG_HOLD_MS	100
@@ -119,15 +123,17 @@ loop_watch_close(struct loop_watch *w)
 	w->events = 0;
 }
 
-void
+int
 loop_timer_add(struct loop_timer *t)
 {
 
-	if (ntimers < LOOP_MAX_TIMERS)
-		timers[ntimers++] = t;
-	else
+	if (ntimers == LOOP_MAX_TIMERS) {
 		log_msg(LOG_ERROR, "startup_failed", "loop_timer_add: more "
 		    "than LOOP_MAX_TIMERS timers");
+		return (-1);
+	}
+	timers[ntimers++] = t;
+	return (0);
 }
 
 void

@@ -1,6 +1,7 @@
 #ifndef LOOP_H_
 #define LOOP_H_
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -9,6 +10,14 @@
  * SIGTERM/SIGINT delivered only inside epoll_pwait so that a
  * signal can never be missed between a check and the wait.
  */
+
+/*
+ * CONTAINER_OF(ptr, type, member): the ${type} that holds ${ptr} as its
+ * ${member}; how a callback finds its object from the loop_watch or
+ * loop_timer embedded in it.
+ */
+#define CONTAINER_OF(ptr, type, member)					\
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 struct loop_watch {
 	int	fd;
@@ -43,8 +52,11 @@ int loop_watch_set(struct loop_watch *w, uint32_t events);
 /** loop_watch_close(w): remove ${w} from the loop and close its fd. */
 void loop_watch_close(struct loop_watch *w);
 
-/** loop_timer_add(t): register ${t} (at most LOOP_MAX_TIMERS). */
-void loop_timer_add(struct loop_timer *t);
+/**
+ * loop_timer_add(t): register ${t} (at most LOOP_MAX_TIMERS).  Returns 0,
+ * or -1 after logging startup_failed.
+ */
+int loop_timer_add(struct loop_timer *t);
 
 /** loop_now(): monotonic milliseconds, refreshed after every wakeup. */
 uint64_t loop_now(void);

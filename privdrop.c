@@ -1,3 +1,7 @@
+/*
+ * Privileges (privdrop.h): leaving root for good, checked, and the
+ * resource limits set with it.
+ */
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>

@@ -89,13 +89,20 @@ static void
 log_startup(void)
 {
 	struct log_line l;
-	char up[CONFIG_HOSTLEN + 8], lis[CIDR_ADDRSTRLEN + 8];
+	char up[CONFIG_HOSTLEN + 8];
+	char lis[CONFIG_MAX_LISTEN * (CIDR_ADDRSTRLEN + 8)];
+	size_t i, n = 0;
 
 	snprintf(up, sizeof(up), "%s:%d", cfg.upstream_host, UPSTREAM_PORT);
-	if (cfg.listen_default)
-		strcpy(lis, "0.0.0.0:1587,[::]:1587");
-	else
-		cidr_sockaddr_format((struct sockaddr *)&cfg.listen[0], lis);
+	/* "a,b": every SMTP listener, joined by commas. */
+	lis[0] = '\0';
+	for (i = 0; i < cfg.nlisten; i++) {
+		if (i > 0)
+			lis[n++] = ',';
+		cidr_sockaddr_format((const struct sockaddr *)&cfg.listen[i],
+		    lis + n);
+		n += strlen(lis + n);
+	}
 	log_begin(&l, LOG_INFO, "startup");
 	log_str(&l, "version", VERSION);
 	log_str(&l, "region", cfg.region);
@@ -205,25 +212,17 @@ listen_one(const struct sockaddr_storage *ss, socklen_t len, int optional)
 	return (-1);
 }
 
+/* The SMTP listeners; without --listen the IPv6 one is optional. */
 static int
 create_listeners(void)
 {
-	struct sockaddr_in sin;
-	struct sockaddr_in6 sin6;
+	size_t i;
 
-	if (!cfg.listen_default)
-		return (listen_one(&cfg.listen[0], cfg.listen_len[0], 0));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(1587);
-	memset(&sin6, 0, sizeof(sin6));
-	sin6.sin6_family = AF_INET6;
-	sin6.sin6_port = htons(1587);
-	if (listen_one((struct sockaddr_storage *)(void *)&sin, sizeof(sin),
-	    0) != 0)
-		return (-1);
-	return (listen_one((struct sockaddr_storage *)(void *)&sin6,
-	    sizeof(sin6), 1));
+	for (i = 0; i < cfg.nlisten; i++)
+		if (listen_one(&cfg.listen[i], cfg.listen_len[i],
+		    cfg.listen_default && i > 0) != 0)
+			return (-1);
+	return (0);
 }
 
 /*
@@ -391,10 +390,9 @@ run_check(void)
 	    log_quote(date, sizeof(date), info.create_date),
 	    log_quote(region, sizeof(region), cfg.region), info.v4, info.v6,
 	    info.ignored_top_keys, info.ignored_entry_keys, cfg.allow_cidr.n);
-	if (loop_init() != 0)
+	if (loop_init() != 0 || upstream_init(cfg.upstream_host, cfg.region,
+	    &allow, &rc, hosts, nhosts, callback_check_done) != 0)
 		return (EXIT_RUNTIME);
-	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
-	    nhosts, callback_check_done);
 	/* The DNS answers are untrusted input here too: parse them boxed. */
 	if (sandbox_enter(UPSTREAM_PORT) != 0)
 		return (EXIT_RUNTIME);
@@ -507,13 +505,15 @@ main(int argc, char **argv)
 	rcfg.allow_client = &cfg.allow_client;
 	rcfg.proxy_protocol = cfg.proxy_protocol;
 	rcfg.nworkers = cfg.workers;
-	relay_init(&rcfg);
+	if (relay_init(&rcfg) != 0)
+		return (EXIT_RUNTIME);
 	/* The file's age is judged again while running, by one process. */
-	if (rcfg.worker == 0)
-		staleness_start();
-	healthport_start(cfg.proxy_protocol, relay_ready);
-	upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
-	    nhosts, relay_upstream_changed);
+	if (rcfg.worker == 0 && staleness_start() != 0)
+		return (EXIT_RUNTIME);
+	if (healthport_start(cfg.proxy_protocol, relay_ready) != 0 ||
+	    upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
+	    nhosts, relay_upstream_changed) != 0)
+		return (EXIT_RUNTIME);
 
 	/* 7. seccomp: from here on, only the calls of the relay's table. */
 	if (sandbox_seal(SECCOMP_RELAY) != 0)

@@ -1,3 +1,6 @@
+/*
+ * The PROXY protocol parser (proxyproto.h): versions 1 and 2; no I/O.
+ */
 #include <sys/types.h>
 #include <sys/socket.h>
 

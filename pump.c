@@ -1,3 +1,8 @@
+/*
+ * One direction of a session (pump.h): copy mode through a shared buffer,
+ * splice mode through a pooled pipe, and the EOF passed on after the last
+ * byte.
+ */
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -40,6 +45,20 @@ pump_events(struct pump_end *e, uint32_t revents)
 		e->readable = 1;
 	if (revents & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 		e->writable = 1;
+}
+
+void
+pump_end_clear(struct pump_end *e)
+{
+
+	e->readable = e->writable = e->hup = e->urgent = 0;
+}
+
+void
+pump_end_empty(struct pump_end *e)
+{
+
+	e->readable = 0;
 }
 
 unsigned
@@ -323,6 +342,19 @@ pump_done(const struct pump *p)
 {
 
 	return (p->eof && !held(p));
+}
+
+int
+pump_pass_eof(struct pump *p, int dst)
+{
+
+	if (!pump_done(p) || p->shut)
+		return (0);
+	p->shut = 1;
+	/* ENOTCONN: the peer is already gone; a simultaneous close. */
+	if (shutdown(dst, SHUT_WR) != 0 && errno != ENOTCONN)
+		return (-1);
+	return (0);
 }
 
 void

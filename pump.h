@@ -64,6 +64,15 @@ void pump_init(struct pump *p);
  */
 void pump_events(struct pump_end *e, uint32_t revents);
 
+/** pump_end_clear(e): forget every event of ${e} (its socket is new). */
+void pump_end_clear(struct pump_end *e);
+
+/**
+ * pump_end_empty(e): a read from ${e} found nothing: it is not readable
+ * until its next event.
+ */
+void pump_end_empty(struct pump_end *e);
+
 /**
  * pump_run(p, src, dst, active): move bytes from ${src} to ${dst} until
  * one side would block or PUMP_BUDGET reads are done.  Sets ${*active} to
@@ -76,6 +85,13 @@ int pump_run(struct pump *p, struct pump_end *src, struct pump_end *dst,
 
 /** pump_done(p): the source sent FIN and every byte before it is written. */
 int pump_done(const struct pump *p);
+
+/**
+ * pump_pass_eof(p, dst): once pump_done(${p}), pass the FIN on to the
+ * socket ${dst} with shutdown(SHUT_WR), once.  Returns 0, or -1 (errno
+ * set) if the shutdown failed.
+ */
+int pump_pass_eof(struct pump *p, int dst);
 
 /** pump_free(p): release the held buffer and the pipe, if any. */
 void pump_free(struct pump *p);

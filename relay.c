@@ -1,3 +1,9 @@
+/*
+ * Client sessions (relay.h): admission of each accepted client, the
+ * upstream connect with failover, the relay of both directions through
+ * pump.c, and the end of each session (close, timeouts, the SIGTERM
+ * drain), with the rate-limited warnings and the stats line.
+ */
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -9,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "deadline.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "proxyproto.h"
@@ -17,16 +25,12 @@
 #include "staleness.h"
 #include "upstream.h"
 
-#define MAX_LISTEN		4
 /*
- * Accepts per listener per loop turn; the listener is level-triggered, so
- * the rest wait for the next turn.  Small batches interleave new sessions
- * with the relaying of open ones: with 64, a burst of connects started 64
- * upstream handshakes at once and the proxy waited longer to run again
- * (64 clients, 2 CPUs: 8 gave 5-9 % more connections per second).
+ * Accepts per listener per loop turn: small batches interleave new
+ * sessions with the relaying of open ones, rather than starting a burst
+ * of upstream handshakes at once (bench/README.md, "Connections").
  */
 #define ACCEPT_BATCH		8
-#define ACCEPT_PAUSE_MS		100	/* back-off after EMFILE */
 #define RATELIMIT_MS		1000	/* repetitive warnings: one line a second */
 #define PROXY_HEADER_MS		5000	/* --proxy-protocol: the header's deadline */
 
@@ -55,8 +59,7 @@ struct conn {
 	struct pump up, down;		/* client->SES, SES->client */
 	uint64_t id;
 	uint64_t t_open, t_active, t_attempt;
-	uint64_t hkey;			/* deadline as stored in the heap */
-	size_t	hidx;
+	struct deadline dl;		/* as stored in the heap */
 	unsigned tries;
 	size_t	first;			/* this session's first address */
 	int	have_up;
@@ -69,19 +72,16 @@ struct conn {
 };
 
 static struct relay_config cfg;
-static struct loop_watch listeners[MAX_LISTEN];
-static int nlisteners;
+static struct listener lis;
 static struct conn *live, *dead;
-static struct conn **heap;
-static size_t nheap;
+static struct deadline_heap heap;	/* every session, by deadline */
 static unsigned nconns;
 static uint64_t conn_seq;
 static int draining;
 static uint64_t conns_cut;
 static const char *stop_reason = "drained";
 static struct conn *runq;	/* sessions that spent their read budget */
-static struct loop_timer conn_timer, stats_timer, drain_timer, accept_timer;
-static struct loop_timer runq_timer;
+static struct loop_timer conn_timer, stats_timer, drain_timer, runq_timer;
 /* At most one line a second for each kind of repetitive warning. */
 struct ratelimit {
 	uint64_t next;
@@ -104,10 +104,11 @@ static void conn_drop(struct conn *, struct ratelimit *, const char *,
 static void connect_next(struct conn *);
 static void fail_no_upstream(struct conn *);
 
-/* ---- deadlines: a binary min-heap keyed lazily on each conn's deadline */
+/* ---- deadlines */
 
+/* When must ${c} next be looked at, in its current state? */
 static uint64_t
-deadline(const struct conn *c)
+conn_deadline(const struct conn *c)
 {
 	uint64_t d;
 
@@ -126,66 +127,12 @@ deadline(const struct conn *c)
 	}
 }
 
-static void
-heap_swap(size_t i, size_t j)
-{
-	struct conn *t = heap[i];
-
-	heap[i] = heap[j];
-	heap[j] = t;
-	heap[i]->hidx = i;
-	heap[j]->hidx = j;
-}
-
-static void
-heap_up(size_t i)
-{
-
-	while (i > 0 && heap[(i - 1) / 2]->hkey > heap[i]->hkey) {
-		heap_swap(i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static void
-heap_down(size_t i)
-{
-	size_t l, m;
-
-	for (;;) {
-		l = 2 * i + 1;
-		m = i;
-		if (l < nheap && heap[l]->hkey < heap[m]->hkey)
-			m = l;
-		if (l + 1 < nheap && heap[l + 1]->hkey < heap[m]->hkey)
-			m = l + 1;
-		if (m == i)
-			return;
-		heap_swap(i, m);
-		i = m;
-	}
-}
-
 /* Re-key ${c} after a state change (its deadline may move either way). */
 static void
-heap_update(struct conn *c)
+conn_rekey(struct conn *c)
 {
 
-	c->hkey = deadline(c);
-	heap_up(c->hidx);
-	heap_down(c->hidx);
-}
-
-static void
-heap_remove(struct conn *c)
-{
-	size_t i = c->hidx;
-
-	heap_swap(i, --nheap);
-	if (i < nheap) {
-		heap_up(i);
-		heap_down(i);
-	}
+	deadline_update(&heap, &c->dl, conn_deadline(c));
 }
 
 /* ---- logging helpers */
@@ -265,88 +212,26 @@ log_stats(void)
 /* ---- listening and admission */
 
 int
-relay_listen_socket(const struct sockaddr *sa, socklen_t len,
-    const char **what)
-{
-	int fd, one = 1, zero = 0;
-
-	*what = "socket";
-	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, IPPROTO_TCP)) < 0)
-		return (-1);
-	/* REUSEADDR: a restart binds at once despite TIME_WAIT. */
-	*what = "setsockopt SO_REUSEADDR";
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)))
-		goto err;
-	/* SMTP is request/response: pass small writes on at once.  Accepted
-	 * sockets inherit TCP_NODELAY from the listener. */
-	*what = "setsockopt TCP_NODELAY";
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)))
-		goto err;
-	*what = "setsockopt IPV6_V6ONLY";
-	if (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
-	    IPV6_V6ONLY, &one, sizeof(one)))
-		goto err;
-	*what = "bind";
-	if (bind(fd, sa, len))
-		goto err;
-	*what = "listen";
-	if (listen(fd, SOMAXCONN))
-		goto err;
-	/* Accepted sockets start in delayed-ACK mode: a client's first
-	 * command is acknowledged by the reply relayed back to it, not by a
-	 * bare ACK of its own (HAProxy's tcp-smart-accept).  After listen(),
-	 * which resets the listener's ACK state. */
-	*what = "setsockopt TCP_QUICKACK";
-	if (setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero)))
-		goto err;
-	return (fd);
-err:
-	one = errno;
-	close(fd);
-	errno = one;
-	return (-1);
-}
-
-int
 relay_listen(const struct sockaddr *sa, socklen_t len, const char **what)
 {
 	int fd;
 
-	if (nlisteners == MAX_LISTEN) {
+	if ((fd = listener_socket(sa, len, what)) < 0)
+		return (-1);
+	if (listener_add(&lis, fd) != 0) {
+		close(fd);
 		errno = EMFILE;
 		*what = "listen (too many)";
 		return (-1);
 	}
-	if ((fd = relay_listen_socket(sa, len, what)) < 0)
-		return (-1);
-	listeners[nlisteners].fd = fd;
-	listeners[nlisteners].events = 0;
-	nlisteners++;
 	return (0);
 }
 
-int
-relay_nlisteners(void)
-{
-
-	return (nlisteners);
-}
-
 static void
-listeners_set(uint32_t events)
+callback_listen_error(void)
 {
-	int i;
 
-	/* EPOLLEXCLUSIVE: with --workers, a client wakes one waiting
-	 * worker, not all of them.  (It only goes with EPOLL_CTL_ADD: a
-	 * listener is paused by removing it, never modified.) */
-	if (events != 0)
-		events |= EPOLLEXCLUSIVE;
-	for (i = 0; i < nlisteners; i++)
-		if (listeners[i].fd >= 0 &&
-		    loop_watch_set(&listeners[i], events) != 0)
-			log_errno("conn_error", "epoll_ctl listener");
+	log_errno("conn_error", "epoll_ctl listener");
 }
 
 /* Answer with one SMTP line and close, without touching SES. */
@@ -389,12 +274,15 @@ conn_new(int fd, const struct sockaddr_storage *ss)
 	(void)cidr_addr_from_sockaddr((const struct sockaddr *)ss, &c->peer,
 	    NULL);
 	cidr_sockaddr_format((const struct sockaddr *)ss, c->client);
+	/* Never full: the heap holds max_conns, as slot_take allows. */
+	if (deadline_insert(&heap, &c->dl, conn_deadline(c)) != 0) {
+		free(c);
+		return (NULL);
+	}
 	c->next = live;
 	if (live != NULL)
 		live->prev = c;
 	live = c;
-	c->hidx = nheap;
-	heap[nheap++] = c;
 	nconns++;
 	return (c);
 }
@@ -415,7 +303,7 @@ conn_start(struct conn *c, const char *via)
 
 	c->state = C_WAIT_DNS;
 	c->t_attempt = loop_now();	/* not counting a PROXY header's wait */
-	heap_update(c);
+	conn_rekey(c);
 	if (upstream_count() > 0) {
 		connect_next(c);
 		return;
@@ -524,7 +412,7 @@ admit(int fd, const struct sockaddr_storage *ss)
 		return;
 	}
 	c->state = C_PROXY_HEADER;
-	heap_update(c);
+	conn_rekey(c);
 }
 
 /*
@@ -569,13 +457,13 @@ read_proxy_header(struct conn *c)
 		return;
 	n = recv(c->cl.w.fd, buf, sizeof(buf), MSG_PEEK);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		c->cl.readable = 0;
+		pump_end_empty(&c->cl);
 		return;
 	}
 	hl = n > 0 ? proxyproto_parse(buf, (size_t)n, &pp) : -1;
 	if (hl == 0 && !c->cl.hup) {
 		/* Incomplete: the next bytes bring a new edge. */
-		c->cl.readable = 0;
+		pump_end_empty(&c->cl);
 		return;
 	}
 	if (hl <= 0 || recv(c->cl.w.fd, buf, (size_t)hl, 0) != hl) {
@@ -583,49 +471,6 @@ read_proxy_header(struct conn *c)
 		return;
 	}
 	proxy_client(c, &pp);
-}
-
-static void
-callback_listen(struct loop_watch *w, uint32_t revents)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int i, fd;
-
-	(void)revents;
-	for (i = 0; i < ACCEPT_BATCH; i++) {
-		sl = sizeof(ss);
-		fd = accept4(w->fd, (struct sockaddr *)&ss, &sl,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd >= 0) {
-			admit(fd, &ss);
-			continue;
-		}
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return;
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM) {
-			/* Out of descriptors: pause instead of spinning. */
-			log_errno("accept_paused", "accept4");
-			listeners_set(0);
-			accept_timer.at = loop_now() + ACCEPT_PAUSE_MS;
-			return;
-		}
-		if (errno != ECONNABORTED && errno != EINTR &&
-		    errno != EPROTO && errno != EPERM) {
-			log_errno("conn_error", "accept4");
-			return;
-		}
-	}
-}
-
-static void
-callback_accept_timer(struct loop_timer *t)
-{
-
-	(void)t;
-	if (!draining)
-		listeners_set(EPOLLIN);
 }
 
 /* ---- upstream connect with failover */
@@ -648,7 +493,7 @@ connect_next(struct conn *c)
 	int fd;
 
 	loop_watch_close(&c->ul.w);
-	c->ul.readable = c->ul.writable = c->ul.hup = c->ul.urgent = 0;
+	pump_end_clear(&c->ul);
 	while (c->tries < upstream_count()) {
 		if (c->tries == 0)
 			c->first = upstream_first();
@@ -668,7 +513,7 @@ connect_next(struct conn *c)
 			c->ul.w.fd = fd;
 			c->state = C_CONNECTING;
 			c->t_attempt = loop_now();
-			heap_update(c);
+			conn_rekey(c);
 			/* EPOLLOUT reports the connect's end. */
 			if (loop_watch_set(&c->ul.w, SESSION_EVENTS) == 0)
 				return;
@@ -713,10 +558,10 @@ connect_done(struct conn *c, uint32_t revents)
 		return;
 	c->state = C_RELAY;
 	c->t_active = loop_now();
-	heap_update(c);
+	conn_rekey(c);
 	/* The client is watched since its accept: its flags are current.
 	 * A fresh socket's send buffer is empty. */
-	c->cl.writable = 1;
+	pump_events(&c->cl, EPOLLOUT);
 	relay_pump(c);
 }
 
@@ -772,20 +617,6 @@ conn_fail(struct conn *c, int client_side)
 	conn_close(c, client_side ? "client_reset" : "upstream_reset");
 }
 
-/* Pass ${p}'s EOF on to ${dst} once every byte before it is written. */
-static int
-pass_eof(struct pump *p, int dst)
-{
-
-	if (!pump_done(p) || p->shut)
-		return (0);
-	p->shut = 1;
-	/* ENOTCONN: the peer is already gone; a simultaneous close. */
-	if (shutdown(dst, SHUT_WR) != 0 && errno != ENOTCONN)
-		return (-1);
-	return (0);
-}
-
 static void
 runq_add(struct conn *c)
 {
@@ -839,11 +670,11 @@ relay_pump(struct conn *c)
 		conn_close(c, "closed");
 		return;
 	}
-	if (pass_eof(&c->up, c->ul.w.fd) != 0) {
+	if (pump_pass_eof(&c->up, c->ul.w.fd) != 0) {
 		conn_fail(c, 0);
 		return;
 	}
-	if (pass_eof(&c->down, c->cl.w.fd) != 0) {
+	if (pump_pass_eof(&c->down, c->cl.w.fd) != 0) {
 		conn_fail(c, 1);
 		return;
 	}
@@ -869,8 +700,7 @@ callback_runq(struct loop_timer *t)
 static void
 callback_client(struct loop_watch *w, uint32_t revents)
 {
-	struct conn *c = (struct conn *)(void *)((char *)w -
-	    offsetof(struct conn, cl.w));
+	struct conn *c = CONTAINER_OF(w, struct conn, cl.w);
 
 	pump_events(&c->cl, revents);
 	if (c->state == C_RELAY)
@@ -888,8 +718,7 @@ callback_client(struct loop_watch *w, uint32_t revents)
 static void
 callback_upstream(struct loop_watch *w, uint32_t revents)
 {
-	struct conn *c = (struct conn *)(void *)((char *)w -
-	    offsetof(struct conn, ul.w));
+	struct conn *c = CONTAINER_OF(w, struct conn, ul.w);
 
 	pump_events(&c->ul, revents);
 	if (c->state == C_CONNECTING)
@@ -949,7 +778,7 @@ conn_release(struct conn *c)
 	pump_free(&c->up);
 	pump_free(&c->down);
 	runq_remove(c);
-	heap_remove(c);
+	deadline_remove(&heap, &c->dl);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -994,19 +823,18 @@ expire(struct conn *c)
 static void
 callback_conn_timer(struct loop_timer *t)
 {
+	struct deadline *d;
 	struct conn *c;
-	uint64_t d;
+	uint64_t at;
 
 	(void)t;
-	while (nheap > 0 && heap[0]->hkey <= loop_now()) {
-		c = heap[0];
+	while ((d = deadline_min(&heap)) != NULL && d->at <= loop_now()) {
+		c = CONTAINER_OF(d, struct conn, dl);
 		/* Activity only moves a deadline later: re-key lazily. */
-		if ((d = deadline(c)) > loop_now()) {
-			c->hkey = d;
-			heap_down(0);
-		} else {
+		if ((at = conn_deadline(c)) > loop_now())
+			deadline_update(&heap, d, at);
+		else
 			expire(c);
-		}
 	}
 }
 
@@ -1036,7 +864,6 @@ static void
 callback_signal(int signo)
 {
 	struct log_line l;
-	int i;
 
 	if (draining) {
 		/* A second signal: stop waiting for the sessions. */
@@ -1044,9 +871,7 @@ callback_signal(int signo)
 		return;
 	}
 	draining = 1;
-	for (i = 0; i < nlisteners; i++)
-		loop_watch_close(&listeners[i]);
-	accept_timer.at = 0;
+	listener_close(&lis);
 	log_begin(&l, LOG_INFO, "shutdown_begin");
 	log_str(&l, "signal", signo == SIGTERM ? "SIGTERM" : "SIGINT");
 	log_u64(&l, "conns", nconns);
@@ -1061,6 +886,7 @@ callback_signal(int signo)
 static void
 callback_after_batch(void)
 {
+	const struct deadline *d;
 	struct conn *c;
 
 	while ((c = dead) != NULL) {
@@ -1068,29 +894,34 @@ callback_after_batch(void)
 		free(c);
 	}
 	/* The earliest deadline drives the connection timer. */
-	conn_timer.at = nheap > 0 ? (heap[0]->hkey ? heap[0]->hkey : 1) : 0;
+	d = deadline_min(&heap);
+	conn_timer.at = d == NULL ? 0 : d->at != 0 ? d->at : 1;
 }
 
-void
+int
 relay_init(const struct relay_config *c)
 {
-	int i;
+	struct loop_timer *const timers[] = {
+		&runq_timer, &conn_timer, &stats_timer, &drain_timer
+	};
+	size_t i;
 
 	cfg = *c;
-	/* The heap never holds more than max_conns entries. */
-	heap = calloc(cfg.max_conns, sizeof(struct conn *));
-	for (i = 0; i < nlisteners; i++)
-		listeners[i].cb = callback_listen;
+	if (deadline_heap_init(&heap, cfg.max_conns) != 0) {
+		log_errno("startup_failed", "relay_init: the deadline heap "
+		    "for --max-conns");
+		return (-1);
+	}
+	if (listener_init(&lis, ACCEPT_BATCH, admit, callback_listen_error) != 0)
+		return (-1);
 	conn_timer.cb = callback_conn_timer;
 	stats_timer.cb = callback_stats_timer;
 	drain_timer.cb = callback_drain_timer;
-	accept_timer.cb = callback_accept_timer;
 	runq_timer.cb = callback_runq;
-	loop_timer_add(&runq_timer);
-	loop_timer_add(&conn_timer);
-	loop_timer_add(&stats_timer);
-	loop_timer_add(&drain_timer);
-	loop_timer_add(&accept_timer);
+	for (i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
+		if (loop_timer_add(timers[i]) != 0)
+			return (-1);
+	return (0);
 }
 
 int
@@ -1102,11 +933,7 @@ relay_run(void)
 	struct log_line l;
 	int rc;
 
-	if (heap == NULL) {
-		log_msg(LOG_ERROR, "startup_failed", "out of memory");
-		return (1);
-	}
-	listeners_set(EPOLLIN);
+	listener_watch(&lis);
 	if (cfg.stats_s != 0)
 		stats_timer.at = loop_now() + cfg.stats_s * 1000ull;
 	rc = loop_run(&hooks);

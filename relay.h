@@ -11,7 +11,6 @@
  * backpressure and half-close, timeouts, and the SIGTERM drain.
  */
 
-
 struct relay_config {
 	unsigned max_conns;
 	unsigned idle_s;
@@ -26,25 +25,18 @@ struct relay_config {
 };
 
 /**
- * relay_listen(sa, len, name): create a listening TCP socket on ${sa}
- * (SO_REUSEADDR; IPV6_V6ONLY on IPv6).  Returns 0, or -1 with errno set
- * and the failing syscall's name stored in ${*what}.
+ * relay_listen(sa, len, what): create a listening socket on ${sa}
+ * (listener_socket) for the relay's sessions; call before relay_init().
+ * Returns 0, or -1 with errno set and the failing syscall's name stored in
+ * ${*what}.
  */
 int relay_listen(const struct sockaddr *sa, socklen_t len, const char **what);
 
 /**
- * relay_listen_socket(sa, len, what): a non-blocking listening TCP socket
- * on ${sa}, as relay_listen makes them, returned and not kept.  Returns the
- * fd, or -1 with errno set and the failing syscall's name in ${*what}.
+ * relay_init(cfg): take ${cfg}; call after loop_init().  Returns 0, or -1
+ * after logging startup_failed.
  */
-int relay_listen_socket(const struct sockaddr *sa, socklen_t len,
-    const char **what);
-
-/** relay_nlisteners(): how many listening sockets exist. */
-int relay_nlisteners(void);
-
-/** relay_init(cfg): take ${cfg}; call after loop_init(). */
-void relay_init(const struct relay_config *cfg);
+int relay_init(const struct relay_config *cfg);
 
 /** relay_upstream_changed(): a resolution completed (upstream notify). */
 void relay_upstream_changed(void);

@@ -66,11 +66,11 @@ staleness_init(const char *path, const char *create_date, time_t created)
 	judge(loop_clock());
 }
 
-void
+int
 staleness_start(void)
 {
 
 	st.timer.cb = callback_timer;
 	st.timer.at = loop_now() + STALENESS_CHECK_S * 1000ull;
-	loop_timer_add(&st.timer);
+	return (loop_timer_add(&st.timer));
 }

@@ -29,9 +29,10 @@ void staleness_init(const char *path, const char *create_date,
 
 /**
  * staleness_start(): judge the age again every STALENESS_CHECK_S seconds
- * inside the event loop (call after loop_init).
+ * inside the event loop (call after loop_init).  Returns 0, or -1 after
+ * logging startup_failed.
  */
-void staleness_start(void);
+int staleness_start(void);
 
 /** staleness_age_days(): whole days since createDate (0 if in the future). */
 uint64_t staleness_age_days(void);

@@ -1,3 +1,8 @@
+/*
+ * The SES endpoint (upstream.h): the resolver inside the event loop,
+ * the check of every address against the allowlist, and the set of
+ * validated addresses with its backoff and keep.
+ */
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -53,7 +58,7 @@ static struct {
 static void callback_dns(struct loop_watch *, uint32_t);
 static void callback_timer(struct loop_timer *);
 
-void
+int
 upstream_init(const char *host, const char *region,
     const struct cidrset *allow, const struct resolvconf *rc,
     const struct cidr_addr *hosts, size_t nhosts, void (*notify)(void))
@@ -75,6 +80,7 @@ upstream_init(const char *host, const char *region,
 		up.q[i].w.cb = callback_dns;
 	}
 	up.timer.cb = callback_timer;
+	return (loop_timer_add(&up.timer));
 }
 
 void
@@ -368,7 +374,7 @@ finish(void)
 static void
 callback_dns(struct loop_watch *w, uint32_t revents)
 {
-	struct query *q = w == &up.q[0].w ? &up.q[0] : &up.q[1];
+	struct query *q = CONTAINER_OF(w, struct query, w);
 	uint8_t pkt[DNS_MAX_PACKET];
 	ssize_t n;
 	int i;
@@ -435,7 +441,6 @@ void
 upstream_start(void)
 {
 
-	loop_timer_add(&up.timer);
 	if (up.nhosts > 0) {
 		/* /etc/hosts names the SES host: static, never re-resolved. */
 		adopt(up.hosts, up.nhosts, "hosts", 0);

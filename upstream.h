@@ -44,8 +44,9 @@ struct upstream_result {
  * prefix of ${region} or --allow-cidr).  When ${nhosts} > 0, the /etc/hosts
  * addresses ${hosts} are used instead of DNS.  ${notify} is called after
  * every completed resolution.  Nothing is sent until upstream_start().
+ * Call after loop_init().  Returns 0, or -1 after logging startup_failed.
  */
-void upstream_init(const char *host, const char *region,
+int upstream_init(const char *host, const char *region,
     const struct cidrset *allow, const struct resolvconf *rc,
     const struct cidr_addr *hosts, size_t nhosts, void (*notify)(void));
 

@@ -66,7 +66,7 @@ static void
 test_defaults(void)
 {
 	struct config cfg;
-	char err[256];
+	char err[256], a[CIDR_ADDRSTRLEN + 8];
 
 	TEST_START("config_parse defaults");
 	if (!ASSERT_INT_EQ(parse(&cfg, NOARGS, NOARGS, err, sizeof(err)), 0))
@@ -76,7 +76,14 @@ test_defaults(void)
 	ASSERT_INT_EQ(cfg.fips, 0);
 	ASSERT_STR_EQ(cfg.upstream_host, "email-smtp.us-east-1.amazonaws.com");
 	ASSERT_INT_EQ(cfg.listen_default, 1);
-	ASSERT_SIZE_EQ(cfg.nlisten, 0);
+	if (ASSERT_SIZE_EQ(cfg.nlisten, 2)) {
+		cidr_sockaddr_format((struct sockaddr *)&cfg.listen[0], a);
+		ASSERT_STR_EQ(a, "0.0.0.0:1587");
+		cidr_sockaddr_format((struct sockaddr *)&cfg.listen[1], a);
+		ASSERT_STR_EQ(a, "[::]:1587");
+	}
+	cidr_sockaddr_format((struct sockaddr *)&cfg.health, a);
+	ASSERT_STR_EQ(a, "127.0.0.1:1587");
 	if (ASSERT_PTR_NONNULL(cfg.ip_ranges))
 		ASSERT_STR_EQ(cfg.ip_ranges,
 		    "/etc/ses-smtp-proxy/ip-ranges.json");
