@@ -1,3 +1,8 @@
+/*
+ * AWS's ip-ranges.json: read once at startup, validated strictly (known
+ * keys typed and required, unknown ones skipped and counted), and the
+ * AMAZON prefixes of the configured region put into the allowlist.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -289,6 +289,9 @@ healthport_stop(void)
 {
 	int i;
 
+	/* Without --health-listen the slots were never set up (fd 0). */
+	if (lis.n == 0)
+		return;
 	for (i = 0; i < HEALTHPORT_CONNS; i++)
 		probe_close(&probes[i]);
 	listener_close(&lis);

@@ -1,3 +1,7 @@
+/*
+ * /etc/resolv.conf (nameservers, timeout, attempts) and /etc/hosts (the
+ * SES name's addresses), read once at startup and parsed strictly.
+ */
 #include <sys/socket.h>
 
 #include <errno.h>

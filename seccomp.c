@@ -1,3 +1,9 @@
+/*
+ * The seccomp policy: the rule tables of the relay and of the --workers
+ * supervisor (one row per syscall, with its argument rule and the code
+ * path that needs it), the BPF compiled from them at build time and
+ * embedded, its installation, the SIGSYS reporter and --print-seccomp.
+ */
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -55,8 +61,8 @@ static const struct seccomp_rule rules[] = {
 	    "loop_watch_set: add a session socket (once, edge-triggered), "
 	    "pause or resume the listeners"),
 	ROW1(accept4, 3, ALL, NB_CLOEXEC,
-	    "callback_listen, callback_accept: accept a client, or a probe "
-	    "on the health port"),
+	    "listener callback_accept: accept a client, or a probe on the "
+	    "health port"),
 	ROW3(socket, AF_INET, SOCK_STREAM | NB_CLOEXEC, IPPROTO_TCP,
 	    "connect_next: TCP to SES (never MPTCP, which Landlock misses)"),
 	ROW3(socket, AF_INET6, SOCK_STREAM | NB_CLOEXEC, IPPROTO_TCP,
@@ -89,8 +95,8 @@ static const struct seccomp_rule rules[] = {
 	    "fill_pipe, flush: bulk bytes socket to pipe to socket, never "
 	    "through user space"),
 	ROW2(fcntl, 1, ALL, F_SETPIPE_SZ, 2, ALL, PUMP_PIPE_SIZE,
-	    "pipe_borrow: a 1 MiB pipe moves bulk in 16 times fewer splices "
-	    "than the default 64 KiB"),
+	    "pipe_borrow: a 1 MiB pipe moves bulk in fewer splices than the "
+	    "default 64 KiB"),
 	ROW1(pipe2, 1, ALL, O_NONBLOCK | O_CLOEXEC,
 	    "pipe_borrow: a splice pipe, at most PUMP_PIPES_MAX of them"),
 	ROW2(setsockopt, 1, ALL, IPPROTO_TCP, 2, ALL, TCP_NODELAY,
@@ -101,7 +107,7 @@ static const struct seccomp_rule rules[] = {
 	ROW2(getsockopt, 1, ALL, SOL_SOCKET, 2, ALL, SO_ERROR,
 	    "connect_done: why a non-blocking connect failed"),
 	ROW1(shutdown, 1, ALL, SHUT_WR,
-	    "pass_eof: pass a half-close on"),
+	    "pump_pass_eof: pass a half-close on"),
 	ROW(close,
 	    "loop_watch_close, reject, pipe_return: end of a session, a DNS "
 	    "query, or a pipe that still held bytes"),
