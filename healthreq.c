@@ -55,6 +55,7 @@ healthreq_parse(const char *buf, size_t len, int expect_header,
 {
 	struct proxyproto pp;
 	ssize_t hl = 0;
+	int ended;
 
 	memset(req, 0, sizeof(*req));
 	req->verdict = HEALTHREQ_MORE;
@@ -70,12 +71,12 @@ healthreq_parse(const char *buf, size_t len, int expect_header,
 		buf += hl;
 		len -= (size_t)hl;
 	}
-	/* HTTP is text: a NUL can only be garbage. */
-	if (memchr(buf, '\0', len) != NULL)
+	ended = memmem(buf, len, "\r\n\r\n", 4) != NULL ||
+	    memmem(buf, len, "\n\n", 2) != NULL;
+	/* HTTP is text: a NUL can only be garbage.  Unended, full: never. */
+	if (memchr(buf, '\0', len) != NULL ||
+	    (!ended && len >= HEALTHREQ_MAX - 1))
 		req->verdict = HEALTHREQ_CLOSE;
-	else if (memmem(buf, len, "\r\n\r\n", 4) != NULL ||
-	    memmem(buf, len, "\n\n", 2) != NULL)
+	else if (ended)
 		judge(buf, len, req);
-	else if (len >= HEALTHREQ_MAX - 1)
-		req->verdict = HEALTHREQ_CLOSE;	/* it can never fit */
 }

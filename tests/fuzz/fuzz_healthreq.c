@@ -5,16 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "healthreq.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define CHECK(c)	do {						\
-	if (!(c)) {							\
-		fprintf(stderr, "invariant failed: %s\n", #c);		\
-		abort();						\
-	}								\
-} while (0)
 
 /* Is ${r} an answer (not more, not close)? */
 static int

@@ -310,6 +310,28 @@ drain_d(struct rig *r, size_t n)
 	}
 }
 
+/*
+ * A rig whose C -> D leg is full, then the ${n} bytes at ${msg} from A
+ * (and A's FIN if ${fin}), pumped: they must be held.  Returns the bytes
+ * that fill the leg, for drain_d.
+ */
+static size_t
+blocked(struct rig *r, const char *msg, size_t n, int fin)
+{
+	size_t junk;
+
+	rig_open(r, 1);
+	junk = fill_dst(r);
+	put(r->a, msg, n);
+	if (fin && shutdown(r->a, SHUT_WR) != 0)
+		die("shutdown");
+	wait_for(r->src.w.fd, fin ? POLLRDHUP : POLLIN);
+	pump_events(&r->src, fin ? EPOLLIN | EPOLLRDHUP : EPOLLIN);
+	ASSERT_INT_EQ(turn(r), PUMP_IDLE);
+	ASSERT_SIZE_EQ(r->p.len, n);
+	return (junk);
+}
+
 static void
 test_backpressure(void)
 {
@@ -320,12 +342,7 @@ test_backpressure(void)
 	int active = 0, before;
 
 	TEST_START("pump copy mode backpressure: held, source left unread");
-	rig_open(&r, 1);
-	junk = fill_dst(&r);
-	put(r.a, msg, sizeof(msg) - 1);
-	wait_for(r.src.w.fd, POLLIN);
-	ASSERT_INT_EQ(turn(&r), PUMP_IDLE);
-	ASSERT_SIZE_EQ(r.p.len, sizeof(msg) - 1);
+	junk = blocked(&r, msg, sizeof(msg) - 1, 0);
 	ASSERT_FALSE(r.dst.writable);
 	ASSERT_U64_EQ(r.p.bytes, 0);
 	/* More from A stays in B while the held bytes cannot leave. */
@@ -398,16 +415,8 @@ test_last_bytes_before_fin(void)
 	size_t junk;
 
 	TEST_START("pump bytes held at EOF leave before the FIN");
-	rig_open(&r, 1);
-	junk = fill_dst(&r);
-	put(r.a, last, sizeof(last) - 1);
-	if (shutdown(r.a, SHUT_WR) != 0)
-		die("shutdown");
-	wait_for(r.src.w.fd, POLLRDHUP);
-	pump_events(&r.src, EPOLLIN | EPOLLRDHUP);
-	ASSERT_INT_EQ(turn(&r), PUMP_IDLE);
+	junk = blocked(&r, last, sizeof(last) - 1, 1);
 	ASSERT_TRUE(r.p.eof);
-	ASSERT_SIZE_EQ(r.p.len, sizeof(last) - 1);
 	/* Not done while bytes are held: no FIN yet. */
 	ASSERT_FALSE(pump_done(&r.p));
 	ASSERT_INT_EQ(pump_pass_eof(&r.p, r.dst.w.fd), 0);
