@@ -22,8 +22,8 @@ LDHARD	= -Wl,-z,relro,-z,now,-z,noexecstack
 
 SRCS	= log.c fds.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c loop.c \
 	  deadline.c listener.c \
-	  upstream.c pump.c relay.c privdrop.c landlock.c seccomp.c health.c \
-	  healthport.c proxyproto.c workers.c staleness.c readfile.c
+	  upstream.c upstream_set.c pump.c relay.c privdrop.c landlock.c seccomp.c health.c \
+	  healthport.c healthreq.c proxyproto.c workers.c staleness.c readfile.c
 OBJS	= $(SRCS:%.c=build/%.o) build/seccomp_bpf.o
 UNIT	= $(patsubst tests/unit/%.c,build/tests/%,$(filter-out \
 	  tests/unit/harness.c tests/unit/cidr_oracle.c,$(wildcard tests/unit/*.c)))
@@ -96,11 +96,11 @@ FUZZ_CC		= clang
 FUZZ_FLAGS	= -std=c11 -D_GNU_SOURCE -g -O1 -I. \
 		  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_SRCS	= log.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c \
-		  proxyproto.c readfile.c
-FUZZ		= allowlist dns resolvconf config proxyproto
+		  proxyproto.c healthreq.c readfile.c
+FUZZ		= allowlist dns resolvconf config proxyproto healthreq
 FUZZ_SECONDS	?= 60
 
-build/fuzz/%: tests/fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard *.h)
+build/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_check.h $(FUZZ_SRCS) $(wildcard *.h)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SRCS)
 

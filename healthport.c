@@ -13,10 +13,10 @@
 
 #include "cidr.h"
 #include "healthport.h"
+#include "healthreq.h"
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
-#include "proxyproto.h"
 
 /* One probe connection: its request so far. */
 struct probe {
@@ -25,7 +25,7 @@ struct probe {
 	size_t	len;
 	int	header_done;	/* a PROXY header was skipped, or none came */
 	struct cidr_addr src;	/* the socket's peer */
-	char	buf[HEALTHPORT_REQ_MAX];
+	char	buf[HEALTHREQ_MAX];
 };
 
 static struct listener lis;	/* none until healthport_listen */
@@ -76,6 +76,7 @@ timer_arm(void)
 	timer.at = at;
 }
 
+/* Answer ${code} ${status} with ${body}, or without it if ${head}. */
 static void
 respond(struct probe *p, int code, const char *status, const char *body,
     int head)
@@ -93,67 +94,37 @@ respond(struct probe *p, int code, const char *status, const char *body,
 		    MSG_DONTWAIT);
 }
 
-/* Does the request line of ${req} start with ${method} ${path} HTTP/1.? */
-static int
-request_is(const char *req, const char *method, const char *path)
-{
-	size_t m = strlen(method), n = strlen(path);
-
-	return (strncmp(req, method, m) == 0 && req[m] == ' ' &&
-	    strncmp(req + m + 1, path, n) == 0 &&
-	    strncmp(req + m + 1 + n, " HTTP/1.", 8) == 0);
-}
-
-/* The whole request is in: answer it. */
+/* Answer ${p}'s whole request, judged ${r} (healthreq.h). */
 static void
-answer(struct probe *p)
+answer(struct probe *p, const struct healthreq *r)
 {
-	const char *req = p->buf;
-	int head = strncmp(req, "HEAD ", 5) == 0;
-	const char *method = head ? "HEAD" : "GET";
 
-	if (!head && strncmp(req, "GET ", 4) != 0)
+	switch (r->verdict) {
+	case HEALTHREQ_LIVEZ:
+		respond(p, 200, "OK", "ok\n", r->head);
+		break;
+	case HEALTHREQ_READYZ:
+		if (is_ready())
+			respond(p, 200, "OK", "ready\n", r->head);
+		else
+			respond(p, 503, "Service Unavailable", "not ready\n",
+			    r->head);
+		break;
+	case HEALTHREQ_NOT_FOUND:
+		respond(p, 404, "Not Found", "not found\n", r->head);
+		break;
+	default:
 		respond(p, 405, "Method Not Allowed", "method not allowed\n",
 		    0);
-	else if (request_is(req, method, "/livez"))
-		respond(p, 200, "OK", "ok\n", head);
-	else if (request_is(req, method, "/readyz") && is_ready())
-		respond(p, 200, "OK", "ready\n", head);
-	else if (request_is(req, method, "/readyz"))
-		respond(p, 503, "Service Unavailable", "not ready\n", head);
-	else
-		respond(p, 404, "Not Found", "not found\n", head);
-}
-
-/*
- * Skip a PROXY header at the start of ${p}'s bytes, if one is there.
- * Returns 1 when the request proper can be looked at, 0 when more bytes
- * are needed.
- */
-static int
-skip_header(struct probe *p)
-{
-	struct proxyproto pp;
-	ssize_t hl;
-
-	if (!proxy_protocol || p->header_done)
-		return (1);
-	hl = proxyproto_parse((const uint8_t *)p->buf, p->len, &pp);
-	if (hl == 0)
-		return (0);
-	if (hl > 0) {
-		memmove(p->buf, p->buf + hl, p->len - (size_t)hl);
-		p->len -= (size_t)hl;
-		p->buf[p->len] = '\0';
+		break;
 	}
-	p->header_done = 1;
-	return (1);
 }
 
 static void
 callback_probe(struct loop_watch *w, uint32_t revents)
 {
 	struct probe *p = CONTAINER_OF(w, struct probe, w);
+	struct healthreq r;
 	ssize_t n;
 
 	(void)revents;
@@ -166,26 +137,17 @@ callback_probe(struct loop_watch *w, uint32_t revents)
 		return;
 	}
 	p->len += (size_t)n;
-	p->buf[p->len] = '\0';
-	if (!skip_header(p)) {
-		if (p->len >= sizeof(p->buf) - 1)
-			probe_close(p);
+	healthreq_parse(p->buf, p->len, proxy_protocol && !p->header_done,
+	    &r);
+	/* Drop a PROXY header: the request gets the whole buffer. */
+	memmove(p->buf, p->buf + r.skip, p->len - r.skip);
+	p->len -= r.skip;
+	p->header_done |= r.header_done;
+	if (r.verdict == HEALTHREQ_MORE)
 		return;
-	}
-	/* HTTP is text: a NUL can only be garbage. */
-	if (memchr(p->buf, '\0', p->len) != NULL) {
-		probe_close(p);
-		return;
-	}
-	if (strstr(p->buf, "\r\n\r\n") != NULL ||
-	    strstr(p->buf, "\n\n") != NULL) {
-		answer(p);
-		probe_close(p);
-		return;
-	}
-	/* Incomplete: wait, unless it can never fit. */
-	if (p->len >= sizeof(p->buf) - 1)
-		probe_close(p);
+	if (r.verdict != HEALTHREQ_CLOSE)
+		answer(p, &r);
+	probe_close(p);
 }
 
 /*

@@ -16,13 +16,12 @@
  * A bare TCP connect and close (an NLB TCP health check) is fine too.  With
  * --proxy-protocol the request may start with a PROXY header, which is
  * skipped: an NLB sends one on its health checks as well.  A request must
- * be complete within HEALTHPORT_MS and HEALTHPORT_REQ_MAX bytes, else it is
- * closed.  At most HEALTHPORT_CONNS are open at once; a new one takes the
+ * be complete within HEALTHPORT_MS and HEALTHREQ_MAX bytes (healthreq.h),
+ * else it is closed.  At most HEALTHPORT_CONNS are open at once; a new one takes the
  * place of the oldest of the source address that holds the most.
  */
 
 #define HEALTHPORT_CONNS	16
-#define HEALTHPORT_REQ_MAX	1024
 #define HEALTHPORT_MS		2000
 
 /**

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "loop.h"
 #include "upstream.h"
+#include "upstream_set.h"
 
 struct query {
 	struct loop_watch w;
@@ -38,13 +39,8 @@ static struct {
 	size_t	nhosts;
 	void	(*notify)(void);
 
-	struct cidr_addr good[UPSTREAM_MAX_ADDRS];	/* validated set */
-	size_t	ngood;
+	struct upstream_set set;	/* validated, and the last answer */
 	size_t	rr;
-	uint64_t good_at;
-
-	struct upstream_result res[UPSTREAM_MAX_ADDRS];	/* last answer */
-	size_t	nres;
 
 	struct query q[2];
 	unsigned attempt;
@@ -73,6 +69,7 @@ upstream_init(const char *host, const char *region,
 	up.hosts = hosts;
 	up.nhosts = nhosts;
 	up.notify = notify;
+	upstream_set_init(&up.set, host, allow, nhosts > 0);
 	up.q[0].qtype = DNS_TYPE_A;
 	up.q[1].qtype = DNS_TYPE_AAAA;
 	for (i = 0; i < 2; i++) {
@@ -93,157 +90,6 @@ upstream_why(const struct cidr *match, char *buf, size_t len)
 		snprintf(buf, len, "--allow-cidr %s", p);
 	else
 		snprintf(buf, len, "AMAZON/%s %s", up.region, p);
-}
-
-/* Was ${a} denied by the previous answer too?  (Log each denial once.) */
-static int
-was_denied(const struct cidr_addr *a, const struct upstream_result *old,
-    size_t nold)
-{
-	size_t i;
-
-	for (i = 0; i < nold; i++)
-		if (old[i].match == NULL && cidr_addr_eq(&old[i].addr, a))
-			return (1);
-	return (0);
-}
-
-static void
-log_denied(const struct cidr_addr *a)
-{
-	struct log_line l;
-	char buf[CIDR_ADDRSTRLEN], v4[CIDR_ADDRSTRLEN], why[192];
-	struct cidr_addr c;
-	int carried = cidr_addr_carried(a, &c);
-
-	if (carried == 1)
-		cidr_addr_format(&c, v4);
-	if (carried == 1 && cidrset_find(up.allow, a) != NULL)
-		snprintf(why, sizeof(why), "carries the IPv4 address %s, which "
-		    "is outside the AMAZON prefixes of the region and "
-		    "--allow-cidr", v4);
-	else if (carried == -1)
-		snprintf(why, sizeof(why), "in the local-use NAT64 prefix "
-		    "64:ff9b:1::/48: the IPv4 address it carries is unknown");
-	else
-		snprintf(why, sizeof(why), "outside the AMAZON prefixes of the "
-		    "region and --allow-cidr");
-	cidr_addr_format(a, buf);
-	log_begin(&l, LOG_WARN, "upstream_denied");
-	log_str(&l, "host", up.host);
-	log_str(&l, "addr", buf);
-	log_str(&l, "reason", why);
-	log_end(&l);
-}
-
-static void
-log_resolved(const char *source, size_t ndenied, uint32_t ttl)
-{
-	struct log_line l;
-	char list[UPSTREAM_MAX_ADDRS * CIDR_ADDRSTRLEN], one[CIDR_ADDRSTRLEN];
-	size_t i, n = 0;
-
-	list[0] = '\0';
-	for (i = 0; i < up.ngood; i++) {
-		cidr_addr_format(&up.good[i], one);
-		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
-		    i ? "," : "", one);
-	}
-	log_begin(&l, LOG_INFO, "upstream_resolved");
-	log_str(&l, "host", up.host);
-	log_str(&l, "source", source);
-	log_str(&l, "addrs", list);
-	log_u64(&l, "denied", ndenied);
-	log_u64(&l, "ttl", ttl);
-	log_end(&l);
-}
-
-/* A whole answer was denied: an error when nothing usable is left. */
-static void
-log_all_denied(size_t ndenied)
-{
-	struct log_line l;
-
-	log_begin(&l, up.ngood > 0 ? LOG_WARN : LOG_ERROR,
-	    "upstream_all_denied");
-	log_str(&l, "host", up.host);
-	log_u64(&l, "denied", ndenied);
-	log_u64(&l, "kept", up.ngood);
-	log_end(&l);
-}
-
-/*
- * Forget the validated set once the last good answer is older than
- * UPSTREAM_STALE_MAX, whatever kept it alive (failed resolutions or
- * answers of denied addresses alike): by then AWS may have given those
- * addresses to someone else.  The /etc/hosts set is the operator's and
- * never expires.  Called before every use of the set, so that the limit
- * holds to the millisecond, not to the next resolution.
- */
-static void
-expire_stale(void)
-{
-	struct log_line l;
-	uint64_t age;
-
-	if (up.ngood == 0 || up.nhosts > 0)
-		return;
-	age = loop_now() - up.good_at;
-	if (age <= UPSTREAM_STALE_MAX * 1000ull)
-		return;
-	log_begin(&l, LOG_ERROR, "upstream_expired");
-	log_str(&l, "host", up.host);
-	log_u64(&l, "dropped", up.ngood);
-	log_u64(&l, "age_s", age / 1000);
-	log_end(&l);
-	up.ngood = 0;
-}
-
-/* Check each address, replace the validated set, log what changed. */
-static void
-adopt(const struct cidr_addr *addrs, size_t n, const char *source,
-    uint32_t ttl)
-{
-	struct upstream_result old[UPSTREAM_MAX_ADDRS];
-	size_t nold = up.nres, i, ndenied = 0, oldgood = up.ngood;
-	struct cidr_addr prev[UPSTREAM_MAX_ADDRS];
-	int changed;
-
-	memcpy(old, up.res, sizeof(old));
-	memcpy(prev, up.good, sizeof(prev));
-	up.nres = up.ngood = 0;
-	for (i = 0; i < n && i < UPSTREAM_MAX_ADDRS; i++) {
-		up.res[up.nres].addr = addrs[i];
-		up.res[up.nres].match = cidrset_find_strict(up.allow,
-		    &addrs[i]);
-		if (up.res[up.nres].match != NULL) {
-			up.good[up.ngood++] = addrs[i];
-		} else {
-			ndenied++;
-			if (!was_denied(&addrs[i], old, nold))
-				log_denied(&addrs[i]);
-		}
-		up.nres++;
-	}
-	if (up.ngood == 0) {
-		/*
-		 * Only denied addresses (a spoofed answer, or SES on ranges
-		 * newer than the file): keep the last validated set, as after
-		 * a failed resolution, until it expires; it holds only checked
-		 * addresses.  With none to keep (the first answer, or after
-		 * expiry) this is the same alarm, with kept 0.
-		 */
-		memcpy(up.good, prev, oldgood * sizeof(prev[0]));
-		up.ngood = oldgood;
-		expire_stale();
-		log_all_denied(ndenied);
-		return;
-	}
-	up.good_at = loop_now();
-	changed = up.ngood != oldgood ||
-	    memcmp(prev, up.good, up.ngood * sizeof(prev[0])) != 0;
-	if (changed || nold == 0)
-		log_resolved(source, ndenied, ttl);
 }
 
 static void
@@ -325,13 +171,12 @@ finish_failed(void)
 	if (up.backoff > UPSTREAM_RETRY_MAX)
 		up.backoff = UPSTREAM_RETRY_MAX;
 	/* Keep serving the last good set for a while (serve-stale). */
-	expire_stale();
 	log_begin(&l, LOG_WARN, "upstream_resolve_failed");
 	log_str(&l, "host", up.host);
 	log_str(&l, "error", status_text(up.q[0].status != 0 ?
 	    up.q[0].status : up.q[1].status));
 	log_u64(&l, "retry_s", up.backoff);
-	log_u64(&l, "kept", up.ngood);
+	log_u64(&l, "kept", upstream_set_count(&up.set, loop_now()));
 	log_end(&l);
 	up.timer.at = loop_now() + up.backoff * 1000;
 }
@@ -364,7 +209,7 @@ finish(void)
 		if (ttl > UPSTREAM_TTL_MAX)
 			ttl = UPSTREAM_TTL_MAX;
 		up.backoff = 0;
-		adopt(all, n, "dns", ttl);
+		upstream_set_adopt(&up.set, all, n, "dns", ttl, loop_now());
 		up.timer.at = loop_now() + ttl * 1000ull;
 	}
 	if (up.notify != NULL)
@@ -443,7 +288,8 @@ upstream_start(void)
 
 	if (up.nhosts > 0) {
 		/* /etc/hosts names the SES host: static, never re-resolved. */
-		adopt(up.hosts, up.nhosts, "hosts", 0);
+		upstream_set_adopt(&up.set, up.hosts, up.nhosts, "hosts", 0,
+		    loop_now());
 		if (up.notify != NULL)
 			up.notify();
 		return;
@@ -455,8 +301,7 @@ size_t
 upstream_count(void)
 {
 
-	expire_stale();
-	return (up.ngood);
+	return (upstream_set_count(&up.set, loop_now()));
 }
 
 int
@@ -477,14 +322,7 @@ int
 upstream_pick(size_t k, struct cidr_addr *out)
 {
 
-	expire_stale();
-	if (up.ngood == 0)
-		return (-1);
-	*out = up.good[k % up.ngood];
-	/* Defence in depth: the set holds only checked addresses. */
-	if (cidrset_find_strict(up.allow, out) == NULL)
-		return (-1);
-	return (0);
+	return (upstream_set_pick(&up.set, k, loop_now(), out));
 }
 
 void
@@ -508,8 +346,8 @@ size_t
 upstream_results(const struct upstream_result **out)
 {
 
-	*out = up.res;
-	return (up.nres);
+	*out = up.set.res;
+	return (up.set.nres);
 }
 
 unsigned long

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cidr.h"
+#include "fuzz_check.h"
 #include "proxyproto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -16,13 +17,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static const uint8_t v4mapped[12] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 };
-
-#define CHECK(c)	do {						\
-	if (!(c)) {							\
-		fprintf(stderr, "invariant failed: %s\n", #c);		\
-		abort();						\
-	}								\
-} while (0)
 
 /* ${a} is the ${n} bytes (4 or 16) at ${p}, a v4-mapped one unmapped. */
 static int
