@@ -6,6 +6,7 @@
 #include "cidr.h"
 #include "dns.h"
 #include "resolvconf.h"
+#include "upstream_set.h"
 
 /*
  * The SES endpoint: resolve its name inside the event loop (A and AAAA
@@ -19,24 +20,10 @@
 /* The SES submission port: a constant, never a setting. */
 #define UPSTREAM_PORT		587
 
-#define UPSTREAM_MAX_ADDRS	(2 * DNS_MAX_ADDRS)
 #define UPSTREAM_TTL_MIN	2	/* seconds */
 #define UPSTREAM_TTL_MAX	300
 #define UPSTREAM_RETRY_MAX	30	/* backoff cap after failures */
-/*
- * How long the last validated set is kept when DNS fails or answers only
- * denied addresses (seconds).  A test build shortens it (make shortclock);
- * the release binary has no switch for it.
- */
-#ifndef UPSTREAM_STALE_MAX
-#define UPSTREAM_STALE_MAX	(24 * 3600)
-#endif
 #define UPSTREAM_KICK_MIN	5	/* early re-resolve at most this often */
-
-struct upstream_result {
-	struct cidr_addr addr;
-	const struct cidr *match;	/* NULL: denied */
-};
 
 /**
  * upstream_init(host, region, allow, rc, hosts, nhosts, notify): prepare to

@@ -5,7 +5,22 @@
 #include <stdint.h>
 
 #include "cidr.h"
-#include "upstream.h"
+#include "dns.h"
+
+#define UPSTREAM_MAX_ADDRS	(2 * DNS_MAX_ADDRS)
+/*
+ * How long the last validated set is kept when DNS fails or answers only
+ * denied addresses (seconds).  A test build shortens it (make shortclock);
+ * the release binary has no switch for it.
+ */
+#ifndef UPSTREAM_STALE_MAX
+#define UPSTREAM_STALE_MAX	(24 * 3600)
+#endif
+
+struct upstream_result {
+	struct cidr_addr addr;
+	const struct cidr *match;	/* NULL: denied */
+};
 
 /*
  * The validated SES address set behind upstream.h: each answer's addresses
