@@ -337,6 +337,19 @@ def _closed_by_proxy(*socks):
     return readable
 
 
+def probe_answered_then_close(probe, path, flood):
+    """The waiting probe sends its request and gets 200; then every socket
+    is closed."""
+    try:
+        probe.sendall(request(path))
+        data, how = recv_until_closed(probe, timeout=5)
+        assert data.startswith(b"HTTP/1.1 200 OK"), (data, how)
+    finally:
+        probe.close()
+        for s in flood:
+            s.close()
+
+
 def test_flood_from_one_source_never_evicts_another_sources_probe(
         dns, proxy_factory):
     """A connection flood from one address (issue 15, item 6): however many
@@ -353,14 +366,7 @@ def test_flood_from_one_source_never_evicts_another_sources_probe(
         more = [connect(HEALTH, source="127.0.0.1") for _ in range(16)]
         time.sleep(0.1)
         flood += more
-    try:
-        probe.sendall(request("/readyz"))
-        data, how = recv_until_closed(probe, timeout=5)
-        assert data.startswith(b"HTTP/1.1 200 OK"), (data, how)
-    finally:
-        probe.close()
-        for s in flood:
-            s.close()
+    probe_answered_then_close(probe, "/readyz", flood)
 
 
 def test_each_source_evicts_its_own_oldest_first(dns, proxy_factory):
@@ -422,11 +428,4 @@ def test_ipv6_sources_are_counted_by_64(dns, proxy_factory, v6_block):
     for i in range(32):
         flood.append(connect_from_block(addr, v6_block(0x200 + i)))
     time.sleep(0.2)
-    try:
-        probe.sendall(request("/livez"))
-        data, how = recv_until_closed(probe, timeout=5)
-        assert data.startswith(b"HTTP/1.1 200 OK"), (data, how)
-    finally:
-        probe.close()
-        for s in flood:
-            s.close()
+    probe_answered_then_close(probe, "/livez", flood)
