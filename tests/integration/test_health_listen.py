@@ -328,13 +328,20 @@ def test_idle_connections_cannot_starve_probes(dns, proxy_factory):
             s.close()
 
 
-def _closed_by_proxy(*socks):
-    """The ones among socks that the proxy has closed (EOF or reset is
-    readable at once; a live connection that sent nothing is not)."""
+def _closed_by_proxy(*socks, wait=0.1):
+    """The ones among socks that the proxy has closed within wait seconds
+    (EOF or a reset is readable; a live connection that sent nothing is
+    not)."""
     import select
-    time.sleep(0.1)
-    readable, _, _ = select.select(socks, [], [], 0)
+    readable, _, _ = select.select(socks, [], [], wait)
     return readable
+
+
+def _evicted(sock):
+    """Has the proxy closed sock?  Waits up to 1 s, so that a slow run is
+    late, not wrong, yet well before the 2 s request deadline would close
+    it anyway."""
+    return _closed_by_proxy(sock, wait=1) == [sock]
 
 
 def probe_answered_then_close(probe, path, flood):
@@ -360,7 +367,7 @@ def test_flood_from_one_source_never_evicts_another_sources_probe(
     probe = connect(HEALTH, source="127.0.0.5")
     time.sleep(0.2)
     # The probe took a flooder's slot (the oldest), not another's.
-    assert _closed_by_proxy(flood[0])
+    assert _evicted(flood[0])
     # Many more than 16 from the flooder, while the probe waits.
     for _ in range(3):
         more = [connect(HEALTH, source="127.0.0.1") for _ in range(16)]
@@ -381,7 +388,7 @@ def test_each_source_evicts_its_own_oldest_first(dns, proxy_factory):
     newcomer = connect(HEALTH, source="127.0.0.5")
     time.sleep(0.2)
     try:
-        assert _closed_by_proxy(heavy[0])
+        assert _evicted(heavy[0])
         assert _closed_by_proxy(*older) == []
         newcomer.sendall(request("/livez"))
         data, _ = recv_until_closed(newcomer, timeout=5)
