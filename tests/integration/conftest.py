@@ -70,10 +70,19 @@ _VG_RLIMIT = ("valgrind virtualises RLIMIT_NOFILE: it keeps descriptors of "
               "its own at the top, so the limit the proxy sets is not the "
               "one in /proc/PID/limits and a low hard limit is lowered "
               "further")
+_VG_FDS = ("valgrind keeps descriptors of its own in the process and is "
+           "what the launcher starts, so the relay's own descriptors cannot "
+           "be told apart from the tool's; the plain run tests them")
 VALGRIND_SKIPS = {
     "test_privilege.py::test_prv06_rlimits": _VG_RLIMIT,
     "test_privilege.py::test_prv06_nofile_hard_limit_too_low_lowers_max_conns":
         _VG_RLIMIT,
+    "test_privilege.py::test_inherited_descriptors_closed": _VG_FDS,
+    "test_privilege.py::test_inherited_descriptors_closed_in_every_worker":
+        _VG_FDS,
+    "test_privilege.py::test_inherited_descriptors_closed_without_close_range":
+        _VG_FDS,
+    "test_privilege.py::test_file_on_stdin_is_replaced_by_dev_null": _VG_FDS,
 }
 
 
