@@ -102,7 +102,10 @@ def test_upstream_outside_the_allowlist_is_never_dialled(containers):
     the client gets 421 and nothing connects to that address."""
     lst = Listener("127.0.1.1", 587)
     try:
-        c = containers.run(hosts=("127.0.1.1",), health="none")
+        c = containers.run(hosts=("127.0.1.1",), health="none", wait=False)
+        c.wait_event("listening", timeout=15)
+        alarm = c.wait_event("upstream_all_denied", timeout=15)
+        assert alarm["level"] == "error" and alarm["kept"] == 0
         assert c.events("upstream_denied")[0]["addr"] == "127.0.1.1"
         with connect(ctr.PROXY_ADDR) as s:
             data, _ = recv_until_closed(s, timeout=10)
