@@ -16,7 +16,7 @@ OUT=build/analyze
 STEPS=("$@")
 [ ${#STEPS[@]} -gt 0 ] || STEPS=(gcc cppcheck tidy shellcheck)
 
-# The tools come from tests/packages/build.txt (a no-op when installed).
+# The tools come from tests/packages/build-packages.txt (a no-op when installed).
 tests/deps.sh || exit 2
 
 if [ ! -e build/kinc/.stamp ] || [ ! -e build/seccomp_bpf.c ]; then

@@ -60,7 +60,7 @@ main_c() {
 	    >"$tmp/t.c"
 }
 
-# ---- build.txt ----
+# ---- build-packages.txt ----
 c_make() { make --version; }
 c_gcc() { has gcc; }
 c_libc6_dev() { main_c && cc_run gcc; }
@@ -120,7 +120,7 @@ check cppcheck "cppcheck is missing" c_cppcheck
 check shellcheck "shellcheck is missing" c_shellcheck
 check valgrind "valgrind cannot run /bin/true (libc6-dbg?)" c_valgrind
 
-# ---- test.txt ----
+# ---- test-packages.txt ----
 py_import() { /usr/bin/python3 -c "import $1"; }
 c_hypothesis() { py_import hypothesis; }
 c_pytest() { py_import pytest; }
@@ -172,7 +172,7 @@ check util-linux "unshare, setpriv, prlimit or setsid is missing" c_util_linux
 check strace "strace cannot trace /bin/true as drift.sh does" c_strace
 check libfaketime "libfaketime.so.1 does not fake the clock" c_faketime
 
-# ---- container.txt ----
+# ---- container-packages.txt ----
 c_docker() { docker --version && dockerd --version; }
 c_compose() { docker-compose version --short; }
 c_registry() { docker-registry --version; }

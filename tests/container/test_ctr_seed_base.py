@@ -36,7 +36,7 @@ def registry(tmp_path):
     HTTP requests it logged."""
     exe = shutil.which("docker-registry")
     if exe is None:
-        pytest.fail("docker-registry is missing (tests/packages/container.txt)")
+        pytest.fail("docker-registry is missing (tests/packages/container-packages.txt)")
     port = free_port()
     cfg = tmp_path / "registry.yml"
     cfg.write_text(
