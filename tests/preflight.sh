@@ -180,6 +180,7 @@ c_debootstrap() { debootstrap --version; }
 c_keyring() { [ -s /usr/share/keyrings/debian-archive-keyring.gpg ]; }
 c_cacerts() { [ -s /etc/ssl/certs/ca-certificates.crt ]; }
 c_nc() { nc -h 2>&1 | grep -q "OpenBSD netcat"; }
+c_ps() { [ -n "$(ps -o user= -p $$ 2>/dev/null)" ]; }
 c_binutils() { readelf --version; }
 c_postfix() {
 	[ -x /usr/sbin/postfix ] && postconf -m | grep -qx texthash &&
@@ -199,6 +200,7 @@ check debian-archive-keyring "no Debian archive keyring for debootstrap" \
     c_keyring
 check ca-certificates "no CA bundle for an https mirror" c_cacerts
 check netcat-openbsd "nc is not OpenBSD netcat (-z, -w)" c_nc
+check procps "ps is missing" c_ps
 check binutils "readelf is missing" c_binutils
 check postfix "postfix lacks texthash maps or Cyrus SASL" c_postfix
 check libsasl2-modules "no SASL PLAIN and LOGIN modules for Postfix" c_sasl
