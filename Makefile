@@ -20,7 +20,7 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) \
 	   -DVERSION='"$(VERSION)"' -isystem $(KINC)
 LDHARD	= -Wl,-z,relro,-z,now,-z,noexecstack
 
-SRCS	= log.c fds.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c loop.c \
+SRCS	= log.c metrics.c fds.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c loop.c \
 	  deadline.c listener.c \
 	  upstream.c upstream_set.c pump.c relay.c privdrop.c landlock.c seccomp.c health.c \
 	  healthport.c healthreq.c proxyproto.c workers.c staleness.c readfile.c

@@ -93,7 +93,7 @@ static const struct opt opts[O_COUNT] = {
 	    "naming the client" },
 	[O_HEALTH_LISTEN] = { .flag = "--health-listen", .meta = "A:P",
 	    .env = "HEALTH_LISTEN", .arg = 1, .unset = "off",
-	    .help = "HTTP GET /livez and /readyz here" },
+	    .help = "HTTP GET /livez, /readyz and /metrics here" },
 	[O_CHECK] = { .flag = "--check",
 	    .help = "validate, resolve once, print verdicts, exit 0/1" },
 	[O_HEALTHCHECK] = { .flag = "--healthcheck", .meta = "[A:P]", .arg = 2,

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 
 /* One probe connection: its request so far. */
 struct probe {
@@ -25,6 +27,8 @@ struct probe {
 	size_t	len;
 	int	header_done;	/* a PROXY header was skipped, or none came */
 	struct cidr_addr src;	/* the socket's peer */
+	char	*out;		/* a /metrics answer not yet all sent */
+	size_t	outlen, sent;
 	char	buf[HEALTHREQ_MAX];
 };
 
@@ -33,6 +37,7 @@ static struct loop_timer timer;	/* the earliest probe deadline */
 static struct probe probes[HEALTHPORT_CONNS];
 static int proxy_protocol;
 static int (*is_ready)(void);
+static void (*refresh)(void);	/* this worker's gauges, before a scrape */
 
 int
 healthport_listen(const struct sockaddr *sa, socklen_t len)
@@ -61,6 +66,20 @@ probe_close(struct probe *p)
 {
 
 	loop_watch_close(&p->w);
+	free(p->out);
+	p->out = NULL;
+}
+
+/* The health port's own descriptors: its listener and open probes. */
+static uint64_t
+count_fds(void)
+{
+	uint64_t n = listener_fds(&lis);
+	int i;
+
+	for (i = 0; i < HEALTHPORT_CONNS; i++)
+		n += probes[i].w.fd >= 0;
+	return (n);
 }
 
 /* Arm the timer for the earliest probe deadline. */
@@ -94,8 +113,69 @@ respond(struct probe *p, int code, const char *status, const char *body,
 		    MSG_DONTWAIT);
 }
 
-/* Answer ${p}'s whole request, judged ${r} (healthreq.h). */
-static void
+/*
+ * Send what is left of ${p}'s /metrics answer.  Returns 1 when it is all
+ * sent or the peer is gone (close), 0 to wait for EPOLLOUT.
+ */
+static int
+send_rest(struct probe *p)
+{
+	ssize_t n;
+
+	while (p->sent < p->outlen) {
+		n = send(p->w.fd, p->out + p->sent, p->outlen - p->sent,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return (loop_watch_set(&p->w, EPOLLOUT) != 0);
+		if (n <= 0)
+			return (1);
+		p->sent += (size_t)n;
+	}
+	return (1);
+}
+
+#define METRICS_HEAD_MAX	160
+
+/*
+ * GET or HEAD /metrics: the text, made now from the shared counters and
+ * this worker's fresh gauges, in a buffer of the probe's own, since it
+ * may take more than one send.  Returns 1 when the probe can be closed.
+ */
+static int
+answer_metrics(struct probe *p, int head)
+{
+	char *body;
+	size_t len;
+	int n;
+
+	if ((p->out = malloc(METRICS_HEAD_MAX + METRICS_TEXT_MAX)) == NULL) {
+		respond(p, 503, "Service Unavailable", "no memory\n", head);
+		return (1);
+	}
+	refresh();
+	metrics_set(MG_PROBE_FDS, count_fds());
+	body = p->out + METRICS_HEAD_MAX;
+	if ((len = metrics_render(body, METRICS_TEXT_MAX,
+	    loop_wall_ms())) == 0) {
+		respond(p, 500, "Internal Server Error", "metrics too long\n",
+		    head);
+		return (1);
+	}
+	n = snprintf(p->out, METRICS_HEAD_MAX, "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n", len);
+	/* The head goes right before the body: one contiguous answer. */
+	p->sent = METRICS_HEAD_MAX - (size_t)n;
+	memmove(p->out + p->sent, p->out, (size_t)n);
+	p->outlen = head ? METRICS_HEAD_MAX : METRICS_HEAD_MAX + len;
+	return (send_rest(p));
+}
+
+/*
+ * Answer ${p}'s whole request, judged ${r} (healthreq.h).  Returns 1 when
+ * the probe can be closed, 0 while a /metrics answer is still going out.
+ */
+static int
 answer(struct probe *p, const struct healthreq *r)
 {
 
@@ -110,6 +190,8 @@ answer(struct probe *p, const struct healthreq *r)
 			respond(p, 503, "Service Unavailable", "not ready\n",
 			    r->head);
 		break;
+	case HEALTHREQ_METRICS:
+		return (answer_metrics(p, r->head));
 	case HEALTHREQ_NOT_FOUND:
 		respond(p, 404, "Not Found", "not found\n", r->head);
 		break;
@@ -118,6 +200,7 @@ answer(struct probe *p, const struct healthreq *r)
 		    0);
 		break;
 	}
+	return (1);
 }
 
 static void
@@ -127,7 +210,12 @@ callback_probe(struct loop_watch *w, uint32_t revents)
 	struct healthreq r;
 	ssize_t n;
 
-	(void)revents;
+	if (p->out != NULL) {
+		/* The rest of a /metrics answer; the request is done. */
+		if ((revents & (EPOLLERR | EPOLLHUP)) || send_rest(p))
+			probe_close(p);
+		return;
+	}
 	n = recv(w->fd, p->buf + p->len, sizeof(p->buf) - 1 - p->len, 0);
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
@@ -145,9 +233,8 @@ callback_probe(struct loop_watch *w, uint32_t revents)
 	p->header_done |= r.header_done;
 	if (r.verdict == HEALTHREQ_MORE)
 		return;
-	if (r.verdict != HEALTHREQ_CLOSE)
-		answer(p, &r);
-	probe_close(p);
+	if (r.verdict == HEALTHREQ_CLOSE || answer(p, &r))
+		probe_close(p);
 }
 
 /*
@@ -260,7 +347,7 @@ healthport_stop(void)
 }
 
 int
-healthport_start(int pp, int (*ready)(void))
+healthport_start(int pp, int (*ready)(void), void (*gauges)(void))
 {
 	int i;
 
@@ -268,6 +355,7 @@ healthport_start(int pp, int (*ready)(void))
 		return (0);
 	proxy_protocol = pp;
 	is_ready = ready;
+	refresh = gauges;
 	for (i = 0; i < HEALTHPORT_CONNS; i++) {
 		probes[i].w.fd = -1;
 		probes[i].w.cb = callback_probe;

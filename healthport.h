@@ -9,6 +9,7 @@
  * and never counts against --max-conns.
  *
  *   GET /livez   200 whenever the event loop turns (liveness)
+ *   GET /metrics the Prometheus text of metrics.h (docs/metrics.md)
  *   GET /readyz  200 when a validated SES address is known and the relay
  *                is not draining, else 503 (readiness)
  *   other paths  404; other methods 405; HEAD answers without a body
@@ -32,11 +33,13 @@
 int healthport_listen(const struct sockaddr *sa, socklen_t len);
 
 /**
- * healthport_start(proxy_protocol, ready): serve probes from the loop
- * (after loop_init), if healthport_listen made a socket; ${ready}() answers
- * /readyz.  Returns 0, or -1 after logging startup_failed.
+ * healthport_start(proxy_protocol, ready, gauges): serve probes from the
+ * loop (after loop_init), if healthport_listen made a socket; ${ready}()
+ * answers /readyz, and ${gauges}() refreshes this worker's gauges before
+ * /metrics is made.  Returns 0, or -1 after logging startup_failed.
  */
-int healthport_start(int proxy_protocol, int (*ready)(void));
+int healthport_start(int proxy_protocol, int (*ready)(void),
+    void (*gauges)(void));
 
 /** healthport_stop(): close the listener and any probe (at exit). */
 void healthport_stop(void);

@@ -45,6 +45,8 @@ judge(const char *buf, size_t len, struct healthreq *req)
 		req->verdict = HEALTHREQ_LIVEZ;
 	else if (request_is(buf, len, method, "/readyz"))
 		req->verdict = HEALTHREQ_READYZ;
+	else if (request_is(buf, len, method, "/metrics"))
+		req->verdict = HEALTHREQ_METRICS;
 	else
 		req->verdict = HEALTHREQ_NOT_FOUND;
 }

@@ -18,6 +18,7 @@ enum healthreq_verdict {
 	HEALTHREQ_CLOSE,	/* never an answerable request: close, no answer */
 	HEALTHREQ_LIVEZ,	/* GET or HEAD /livez: 200 */
 	HEALTHREQ_READYZ,	/* GET or HEAD /readyz: 200 or 503 */
+	HEALTHREQ_METRICS,	/* GET or HEAD /metrics: 200, the metrics */
 	HEALTHREQ_NOT_FOUND,	/* GET or HEAD of another path: 404 */
 	HEALTHREQ_BAD_METHOD	/* another method: 405 */
 };

@@ -112,6 +112,16 @@ listener_watch(struct listener *l)
 	listener_set(l, EPOLLIN);
 }
 
+size_t
+listener_fds(const struct listener *l)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->n; i++)
+		n += l->fd[i].w.fd >= 0;
+	return (n);
+}
+
 void
 listener_close(struct listener *l)
 {

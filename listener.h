@@ -69,4 +69,7 @@ void listener_watch(struct listener *l);
 /** listener_close(l): close every socket of ${l}; accept no more. */
 void listener_close(struct listener *l);
 
+/** listener_fds(l): the listening sockets of ${l} still open. */
+size_t listener_fds(const struct listener *l);
+
 #endif /* !LISTENER_H_ */

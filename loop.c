@@ -44,6 +44,15 @@ loop_clock(void)
 }
 
 uint64_t
+loop_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+uint64_t
 loop_now(void)
 {
 

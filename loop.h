@@ -64,6 +64,9 @@ uint64_t loop_now(void);
 /** loop_clock(): read the monotonic clock now, in milliseconds. */
 uint64_t loop_clock(void);
 
+/** loop_wall_ms(): the Unix time now, in milliseconds (for the metrics). */
+uint64_t loop_wall_ms(void);
+
 /**
  * loop_run(hooks): dispatch events and timers until loop_stop().
  * Returns the code given to loop_stop(), or -1 if epoll_pwait failed.

@@ -25,6 +25,7 @@
 #include "landlock.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "privdrop.h"
 #include "pump.h"
 #include "relay.h"
@@ -188,6 +189,42 @@ raise_nofile(void)
 		log_u64(&l, "max_conns", cfg.max_conns);
 		log_end(&l);
 	}
+}
+
+/*
+ * --health-listen: the metrics' shared block, mapped before the fork, and
+ * what they report that is fixed from now on.
+ */
+static int
+start_metrics(void)
+{
+	struct metrics_info mi;
+	struct rlimit rl;
+	size_t i;
+
+	memset(&mi, 0, sizeof(mi));
+	mi.version = VERSION;
+	mi.region = cfg.region;
+	mi.fips = cfg.fips;
+	mi.start_ms = loop_wall_ms();
+	mi.allow_created = info.created > 0 ? (uint64_t)info.created : 0;
+	mi.sync_token = strtoull(info.sync_token, NULL, 10);
+	for (i = 0; i < allow.n; i++) {
+		if (allow.v[i].net.family == AF_INET6)
+			mi.prefixes_v6++;
+		else
+			mi.prefixes_v4++;
+	}
+	mi.max_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 ?
+	    (uint64_t)rl.rlim_cur : 0;
+	mi.sessions_limit = cfg.max_conns;
+	mi.workers = cfg.workers > 1 ? cfg.workers : 1;
+	if (metrics_init(&mi) != 0) {
+		log_errno("startup_failed", "--health-listen: mmap MAP_SHARED "
+		    "for the metrics");
+		return (-1);
+	}
+	return (0);
 }
 
 static int
@@ -477,6 +514,8 @@ main(int argc, char **argv)
 	    (const struct sockaddr *)&cfg.health_listen,
 	    cfg.health_listen_len) != 0)
 		return (EXIT_RUNTIME);
+	if (cfg.health_listen_len != 0 && start_metrics() != 0)
+		return (EXIT_RUNTIME);
 
 	/* 4. Leave root, NO_NEW_PRIVS, Landlock. */
 	if (sandbox_restrict(UPSTREAM_PORT) != 0)
@@ -502,6 +541,8 @@ main(int argc, char **argv)
 	rcfg.connect_s = cfg.connect_timeout;
 	rcfg.drain_s = cfg.drain_timeout;
 	rcfg.stats_s = cfg.stats_interval;
+	rcfg.metrics_s = cfg.health_listen_len != 0;
+	metrics_set_worker(rcfg.worker);
 	rcfg.allow_client = &cfg.allow_client;
 	rcfg.proxy_protocol = cfg.proxy_protocol;
 	rcfg.nworkers = cfg.workers;
@@ -510,7 +551,8 @@ main(int argc, char **argv)
 	/* The file's age is judged again while running, by one process. */
 	if (rcfg.worker == 0 && staleness_start() != 0)
 		return (EXIT_RUNTIME);
-	if (healthport_start(cfg.proxy_protocol, relay_ready) != 0 ||
+	if (healthport_start(cfg.proxy_protocol, relay_ready,
+	    relay_metrics) != 0 ||
 	    upstream_init(cfg.upstream_host, cfg.region, &allow, &rc, hosts,
 	    nhosts, relay_upstream_changed) != 0)
 		return (EXIT_RUNTIME);

@@ -5,6 +5,7 @@
  * drain), with the rate-limited warnings and the stats line.
  */
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "proxyproto.h"
 #include "pump.h"
 #include "relay.h"
@@ -69,6 +71,7 @@ struct conn {
 	struct conn *prev, *next;	/* live list, or dead list (next) */
 	struct conn *rq_next;		/* run queue, while queued */
 	int	queued;
+	enum metrics_counter first_fin;	/* MC_ACCEPTED: no FIN yet */
 };
 
 static struct relay_config cfg;
@@ -82,6 +85,7 @@ static uint64_t conns_cut;
 static const char *stop_reason = "drained";
 static struct conn *runq;	/* sessions that spent their read budget */
 static struct loop_timer conn_timer, stats_timer, drain_timer, runq_timer;
+static struct loop_timer metrics_timer;
 /* At most one line a second for each kind of repetitive warning. */
 struct ratelimit {
 	uint64_t next;
@@ -97,10 +101,10 @@ static struct {
 
 static void callback_client(struct loop_watch *, uint32_t);
 static void callback_upstream(struct loop_watch *, uint32_t);
-static void conn_close(struct conn *, const char *);
+static void conn_close(struct conn *, enum metrics_counter);
 static void conn_release(struct conn *);
-static void conn_drop(struct conn *, struct ratelimit *, const char *,
-    const char *, size_t);
+static void conn_drop(struct conn *, struct ratelimit *,
+    enum metrics_counter, const char *, size_t);
 static void connect_next(struct conn *);
 static void fail_no_upstream(struct conn *);
 
@@ -156,16 +160,18 @@ ratelimit_pass(struct ratelimit *rl, uint64_t *suppressed)
 }
 
 static void
-log_rejected(const char *client, struct ratelimit *rl, const char *reason)
+log_rejected(const char *client, struct ratelimit *rl,
+    enum metrics_counter reason)
 {
 	struct log_line l;
 	uint64_t suppressed;
 
+	metrics_add(reason, 1);
 	if (!ratelimit_pass(rl, &suppressed))
 		return;
 	log_begin(&l, LOG_WARN, "conn_rejected");
 	log_str(&l, "client", client);
-	log_str(&l, "reason", reason);
+	log_str(&l, "reason", metrics_label(reason));
 	log_u64(&l, "suppressed", suppressed);
 	log_end(&l);
 }
@@ -284,6 +290,7 @@ conn_new(int fd, const struct sockaddr_storage *ss)
 		live->prev = c;
 	live = c;
 	nconns++;
+	metrics_set(MG_ACTIVE, nconns);
 	return (c);
 }
 
@@ -294,6 +301,7 @@ conn_start(struct conn *c, const char *via)
 	struct log_line l;
 
 	st.accepted++;
+	metrics_add(MC_ACCEPTED, 1);
 	log_begin(&l, LOG_INFO, "conn_open");
 	log_u64(&l, "conn", c->id);
 	log_str(&l, "client", c->client);
@@ -353,7 +361,7 @@ client_allowed(const struct cidr_addr *a)
 /* Answer ${fd} with ${msg} and close it; log conn_rejected ${reason}. */
 static void
 turn_away(int fd, const struct sockaddr_storage *ss, const char *msg,
-    size_t len, struct ratelimit *rl, const char *reason)
+    size_t len, struct ratelimit *rl, enum metrics_counter reason)
 {
 	char buf[CIDR_ADDRSTRLEN + 8];
 
@@ -374,12 +382,12 @@ admit(int fd, const struct sockaddr_storage *ss)
 	    (cidr_addr_from_sockaddr((const struct sockaddr *)ss, &a, NULL) ||
 	    !client_allowed(&a))) {
 		turn_away(fd, ss, msg_denied, sizeof(msg_denied) - 1,
-		    &rl_denied, "access_denied");
+		    &rl_denied, MC_REJ_ACCESS_DENIED);
 		return;
 	}
 	if (!slot_take()) {
 		turn_away(fd, ss, msg_busy, sizeof(msg_busy) - 1, &rl_busy,
-		    "max_conns");
+		    MC_REJ_MAX_CONNS);
 		return;
 	}
 	/*
@@ -391,7 +399,7 @@ admit(int fd, const struct sockaddr_storage *ss)
 		slot_give();
 		st.rejected_nomem++;
 		turn_away(fd, ss, msg_nomem, sizeof(msg_nomem) - 1, &rl_nomem,
-		    "no_memory");
+		    MC_REJ_NO_MEMORY);
 		return;
 	}
 	/*
@@ -404,6 +412,7 @@ admit(int fd, const struct sockaddr_storage *ss)
 		(void)send(fd, msg_nomem, sizeof(msg_nomem) - 1,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 		st.rejected++;
+		metrics_add(MC_REJ_ERROR, 1);
 		conn_release(c);
 		return;
 	}
@@ -433,7 +442,7 @@ proxy_client(struct conn *c, const struct proxyproto *pp)
 		c->peer = pp->src;
 	}
 	if (!client_allowed(&c->peer)) {
-		conn_drop(c, &rl_denied, "access_denied", msg_denied,
+		conn_drop(c, &rl_denied, MC_REJ_ACCESS_DENIED, msg_denied,
 		    sizeof(msg_denied) - 1);
 		return;
 	}
@@ -467,7 +476,8 @@ read_proxy_header(struct conn *c)
 		return;
 	}
 	if (hl <= 0 || recv(c->cl.w.fd, buf, (size_t)hl, 0) != hl) {
-		conn_drop(c, &rl_header, "proxy_header_invalid", NULL, 0);
+		conn_drop(c, &rl_header, MC_REJ_PROXY_HEADER_INVALID, NULL,
+		    0);
 		return;
 	}
 	proxy_client(c, &pp);
@@ -481,7 +491,36 @@ fail_no_upstream(struct conn *c)
 
 	(void)send(c->cl.w.fd, msg_unavail, sizeof(msg_unavail) - 1,
 	    MSG_NOSIGNAL | MSG_DONTWAIT);
-	conn_close(c, "no_upstream");
+	conn_close(c, MC_END_NO_UPSTREAM);
+}
+
+/*
+ * A connect of ${c} ended: with error ${err}, or established if 0.  Its
+ * time and, if it failed, why, for the metrics.
+ */
+static void
+connect_outcome(const struct conn *c, int err)
+{
+	enum metrics_counter why;
+
+	metrics_observe(MH_CONNECT, loop_now() - c->t_attempt);
+	if (err == 0)
+		return;
+	switch (err) {
+	case ECONNREFUSED:
+		why = MC_CONNECT_FAIL_REFUSED;
+		break;
+	case ETIMEDOUT:
+		why = MC_CONNECT_FAIL_TIMEOUT;
+		break;
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+		why = MC_CONNECT_FAIL_UNREACHABLE;
+		break;
+	default:
+		why = MC_CONNECT_FAIL_OTHER;
+	}
+	metrics_add(why, 1);
 }
 
 /* Start a connect to ${c}'s next address; each address is tried once. */
@@ -508,11 +547,12 @@ connect_next(struct conn *c)
 			break;
 		}
 		set_nodelay(fd);
+		metrics_add(MC_CONNECT_ATTEMPTS, 1);
+		c->t_attempt = loop_now();
 		if (connect(fd, (struct sockaddr *)&ss, sl) == 0 ||
 		    errno == EINPROGRESS) {
 			c->ul.w.fd = fd;
 			c->state = C_CONNECTING;
-			c->t_attempt = loop_now();
 			conn_rekey(c);
 			/* EPOLLOUT reports the connect's end. */
 			if (loop_watch_set(&c->ul.w, SESSION_EVENTS) == 0)
@@ -521,6 +561,7 @@ connect_next(struct conn *c)
 			break;
 		}
 		log_connect_failed(c, strerror(errno));
+		connect_outcome(c, errno);
 		close(fd);
 		st.upstream_failures++;
 		upstream_kick();
@@ -549,6 +590,7 @@ connect_done(struct conn *c, uint32_t revents)
 		if (err == 0)
 			err = ECONNREFUSED;
 		log_connect_failed(c, strerror(err));
+		connect_outcome(c, err);
 		st.upstream_failures++;
 		upstream_kick();
 		connect_next(c);
@@ -556,6 +598,7 @@ connect_done(struct conn *c, uint32_t revents)
 	}
 	if (!(revents & EPOLLOUT))
 		return;
+	connect_outcome(c, 0);
 	c->state = C_RELAY;
 	c->t_active = loop_now();
 	conn_rekey(c);
@@ -610,11 +653,12 @@ conn_fail(struct conn *c, int client_side)
 	if (!reset) {
 		log_errno("conn_error", client_side ? "client socket" :
 		    "upstream socket");
-		conn_close(c, "error");
+		conn_close(c, MC_END_ERROR);
 		return;
 	}
 	reset_fd(client_side ? c->ul.w.fd : c->cl.w.fd);
-	conn_close(c, client_side ? "client_reset" : "upstream_reset");
+	conn_close(c, client_side ? MC_END_CLIENT_RESET :
+	    MC_END_UPSTREAM_RESET);
 }
 
 static void
@@ -663,11 +707,14 @@ relay_pump(struct conn *c)
 		return;
 	}
 	more |= r == PUMP_MORE;
+	if (c->first_fin == MC_ACCEPTED && (c->up.eof || c->down.eof))
+		c->first_fin = c->up.eof ? MC_END_CLIENT_CLOSE :
+		    MC_END_UPSTREAM_CLOSE;
 	if (active)
 		c->t_active = loop_now();
 	/* Both ended: close(2) sends both FINs; no shutdown needed. */
 	if (pump_done(&c->up) && pump_done(&c->down)) {
-		conn_close(c, "closed");
+		conn_close(c, c->first_fin);
 		return;
 	}
 	if (pump_pass_eof(&c->up, c->ul.w.fd) != 0) {
@@ -712,7 +759,7 @@ callback_client(struct loop_watch *w, uint32_t revents)
 		 * or connected: stop, rather than open a session for no one.
 		 * A FIN alone (EPOLLRDHUP) is a half-close: the bytes before
 		 * it are still relayed. */
-		conn_close(c, "client_reset");
+		conn_close(c, MC_END_CLIENT_RESET);
 }
 
 static void
@@ -730,7 +777,7 @@ callback_upstream(struct loop_watch *w, uint32_t revents)
 /* ---- closing, timers, drain */
 
 static void
-conn_close(struct conn *c, const char *reason)
+conn_close(struct conn *c, enum metrics_counter cause)
 {
 	struct log_line l;
 	char up[CIDR_ADDRSTRLEN];
@@ -744,12 +791,17 @@ conn_close(struct conn *c, const char *reason)
 	log_u64(&l, "bytes_in", c->up.bytes);
 	log_u64(&l, "bytes_out", c->down.bytes);
 	log_u64(&l, "ms", loop_now() - c->t_open);
-	log_str(&l, "reason", reason);
+	log_str(&l, "reason", cause == MC_END_CLIENT_CLOSE ||
+	    cause == MC_END_UPSTREAM_CLOSE ? "closed" : metrics_label(cause));
 	log_end(&l);
 
 	st.closed++;
 	st.bytes_in += c->up.bytes;
 	st.bytes_out += c->down.bytes;
+	metrics_add(cause, 1);
+	metrics_add(MC_BYTES_TO_UPSTREAM, c->up.bytes);
+	metrics_add(MC_BYTES_TO_CLIENT, c->down.bytes);
+	metrics_observe(MH_SESSION, loop_now() - c->t_open);
 	conn_release(c);
 }
 
@@ -758,7 +810,7 @@ conn_close(struct conn *c, const char *reason)
  * any, log a rate-limited conn_rejected with ${reason}.
  */
 static void
-conn_drop(struct conn *c, struct ratelimit *rl, const char *reason,
+conn_drop(struct conn *c, struct ratelimit *rl, enum metrics_counter reason,
     const char *msg, size_t len)
 {
 
@@ -789,6 +841,7 @@ conn_release(struct conn *c)
 	c->next = dead;
 	dead = c;
 	nconns--;
+	metrics_set(MG_ACTIVE, nconns);
 	slot_give();
 	if (draining && nconns == 0)
 		loop_stop(0);
@@ -800,13 +853,15 @@ expire(struct conn *c)
 
 	switch (c->state) {
 	case C_PROXY_HEADER:
-		conn_drop(c, &rl_header, "proxy_header_timeout", NULL, 0);
+		conn_drop(c, &rl_header, MC_REJ_PROXY_HEADER_TIMEOUT,
+		    NULL, 0);
 		break;
 	case C_WAIT_DNS:
 		fail_no_upstream(c);
 		break;
 	case C_CONNECTING:
 		log_connect_failed(c, "connect timeout");
+		connect_outcome(c, ETIMEDOUT);
 		st.upstream_failures++;
 		upstream_kick();
 		connect_next(c);
@@ -814,9 +869,9 @@ expire(struct conn *c)
 	default:
 		if (cfg.max_session_s != 0 && loop_now() >=
 		    c->t_open + cfg.max_session_s * 1000ull)
-			conn_close(c, "max_session");
+			conn_close(c, MC_END_MAX_SESSION);
 		else
-			conn_close(c, "idle_timeout");
+			conn_close(c, MC_END_IDLE_TIMEOUT);
 	}
 }
 
@@ -846,6 +901,54 @@ callback_stats_timer(struct loop_timer *t)
 	t->at = loop_now() + cfg.stats_s * 1000ull;
 }
 
+/*
+ * The descriptors of this process as the relay counts them: stdin,
+ * stdout, stderr and the epoll set, the listeners, each session's one or
+ * two sockets, the splice pipes and the resolver's sockets.  The health
+ * port counts its own (MG_PROBE_FDS).
+ */
+static uint64_t
+count_fds(void)
+{
+	const struct conn *c;
+	uint64_t n;
+
+	n = 4 + listener_fds(&lis) + 2 * pump_pipes() + upstream_fds();
+	for (c = live; c != NULL; c = c->next)
+		n += (c->cl.w.fd >= 0) + (c->ul.w.fd >= 0);
+	return (n);
+}
+
+static uint64_t
+timeval_us(const struct timeval *tv)
+{
+
+	return ((uint64_t)tv->tv_sec * 1000000 + (uint64_t)tv->tv_usec);
+}
+
+void
+relay_metrics(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		metrics_set(MG_CPU_US, timeval_us(&ru.ru_utime) +
+		    timeval_us(&ru.ru_stime));
+		/* Linux gives ru_maxrss in KiB. */
+		metrics_set(MG_MAXRSS_BYTES, (uint64_t)ru.ru_maxrss * 1024);
+	}
+	metrics_set(MG_FDS, count_fds());
+	upstream_metrics(loop_wall_ms());
+}
+
+static void
+callback_metrics_timer(struct loop_timer *t)
+{
+
+	relay_metrics();
+	t->at = loop_now() + cfg.metrics_s * 1000ull;
+}
+
 static void
 callback_drain_timer(struct loop_timer *t)
 {
@@ -855,7 +958,7 @@ callback_drain_timer(struct loop_timer *t)
 		stop_reason = "drain_timeout";
 	while (live != NULL) {
 		conns_cut++;
-		conn_close(live, "drain_timeout");
+		conn_close(live, MC_END_DRAIN_TIMEOUT);
 	}
 	loop_stop(0);
 }
@@ -871,6 +974,7 @@ callback_signal(int signo)
 		return;
 	}
 	draining = 1;
+	metrics_set(MG_DRAINING, 1);
 	listener_close(&lis);
 	log_begin(&l, LOG_INFO, "shutdown_begin");
 	log_str(&l, "signal", signo == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -902,7 +1006,8 @@ int
 relay_init(const struct relay_config *c)
 {
 	struct loop_timer *const timers[] = {
-		&runq_timer, &conn_timer, &stats_timer, &drain_timer
+		&runq_timer, &conn_timer, &stats_timer, &drain_timer,
+		&metrics_timer
 	};
 	size_t i;
 
@@ -918,6 +1023,7 @@ relay_init(const struct relay_config *c)
 	stats_timer.cb = callback_stats_timer;
 	drain_timer.cb = callback_drain_timer;
 	runq_timer.cb = callback_runq;
+	metrics_timer.cb = callback_metrics_timer;
 	for (i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
 		if (loop_timer_add(timers[i]) != 0)
 			return (-1);
@@ -936,6 +1042,8 @@ relay_run(void)
 	listener_watch(&lis);
 	if (cfg.stats_s != 0)
 		stats_timer.at = loop_now() + cfg.stats_s * 1000ull;
+	if (cfg.metrics_s != 0)
+		metrics_timer.at = loop_now() + cfg.metrics_s * 1000ull;
 	rc = loop_run(&hooks);
 	callback_after_batch();
 	upstream_stop();

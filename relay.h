@@ -18,6 +18,7 @@ struct relay_config {
 	unsigned connect_s;
 	unsigned drain_s;
 	unsigned stats_s;		/* 0: no stats events */
+	unsigned metrics_s;		/* gauges refreshed; 0: never */
 	const struct cidrset *allow_client;	/* empty: any client */
 	int	proxy_protocol;		/* a PROXY header starts each conn */
 	unsigned worker, nworkers;	/* --workers: this one, of all (0 of 1 alone) */
@@ -46,6 +47,13 @@ void relay_upstream_changed(void);
  * known and the relay is not draining: the health port's /readyz.)
  */
 int relay_ready(void);
+
+/**
+ * relay_metrics(): put this worker's gauges (sessions, descriptors, CPU,
+ * memory, SES addresses) into the metrics; every metrics_s, and before a
+ * scrape.
+ */
+void relay_metrics(void);
 
 /** relay_run(): serve until drained; returns the exit code (0 or 1). */
 int relay_run(void);

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -121,6 +122,9 @@ static const struct seccomp_rule rules[] = {
 	ROW(clock_gettime,
 	    "loop_clock, log: the vDSO falls back to the syscall on some "
 	    "clock sources and under valgrind"),
+	ROW1(getrusage, 0, ALL, RUSAGE_SELF,
+	    "relay_metrics: this process's CPU time and peak memory for "
+	    "/metrics (--health-listen), never another's"),
 	ROW1(mmap, 2, PROT_EXEC, 0,
 	    "musl malloc: sessions, buffers held under backpressure"),
 	ROW1(mprotect, 2, ALL, PROT_READ | PROT_WRITE,
@@ -214,6 +218,7 @@ static const struct name grnd[] = { NAME(GRND_NONBLOCK), NAMES_END };
 static const struct name prot[] = { NAME(PROT_READ), NAME(PROT_WRITE),
 	NAME(PROT_EXEC), NAMES_END };
 static const struct name madv[] = { NAME(MADV_FREE), NAMES_END };
+static const struct name rusage_who[] = { NAME(RUSAGE_SELF), NAMES_END };
 static const struct name wait_opt[] = { NAME(WNOHANG), NAMES_END };
 static const struct name sig[] = { NAME(SIGTERM), NAME(SIGINT), NAMES_END };
 
@@ -256,6 +261,7 @@ static const struct argname {
 	{ __NR_mmap, 2, "prot", FLAGS, prot },
 	{ __NR_mprotect, 2, "prot", FLAGS, prot },
 	{ __NR_madvise, 2, "advice", ONE_OF, madv },
+	{ __NR_getrusage, 0, "who", ONE_OF, rusage_who },
 	{ __NR_wait4, 2, "options", FLAGS, wait_opt },
 	{ __NR_kill, 0, "pid", NUMBER, NULL },
 	{ __NR_kill, 1, "sig", ONE_OF, sig },

@@ -15,6 +15,7 @@
 #include "allowlist.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "upstream.h"
 #include "upstream_set.h"
 
@@ -129,6 +130,7 @@ send_query(struct query *q)
 		return;
 	}
 	up.queries++;
+	metrics_add(MC_RESOLVER_QUERIES, 1);
 }
 
 static void
@@ -162,9 +164,29 @@ status_text(int status)
 	}
 }
 
+/* The metrics counter of a failed resolution's ${status}. */
+static enum metrics_counter
+status_counter(int status)
+{
+
+	switch (status) {
+	case 0:
+		return (MC_RESOLVER_FAIL_NO_ADDRESS);
+	case DNS_ENXDOMAIN:
+		return (MC_RESOLVER_FAIL_NXDOMAIN);
+	case DNS_ESERVFAIL:
+		return (MC_RESOLVER_FAIL_SERVFAIL);
+	case QUERY_TIMEOUT:
+		return (MC_RESOLVER_FAIL_TIMEOUT);
+	default:
+		return (MC_RESOLVER_FAIL_NETWORK);
+	}
+}
+
 static void
 finish_failed(void)
 {
+	int status = up.q[0].status != 0 ? up.q[0].status : up.q[1].status;
 	struct log_line l;
 
 	up.backoff = up.backoff == 0 ? 1 : up.backoff * 2;
@@ -173,12 +195,12 @@ finish_failed(void)
 	/* Keep serving the last good set for a while (serve-stale). */
 	log_begin(&l, LOG_WARN, "upstream_resolve_failed");
 	log_str(&l, "host", up.host);
-	log_str(&l, "error", status_text(up.q[0].status != 0 ?
-	    up.q[0].status : up.q[1].status));
+	log_str(&l, "error", status_text(status));
 	log_u64(&l, "retry_s", up.backoff);
 	log_u64(&l, "kept", upstream_set_count(&up.set, loop_now()));
 	log_end(&l);
 	up.timer.at = loop_now() + up.backoff * 1000;
+	metrics_add(status_counter(status), 1);
 }
 
 /* Both queries have ended: adopt the answer or keep the old set. */
@@ -212,6 +234,7 @@ finish(void)
 		upstream_set_adopt(&up.set, all, n, "dns", ttl, loop_now());
 		up.timer.at = loop_now() + ttl * 1000ull;
 	}
+	upstream_metrics(loop_wall_ms());
 	if (up.notify != NULL)
 		up.notify();
 }
@@ -290,6 +313,7 @@ upstream_start(void)
 		/* /etc/hosts names the SES host: static, never re-resolved. */
 		upstream_set_adopt(&up.set, up.hosts, up.nhosts, "hosts", 0,
 		    loop_now());
+		upstream_metrics(loop_wall_ms());
 		if (up.notify != NULL)
 			up.notify();
 		return;
@@ -348,6 +372,31 @@ upstream_results(const struct upstream_result **out)
 
 	*out = up.set.res;
 	return (up.set.nres);
+}
+
+void
+upstream_metrics(uint64_t wall_ms)
+{
+	size_t v4 = 0, v6 = 0, i, n = upstream_count();
+	uint64_t age = loop_now() - up.set.good_at;
+
+	for (i = 0; i < n; i++) {
+		if (up.set.good[i].family == AF_INET6)
+			v6++;
+		else
+			v4++;
+	}
+	metrics_set(MG_UPSTREAM_V4, v4);
+	metrics_set(MG_UPSTREAM_V6, v6);
+	metrics_set(MG_RESOLVED_MS, up.set.good_at == 0 || age > wall_ms ?
+	    0 : wall_ms - age);
+}
+
+size_t
+upstream_fds(void)
+{
+
+	return ((up.q[0].w.fd >= 0) + (up.q[1].w.fd >= 0));
 }
 
 unsigned long

@@ -81,6 +81,16 @@ void upstream_why(const struct cidr *match, char *buf, size_t len);
 /** upstream_queries(): DNS queries sent so far (for stats). */
 unsigned long upstream_queries(void);
 
+/**
+ * upstream_metrics(wall_ms): put the validated addresses by family, and
+ * when the last good answer came (as Unix ms, given the Unix time now
+ * ${wall_ms}), into this worker's gauges (metrics.h).
+ */
+void upstream_metrics(uint64_t wall_ms);
+
+/** upstream_fds(): the resolver's open sockets (0 to 2). */
+size_t upstream_fds(void);
+
 /** upstream_stop(): close the resolver's sockets and disarm its timer. */
 void upstream_stop(void);
 

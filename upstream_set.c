@@ -8,6 +8,7 @@
 
 #include "allowlist.h"
 #include "log.h"
+#include "metrics.h"
 #include "upstream_set.h"
 
 void
@@ -152,6 +153,7 @@ upstream_set_adopt(struct upstream_set *s, const struct cidr_addr *addrs,
 		}
 		s->nres++;
 	}
+	metrics_add(MC_DENIED_ADDRESSES, ndenied);
 	if (s->ngood == 0) {
 		/*
 		 * Only denied addresses (a spoofed answer, or SES on ranges

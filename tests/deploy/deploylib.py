@@ -370,14 +370,18 @@ def log_events():
 
 
 def close_reasons():
-    """The reasons of conn_close, conn_rejected (log_rejected, turn_away
-    and conn_drop) and shutdown, from relay.c."""
+    """The reasons of conn_close, conn_rejected and shutdown: shutdown's
+    from relay.c, the others from metrics.c's table, whose label values
+    are the log's reasons (relay.c logs metrics_label()), but for
+    conn_close's "closed", which the metrics split by the first FIN."""
     src = (REPO / "relay.c").read_text(encoding="utf-8")
     reasons = set(re.findall(r'stop_reason\s*=\s*"(\w+)"', src))
-    for call in ("conn_close", "conn_drop", "log_rejected", "turn_away"):
-        for args in re.findall(rf"\b{call}\(([^;]*)\);", src):
-            reasons.update(re.findall(r'"(\w+)"', args))
-    return reasons
+    table = (REPO / "metrics.c").read_text(encoding="utf-8")
+    labels = set(re.findall(r'\{ F_(?:REJECTED|ENDED),\s*"(\w+)" \}', table))
+    assert labels, "no reasons found in metrics.c's counters table"
+    if labels & {"client_close", "upstream_close"}:
+        labels = (labels - {"client_close", "upstream_close"}) | {"closed"}
+    return reasons | labels
 
 
 def parse_addr_port(value):

@@ -102,6 +102,7 @@ static const struct sysdef defs[] = {
 	DEF(write, BADFD, 0, 1),		/* NULL buffer: EFAULT */
 	DEF(getrandom, 0, 1, GRND_NONBLOCK),	/* EFAULT */
 	DEF(clock_gettime, CLOCK_MONOTONIC, 0),	/* EFAULT */
+	DEF(getrusage, RUSAGE_SELF, 0),		/* NULL usage: EFAULT */
 	DEF(mmap, 0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, BADFD, 0),
 	DEF(mprotect, 0, 0, PROT_READ | PROT_WRITE),	/* empty range: 0 */
 	DEF(munmap, 0, 0),			/* EINVAL */

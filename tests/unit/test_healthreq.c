@@ -18,7 +18,7 @@
 #define LIVEZ	"GET /livez HTTP/1.1\r\n\r\n"
 
 enum { MORE = HEALTHREQ_MORE, CLOSE = HEALTHREQ_CLOSE,
-    LIVE = HEALTHREQ_LIVEZ, READY = HEALTHREQ_READYZ,
+    LIVE = HEALTHREQ_LIVEZ, READY = HEALTHREQ_READYZ, METR = HEALTHREQ_METRICS,
     E404 = HEALTHREQ_NOT_FOUND, E405 = HEALTHREQ_BAD_METHOD };
 
 struct tcase {
@@ -42,6 +42,13 @@ static const struct tcase cases[] = {
 	T("readyz 1.0", "GET /readyz HTTP/1.0\r\n\r\n", 0, READY, 0, 0, 1),
 	T("head livez", "HEAD /livez HTTP/1.1\r\n\r\n", 0, LIVE, 1, 0, 1),
 	T("head readyz", "HEAD /readyz HTTP/1.0\r\n\r\n", 0, READY, 1, 0, 1),
+	T("metrics", "GET /metrics HTTP/1.1\r\nAccept: text/plain\r\n\r\n",
+	    0, METR, 0, 0, 1),
+	T("head metrics", "HEAD /metrics HTTP/1.0\r\n\r\n", 0, METR, 1, 0, 1),
+	T("metrics slash", "GET /metrics/ HTTP/1.1\r\n\r\n", 0, E404, 0, 0,
+	    1),
+	T("post metrics", "POST /metrics HTTP/1.1\r\n\r\n", 0, E405, 0, 0,
+	    1),
 	T("head 404", "HEAD /nope HTTP/1.1\r\n\r\n", 0, E404, 1, 0, 1),
 	T("bare LF", "GET /livez HTTP/1.1\nHost: a\n\n", 0, LIVE, 0, 0, 1),
 	T("CRLF then LF", "GET /readyz HTTP/1.1\r\n\n", 0, READY, 0, 0, 1),
