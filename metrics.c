@@ -235,6 +235,20 @@ put_seconds(struct out *o, uint64_t ms)
 	    (unsigned long long)(ms % 1000));
 }
 
+/* A bucket bound of ${ms} as the shortest decimal: 0.005, 0.1, 2.5, 10. */
+static void
+put_le(struct out *o, uint64_t ms)
+{
+	char frac[4];
+	int n = 3;
+
+	snprintf(frac, sizeof(frac), "%03u", (unsigned)(ms % 1000));
+	while (n > 0 && frac[n - 1] == '0')
+		frac[--n] = '\0';
+	put(o, "%llu%s%s", (unsigned long long)(ms / 1000), n ? "." : "",
+	    frac);
+}
+
 static void
 render_counters(struct out *o)
 {
@@ -271,7 +285,7 @@ render_hist(struct out *o, enum metrics_hist h)
 		if (b == NBUCKETS)
 			put(o, "+Inf");
 		else
-			put_seconds(o, hists[h].le[b]);
+			put_le(o, hists[h].le[b]);
 		put(o, "\"} %llu\n", (unsigned long long)cum);
 	}
 	put(o, PREFIX "%s_sum ", n);

@@ -53,13 +53,16 @@ test_alone(void)
 	LINE("ses_smtp_proxy_upstream_connect_duration_seconds_bucket"
 	    "{le=\"0.005\"} 1");
 	LINE("ses_smtp_proxy_upstream_connect_duration_seconds_bucket"
-	    "{le=\"0.010\"} 2");
+	    "{le=\"0.01\"} 2");
 	LINE("ses_smtp_proxy_upstream_connect_duration_seconds_bucket"
-	    "{le=\"10.000\"} 2");
+	    "{le=\"10\"} 2");
 	LINE("ses_smtp_proxy_upstream_connect_duration_seconds_bucket"
 	    "{le=\"+Inf\"} 3");
 	LINE("ses_smtp_proxy_upstream_connect_duration_seconds_count 3");
 	LINE("ses_smtp_proxy_upstream_connect_duration_seconds_sum 20.008");
+	LINE("ses_smtp_proxy_upstream_connect_duration_seconds_bucket"
+	    "{le=\"2.5\"} 2");
+	LINE("ses_smtp_proxy_session_duration_seconds_bucket{le=\"3600\"} 0");
 	LINE("ses_smtp_proxy_sessions_active 2");
 	LINE("ses_smtp_proxy_process_cpu_seconds_total 1.500001");
 	LINE("ses_smtp_proxy_upstream_resolution_age_seconds +Inf");
