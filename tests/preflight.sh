@@ -149,6 +149,11 @@ c_util_linux() {
 c_strace() {
 	strace -ff -qq -X raw --pidns-translation -o "$tmp/st" -- /bin/true
 }
+c_promtool() {
+	printf '%s\n' 'groups:' '  - name: g' '    rules:' \
+	    '      - alert: A' '        expr: up == 0' >"$tmp/rules.yaml" &&
+	    promtool check rules "$tmp/rules.yaml"
+}
 c_faketime() {
 	[ "$(LD_PRELOAD="/usr/lib/$ma/faketime/libfaketime.so.1" \
 	    FAKETIME="@2000-01-01 00:00:00" date +%Y)" = 2000 ]
@@ -157,6 +162,7 @@ c_faketime() {
 check python3-hypothesis "python3 cannot import hypothesis" c_hypothesis
 check python3-pytest "python3 cannot import pytest" c_pytest
 check python3-yaml "python3 cannot import yaml" c_yaml
+check prometheus "promtool cannot check a rule file" c_promtool
 check python3-aiosmtpd "python3 cannot import aiosmtpd" c_aiosmtpd
 check python3-dnslib "python3 cannot import dnslib" c_dnslib
 check swaks "swaks is missing" c_swaks

@@ -405,6 +405,77 @@ def cfn_resources(t, rtype=None):
             (rtype is None or v.get("Type") == rtype)}
 
 
+def cfn_render(t, values=None):
+    """A copy of the template ${t} as CloudFormation deploys it with the
+    parameter values ${values} (the others at their Default): the resources
+    and outputs whose Condition is false left out, every Fn::If replaced by
+    its chosen branch, every Ref AWS::NoValue removed with its key or list
+    item.  Raises ValueError for an unknown condition, or one that needs a
+    parameter without a value."""
+    params = {k: str(v["Default"]) for k, v in t.get("Parameters", {}).items()
+              if "Default" in v}
+    params.update(values or {})
+    decided = {}
+
+    def operand(node):
+        if is_ref(node):
+            if node["Ref"] not in params:
+                raise ValueError(f"a condition needs parameter {node['Ref']}"
+                                 ", which has no value")
+            return params[node["Ref"]]
+        if isinstance(node, dict):
+            return test(node)
+        return str(node)
+
+    def test(node):
+        (fn, args), = node.items()
+        if fn == "Condition":
+            return cond(args)
+        if fn == "Fn::Equals":
+            return operand(args[0]) == operand(args[1])
+        if fn == "Fn::Not":
+            return not test(args[0])
+        if fn in ("Fn::And", "Fn::Or"):
+            found = [test(a) for a in args]
+            return all(found) if fn == "Fn::And" else any(found)
+        raise ValueError(f"condition function {fn} is not understood")
+
+    def cond(name):
+        if name not in t.get("Conditions", {}):
+            raise ValueError(f"unknown condition {name}")
+        if name not in decided:
+            decided[name] = test(t["Conditions"][name])
+        return decided[name]
+
+    gone = object()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"}:
+                name, yes, no = node["Fn::If"]
+                return walk(yes if cond(name) else no)
+            if is_ref(node, "AWS::NoValue"):
+                return gone
+            out = {k: walk(v) for k, v in node.items()}
+            return {k: v for k, v in out.items() if v is not gone}
+        if isinstance(node, list):
+            return [v for v in map(walk, node) if v is not gone]
+        return node
+
+    out = dict(t)
+    for section in ("Resources", "Outputs"):
+        kept = {}
+        for name, body in t.get(section, {}).items():
+            if isinstance(body, dict) and "Condition" in body:
+                if not cond(body["Condition"]):
+                    continue
+                body = {k: v for k, v in body.items() if k != "Condition"}
+            kept[name] = walk(body)
+        if section in t:
+            out[section] = kept
+    return out
+
+
 def cfn_foreach(t):
     """[(loop name, identifier, collection, {key template: resource})]."""
     return [(k, v[0], v[1], v[2]) for k, v in t.get("Resources", {}).items()
@@ -463,8 +534,11 @@ def _listen_port(env, defaults, problems, where):
 
 
 def check_ecs_hardening(t):
-    """Every hardening field the deployment promises, field by field."""
+    """Every hardening field the deployment promises, field by field, in
+    the template as deployed with its parameters' defaults (the optional
+    metrics sidecar off: metricslib.check_ecs_metrics checks it on)."""
     p = []
+    t = cfn_render(t)
     params = t.get("Parameters", {})
     need = ["AWS::ECS::Cluster", "AWS::ECS::TaskDefinition",
             "AWS::ECS::Service", "AWS::Logs::LogGroup", "AWS::IAM::Role",

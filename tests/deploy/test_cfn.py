@@ -63,6 +63,44 @@ def _refs(node, found):
     return found
 
 
+def _conditions_named(node, found):
+    """Every condition named by Fn::If, a Condition key or !Condition."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "Fn::If":
+                found.append(v[0])
+            elif k == "Condition" and isinstance(v, str):
+                found.append(v)
+            _conditions_named(v, found)
+    elif isinstance(node, list):
+        for v in node:
+            _conditions_named(v, found)
+    return found
+
+
+def test_every_condition_exists(cfn):
+    named = _conditions_named([cfn["Resources"], cfn.get("Outputs", {}),
+                               cfn.get("Conditions", {})], [])
+    assert named and set(named) <= set(cfn.get("Conditions", {}))
+    d.cfn_render(cfn)  # every condition decidable from the defaults
+
+
+def test_render_takes_branches_and_drops_novalue():
+    t = yaml.load(
+        "Parameters: {Flag: {Type: String, Default: 'false'}}\n"
+        "Conditions:\n  C: !Equals [!Ref Flag, 'true']\n"
+        "  N: !Not [!Condition C]\n"
+        "Resources:\n"
+        "  A: {Type: X, Condition: C, Properties: {}}\n"
+        "  B: {Type: X, Properties: {L: [1, !If [C, 2, !Ref AWS::NoValue]],"
+        " K: !If [N, !Ref AWS::NoValue, k]}}\n", Loader=d.CfnLoader)
+    off, on = d.cfn_render(t), d.cfn_render(t, {"Flag": "true"})
+    assert off["Resources"] == {"B": {"Type": "X", "Properties": {"L": [1]}}}
+    assert on["Resources"] == {
+        "A": {"Type": "X", "Properties": {}},
+        "B": {"Type": "X", "Properties": {"L": [1, 2], "K": "k"}}}
+
+
 def test_every_reference_resolves(cfn):
     names = set(cfn["Parameters"]) | set(d.cfn_resources(cfn)) | PSEUDO
     loop_ids = {ident for _, ident, _, _ in d.cfn_foreach(cfn)}
@@ -76,7 +114,8 @@ def test_every_reference_resolves(cfn):
 
 
 def test_every_parameter_is_used(cfn):
-    used = {name for _, name in _refs(cfn["Resources"], [])}
+    used = {name for _, name in _refs(cfn["Resources"], []) +
+            _refs(cfn.get("Conditions", {}), [])}
     used |= {coll["Ref"] for _, _, coll, _ in d.cfn_foreach(cfn)
              if d.is_ref(coll)}
     assert set(cfn["Parameters"]) - used == set()

@@ -5,10 +5,12 @@ checker, and expects the message that names the break.  The last test
 makes sure every check_* function of deploylib has such cases."""
 
 import inspect
+import json
 
 import pytest
 
 import deploylib as d
+import metricslib as m
 
 
 # ---- helpers that break a loaded copy ----------------------------------
@@ -305,7 +307,7 @@ ECS_HARDENING = {
         (lambda t: tg_attr(t, "preserve_client_ip.enabled", "true"),
          "preserve_client_ip.enabled is not false"),
     "logs kept forever":
-        (lambda t: delitem(d.cfn_one(t, "AWS::Logs::LogGroup")[1][
+        (lambda t: delitem(d.cfn_resources(t)["LogGroup"][
             "Properties"], "RetentionInDays"), "no retention"),
     "another log driver":
         (lambda t: setitem(d.ecs_container(t)["LogConfiguration"],
@@ -600,13 +602,286 @@ def test_env_names_catch():
         "SES_REGOIN is not a variable the binary knows (--help)"]
 
 
+# ---- metrics (metricslib) ------------------------------------------------
+
+def sidecar(t):
+    """The sidecar's definition inside its Fn::If."""
+    return td_props(t)["ContainerDefinitions"][1]["Fn::If"][1]
+
+
+def sidecar_env(t, name, value):
+    _set(sidecar(t), "Environment", "Name", "Value", name, value)
+    return t
+
+
+def agent_config(t, edit):
+    """Apply ${edit} to the parsed CW_CONFIG_CONTENT (placeholders kept)."""
+    env = {e["Name"]: e for e in sidecar(t)["Environment"]}
+    conf = json.loads(env["CW_CONFIG_CONTENT"]["Value"]["Fn::Sub"])
+    edit(conf["logs"]["metrics_collected"]["prometheus"])
+    env["CW_CONFIG_CONTENT"]["Value"]["Fn::Sub"] = json.dumps(conf)
+    return t
+
+
+def role_statement(t):
+    return d.cfn_resources(t)["MetricsTaskRole"]["Properties"]["Policies"][
+        0]["PolicyDocument"]["Statement"][0]
+
+
+def unconditional(t, name):
+    del t["Resources"][name]["Condition"]
+    return t
+
+
+ECS_METRICS = {
+    "sidecar on by default":
+        (lambda t: setitem(t["Parameters"]["EnableMetricsSidecar"],
+                           "Default", "true"), "false by default"),
+    "sidecar without the condition":
+        (lambda t: setitem(td_props(t)["ContainerDefinitions"], 1,
+                           sidecar(t)),
+         "without EnableMetricsSidecar the task has 2 containers"),
+    "task role without the condition":
+        (lambda t: setitem(td_props(t), "TaskRoleArn",
+                           {"Fn::GetAtt": ["MetricsTaskRole", "Arn"]}),
+         "without EnableMetricsSidecar the task has a task role"),
+    "the sidecar changes the proxy":
+        (lambda t: setitem(td_props(t)["ContainerDefinitions"], 0, {
+            "Fn::If": ["MetricsSidecar",
+                       {**d.ecs_container(t), "StopTimeout": 30},
+                       d.ecs_container(t)]}),
+         "not the same proxy container plus one sidecar"),
+    "the sidecar changes another resource":
+        (lambda t: setitem(d.cfn_resources(t)["Cluster"], "Properties", {
+            "Fn::If": ["MetricsSidecar", {}, d.cfn_resources(t)["Cluster"][
+                "Properties"]]}),
+         "changes more than the sidecar"),
+    "essential sidecar":
+        (lambda t: setitem(sidecar(t), "Essential", True),
+         "the sidecar is essential"),
+    "agent image latest":
+        (lambda t: setitem(t["Parameters"]["MetricsAgentImage"], "Default",
+                           "public.ecr.aws/cloudwatch-agent/"
+                           "cloudwatch-agent:latest"),
+         "at a pinned version"),
+    "agent image hard-coded":
+        (lambda t: setitem(sidecar(t), "Image", "cloudwatch-agent"),
+         "is not a parameter"),
+    "sidecar maps a port":
+        (lambda t: setitem(sidecar(t), "PortMappings",
+                           [{"ContainerPort": 8125}]),
+         "the sidecar maps ports"),
+    "sidecar keeps capabilities":
+        (lambda t: delitem(sidecar(t)["LinuxParameters"], "Capabilities"),
+         "does not drop ALL"),
+    "sidecar logs to the proxy's group":
+        (lambda t: setitem(sidecar(t)["LogConfiguration"]["Options"],
+                           "awslogs-group", {"Ref": "LogGroup"}),
+         "not go to its own log group"),
+    "sidecar's log group kept forever":
+        (lambda t: delitem(d.cfn_resources(t)["MetricsLogGroup"][
+            "Properties"], "RetentionInDays"),
+         "the sidecar's log group has no retention"),
+    "sidecar too big for the task":
+        (lambda t: setitem(sidecar(t), "Memory", 480),
+         "does not hold the proxy's"),
+    "scrape on the SMTP port":
+        (lambda t: sidecar_env(t, "PROMETHEUS_CONFIG_CONTENT", (
+            "scrape_configs:\n  - job_name: ses-smtp-proxy\n"
+            "    static_configs:\n      - targets: [localhost:1587]\n")),
+         "not the task's own health port 8080"),
+    "scrape on another path":
+        (lambda t: sidecar_env(t, "PROMETHEUS_CONFIG_CONTENT", (
+            "scrape_configs:\n  - job_name: ses-smtp-proxy\n"
+            "    metrics_path: /stats\n    static_configs:\n"
+            "      - targets: [localhost:8080]\n")),
+         "reads /stats, not /metrics"),
+    "health port moved, scrape not":
+        (lambda t: env_set(t, "HEALTH_LISTEN", "0.0.0.0:9090"),
+         "not the task's own health port 9090"),
+    "no scrape job":
+        (lambda t: sidecar_env(t, "PROMETHEUS_CONFIG_CONTENT", "global: {}"),
+         "has no scrape job"),
+    "agent reads a file":
+        (lambda t: agent_config(t, lambda c: setitem(
+            c, "prometheus_config_path", "/etc/prometheus.yaml")),
+         "does not read PROMETHEUS_CONFIG_CONTENT"),
+    "EMF to another group":
+        (lambda t: agent_config(t, lambda c: setitem(
+            c, "log_group_name", "${LogGroup}")),
+         "EMF records do not go to MetricsLogGroup"),
+    "an undocumented metric":
+        (lambda t: agent_config(t, lambda c: c["emf_processor"][
+            "metric_declaration"][0]["metric_selectors"].append(
+                "^ses_smtp_proxy_connections$")),
+         "'^ses_smtp_proxy_connections$' is not ^name$"),
+    "declaration for another job":
+        (lambda t: agent_config(t, lambda c: setitem(
+            c["emf_processor"]["metric_declaration"][0], "label_matcher",
+            "^node$")), "does not match the scrape job"),
+    "agent config not JSON":
+        (lambda t: sidecar_env(t, "CW_CONFIG_CONTENT", "{logs:"),
+         "CW_CONFIG_CONTENT is not the agent's JSON"),
+    "role may put metrics anywhere":
+        (lambda t: setitem(role_statement(t), "Action",
+                           ["logs:PutLogEvents", "cloudwatch:PutMetricData"]),
+         "allows ['cloudwatch:PutMetricData']"),
+    "role reaches every log group":
+        (lambda t: setitem(role_statement(t), "Resource", "*"),
+         "not only its own log group"),
+    "role with a managed policy":
+        (lambda t: setitem(d.cfn_resources(t)["MetricsTaskRole"][
+            "Properties"], "ManagedPolicyArns", ["arn:aws:iam::aws:policy/"
+                                                 "CloudWatchAgentServerPolicy"]),
+         "has managed policies"),
+    "the proxy's execution role as task role":
+        (lambda t: setitem(td_props(t), "TaskRoleArn", {"Fn::If": [
+            "MetricsSidecar", {"Fn::GetAtt": ["ExecutionRole", "Arn"]},
+            {"Ref": "AWS::NoValue"}]}),
+         "is not a role of the sidecar's own"),
+    "log group without the condition":
+        (lambda t: unconditional(t, "MetricsLogGroup"),
+         "MetricsLogGroup serves only the sidecar but is deployed without"),
+    "role without the condition":
+        (lambda t: unconditional(t, "MetricsTaskRole"),
+         "is not a role of the sidecar's own"),
+}
+
+
+@pytest.mark.parametrize("case", ECS_METRICS)
+def test_ecs_metrics_catch(cfn, defaults, case):
+    mutate, message = ECS_METRICS[case]
+    table = m.metric_names()
+    assert m.check_ecs_metrics(cfn, table, defaults) == []
+    mutate(cfn)
+    problems = m.check_ecs_metrics(cfn, table, defaults)
+    assert any(message in x for x in problems), problems
+
+
+def pod_ann(docs):
+    return d.k8s_one(docs, "Deployment")["spec"]["template"]["metadata"][
+        "annotations"]
+
+
+def podmon(mon):
+    return d.k8s_one(mon, "PodMonitor")["spec"]
+
+
+def ingress(docs):
+    return d.k8s_one(docs, "NetworkPolicy")["spec"]["ingress"]
+
+
+K8S_METRICS = {
+    "not scraped":
+        (lambda k, mon: delitem(pod_ann(k), "prometheus.io/scrape"),
+         "prometheus.io/scrape"),
+    "annotation on the SMTP port":
+        (lambda k, mon: setitem(pod_ann(k), "prometheus.io/port", "1587"),
+         "prometheus.io/port '1587' is not HEALTH_LISTEN's port 8080"),
+    "health port moved, annotation not":
+        (lambda k, mon: kenv_set(k, "HEALTH_LISTEN", "0.0.0.0:9090"),
+         "prometheus.io/port '8080' is not HEALTH_LISTEN's port 9090"),
+    "annotation on another path":
+        (lambda k, mon: setitem(pod_ann(k), "prometheus.io/path", "/stats"),
+         "prometheus.io/path '/stats'"),
+    "PodMonitor selects other pods":
+        (lambda k, mon: setitem(podmon(mon), "selector", {
+            "matchLabels": {"app": "other"}}),
+         "the PodMonitor does not select the pods"),
+    "PodMonitor in another namespace":
+        (lambda k, mon: setitem(podmon(mon), "namespaceSelector", {
+            "matchNames": ["default"]}), "looks in another namespace"),
+    "PodMonitor on the SMTP port":
+        (lambda k, mon: setitem(podmon(mon)["podMetricsEndpoints"][0],
+                                "port", "smtp"),
+         "the PodMonitor scrapes port 'smtp', not the health port 8080"),
+    "PodMonitor on another path":
+        (lambda k, mon: setitem(podmon(mon)["podMetricsEndpoints"][0],
+                                "path", "/stats"),
+         "the PodMonitor scrapes /stats"),
+    "PodMonitor without endpoints":
+        (lambda k, mon: setitem(podmon(mon), "podMetricsEndpoints", []),
+         "the PodMonitor has no endpoint"),
+    "Prometheus not admitted":
+        (lambda k, mon: ingress(k).pop(1), "no NetworkPolicy rule admits"),
+    "Prometheus admitted to the SMTP port":
+        (lambda k, mon: ingress(k)[1]["ports"].append(
+            {"protocol": "TCP", "port": 1587}),
+         "may reach the SMTP port 1587"),
+}
+
+
+@pytest.mark.parametrize("case", K8S_METRICS)
+def test_k8s_metrics_catch(k8s, case):
+    mutate, message = K8S_METRICS[case]
+    mon = m.load_monitoring()
+    assert m.check_k8s_metrics(k8s, mon) == []
+    mutate(k8s, mon)
+    problems = m.check_k8s_metrics(k8s, mon)
+    assert any(message in x for x in problems), problems
+
+
+def alert(rules, name):
+    return m.alerts(rules)[name]
+
+
+ALERTS = {
+    "an undocumented metric":
+        (lambda r, md: setitem(alert(r, "SesSmtpProxyAddressesDenied"),
+                               "expr", "ses_smtp_proxy_denied_total > 0"),
+         "uses ses_smtp_proxy_denied_total, which is not in docs/metrics.md"),
+    "an alert the runbook lacks":
+        (lambda r, md: (r["spec"]["groups"][0]["rules"].append(
+            {"alert": "SesSmtpProxyNew", "expr": "vector(1)"}), md)[1],
+         "SesSmtpProxyNew is not in deploy/README.md's alarm table"),
+    "a runbook alarm the rules lack":
+        (lambda r, md: setitem(r["spec"]["groups"][0], "rules", [
+            x for x in r["spec"]["groups"][0]["rules"]
+            if x["alert"] != "SesSmtpProxyAllowlistStale"]),
+         "names SesSmtpProxyAllowlistStale, which the rules file lacks"),
+    "the runbook names a metric the alert does not use":
+        (lambda r, md: md.replace("`ses_smtp_proxy_upstream_denied_addresses"
+                                  "_total` |", "`ses_smtp_proxy_upstream_"
+                                  "denied_addresses_total`, `ses_smtp_proxy"
+                                  "_draining` |"),
+         "names ses_smtp_proxy_draining, which SesSmtpProxyAddressesDenied"),
+    "staleness other than the relay's":
+        (lambda r, md: setitem(alert(r, "SesSmtpProxyAllowlistStale"),
+                               "expr", alert(r, "SesSmtpProxyAllowlistStale")
+                               ["expr"].replace("30 *", "45 *")),
+         "not the relay's STALENESS_DAYS (30 days)"),
+    "near-limit ratio other than Scaling's":
+        (lambda r, md: md.replace("`conns` above about 70 %",
+                                  "`conns` above about 80 %"),
+         "SesSmtpProxySessionsNearLimit's ratio"),
+    "not a PrometheusRule":
+        (lambda r, md: setitem(r, "kind", "ConfigMap"),
+         "is not a monitoring.coreos.com/v1 PrometheusRule"),
+}
+
+
+@pytest.mark.parametrize("case", ALERTS)
+def test_alerts_catch(readme, case):
+    mutate, message = ALERTS[case]
+    rules, table = m.load_rules(), m.metric_names()
+    days = d.c_const("STALENESS_DAYS")
+    assert m.check_alerts(rules, table, readme, days) == []
+    out = mutate(rules, readme)
+    md = out if isinstance(out, str) else readme
+    problems = m.check_alerts(rules, table, md, days)
+    assert any(message in x for x in problems), problems
+
+
 def test_every_checker_has_mutation_cases():
     covered = {"check_ecs_numbers", "check_ecs_egress", "check_ecs_ingress",
                "check_ecs_hardening", "check_k8s_numbers",
                "check_k8s_restricted", "check_k8s_netpol",
                "check_readme_paths", "check_runbook", "check_env_names",
                # their broken copies are in test_interface.py
-               "check_event_table", "check_options"}
-    checkers = {n for n, f in inspect.getmembers(d, inspect.isfunction)
-                if n.startswith("check_")}
+               "check_event_table", "check_options",
+               # metricslib
+               "check_ecs_metrics", "check_k8s_metrics", "check_alerts"}
+    checkers = {n for mod in (d, m)
+                for n, f in inspect.getmembers(mod, inspect.isfunction)
+                if n.startswith("check_") and f.__module__ == mod.__name__}
     assert checkers == covered
