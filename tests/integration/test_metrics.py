@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 from helpers import connect, read_line, recv_exact, recv_until_closed, wait_for
 from proxyproc import UNDER_VALGRIND
@@ -310,12 +311,22 @@ def prom_value(q):
     return res[0][1] if len(res) == 1 else None
 
 
+RULES = ROOT / "deploy/kubernetes/monitoring/prometheusrule.yaml"
+
+
 @pytest.fixture
 def prometheus(tmp_path):
+    """A Prometheus server scraping the health port every second, with the
+    alert rules that deploy/ ships (the PrometheusRule's spec), evaluated
+    every second."""
     exe = shutil.which("prometheus")
     assert exe, "prometheus is not installed (tests/packages)"
+    spec = yaml.safe_load(RULES.read_text())["spec"]
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(spec))
     (tmp_path / "prometheus.yml").write_text(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
+        "  evaluation_interval: 1s\n"
+        f"rule_files: ['{tmp_path / 'rules.yml'}']\n"
         "scrape_configs:\n  - job_name: ses-smtp-proxy\n"
         f"    static_configs:\n      - targets: ['{HEALTH_ARG}']\n")
     log = open(tmp_path / "prometheus.log", "w")
@@ -382,3 +393,39 @@ def test_prometheus_scrapes_what_the_test_did(dns, upstream_factory,
     assert prom_value(f"sum({P}upstream_addresses)") == 1
     assert prom_value(
         f"histogram_quantile(0.5, {P}session_duration_seconds_bucket)") > 0
+
+
+def alerts():
+    """{alertname: state} of the alerts Prometheus holds now."""
+    return {dict(k)["alertname"]: dict(k)["alertstate"]
+            for k, _ in prom_query("ALERTS")}
+
+
+@pytest.mark.skipif(UNDER_VALGRIND, reason="a 1 s scrape interval against "
+                    "a relay slowed 20-50x by valgrind measures valgrind")
+def test_shipped_alerts_fire_on_the_relays_own_numbers(dns, proxy_factory,
+                                                       prometheus):
+    """The rules of deploy/kubernetes/monitoring, evaluated by Prometheus on
+    what the relay serves: nothing listens on the SES address, so sessions
+    end no_upstream (SES unreachable); one open session fills --max-conns 1
+    (near the limit); an answer outside the allowlist (addresses denied).
+    Each becomes pending (their `for:` keeps them from firing in a test);
+    the allowlist fixture is fresh, so the staleness alert stays silent."""
+    proxy_factory("--health-listen", HEALTH_ARG, "--max-conns", "1")
+    wait_for(lambda: prom_value("up") == 1, timeout=30, interval=0.5,
+             what="prometheus scraping the relay")
+    assert alerts() == {}
+    with connect(timeout=10) as s:
+        assert read_line(s).startswith(b"421 4.4.0")
+    held = connect(timeout=10)      # no SES: the 421 comes, then EOF
+    dns.set_ses(v4=["127.0.1.5"], ttl=1)
+    want = {"SesSmtpProxySesUnreachable", "SesSmtpProxyAddressesDenied"}
+
+    def pending():
+        # Each failed session may bring the next resolution forward.
+        with connect(timeout=10) as c:
+            read_line(c)
+        return want <= set(alerts())
+    wait_for(pending, timeout=60, interval=1, what=f"alerts {want}")
+    held.close()
+    assert "SesSmtpProxyAllowlistStale" not in alerts()
