@@ -866,6 +866,7 @@ def write_merged(out, sections):
     keeping the sections of earlier runs that this run did not measure
     (each section carries its own date and settings)."""
     md, raw = {}, {}
+    out.parent.mkdir(parents=True, exist_ok=True)
     js = out.with_suffix(".json")
     if out.exists():
         md = {m.group(1): m.group(2) for m in MARK.finditer(out.read_text())}
