@@ -6,6 +6,12 @@ SES name to 127.0.0.2); not meant to be started by hand.
 Layout: each proxy listens on 127.0.0.1:1587 and relays to 127.0.0.2:587,
 where smtp-sink (SMTP workloads) or benchtool's server (everything else)
 listens. "direct" is the client straight to 127.0.0.2:587.
+
+Topologies: "shared" leaves every process to the scheduler on all CPUs;
+"apart" pins the proxy (its whole process tree, every thread) to CPU 1 and
+the client, the server, the scraper and this harness (its log drains) to
+CPU 0.  Run as `bench.py scrape URL MAX` it is the /metrics scraper of the
+--scrape comparison.
 """
 import argparse
 import json
@@ -27,8 +33,20 @@ PROXIES = ["ses-smtp-proxy", "ses-smtp-proxy-mt", "haproxy", "haproxy-mt",
            "nginx", "nginx-mt", "socat"]
 OURS = ["ses-smtp-proxy", "ses-smtp-proxy-mt"]
 PEERS = ["haproxy", "haproxy-mt", "nginx", "nginx-mt", "socat"]
+# apart: the relay as one process against every peer configuration
+PROXIES_APART = ["ses-smtp-proxy"] + PEERS
+# --scrape: the relay with --health-listen, without and with a scraper
+SCRAPED = "ses-smtp-proxy+scraper"
+HEALTH = ("127.0.0.1", "9587")
+PROXY_CPU, CLIENT_CPU = 1, 0  # apart
 TICK = os.sysconf("SC_CLK_TCK")
 LOG = sys.stderr
+ALL_CPUS = os.sched_getaffinity(0)
+
+
+def is_ours(name):
+    """ses-smtp-proxy in any variant (-mt, +scraper)."""
+    return name.split("+")[0] in OURS
 
 
 def log(*a):
@@ -159,7 +177,21 @@ class Env:
         self.server_kind = None
         self.anomalies = []
         self.ses_logs = []
+        self.pinning = {}  # apart: proxy -> (processes, threads) checked
+        self.scrapes = {}  # scraper answers: "status" -> count
+        self.topo = "shared"
         self._write_configs()
+
+    def set_topology(self, topo):
+        """Start a topology's measurements: fresh anomalies and logs; this
+        harness (and the log-drain threads it starts later) on the client's
+        CPU when apart, on every CPU when shared."""
+        self.stop_server()
+        self.topo = topo
+        self.anomalies, self.ses_logs, self.pinning = [], [], {}
+        self.scrapes = {}
+        os.sched_setaffinity(0, {CLIENT_CPU} if topo == "apart"
+                             else ALL_CPUS)
 
     def _write_configs(self):
         w = self.work
@@ -191,9 +223,9 @@ backend be
     server s1 {UPSTREAM[0]}:{UPSTREAM[1]}
 """
         (w / "haproxy.cfg").write_text(hcfg)
-        ncpu = os.cpu_count()
+        # -mt: HAProxy's default, a thread per CPU it is bound to at start
         (w / "haproxy-mt.cfg").write_text(
-            hcfg.replace("nbthread 1", f"nbthread {ncpu}").replace(
+            hcfg.replace("    nbthread 1\n", "").replace(
                 f"{w}/haproxy.pid", f"{w}/haproxy-mt.pid"))
         ncfg = f"""\
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
@@ -219,22 +251,26 @@ stream {{
 }}
 """
         (w / "nginx.conf").write_text(ncfg)
-        # worker_connections counts per worker; far above every workload
+        # worker_connections counts per worker; far above every workload.
+        # -mt: "auto", a worker per online CPU (nginx 1.22 ignores the
+        # affinity it inherits)
         (w / "nginx-mt.conf").write_text(
-            ncfg.replace("worker_processes 1;", f"worker_processes {ncpu};")
+            ncfg.replace("worker_processes 1;", "worker_processes auto;")
             .replace(f"{w}/nginx.pid", f"{w}/nginx-mt.pid"))
 
     def proxy_cmd(self, name):
         w = self.work
-        if name in OURS:
+        if is_ours(name):
             mt = ["--workers", str(os.cpu_count())] if name.endswith("-mt") \
                 else []
+            health = (["--health-listen", f"{HEALTH[0]}:{HEALTH[1]}"]
+                      if self.args.scrape else [])
             return [self.bin, "--region", "us-east-1",
                     "--listen", f"{LISTEN[0]}:{LISTEN[1]}",
                     "--ip-ranges", str(w / "ip-ranges.json"),
                     "--max-conns", str(self.args.max_conns),
                     "--stats-interval", "0", "--idle-timeout", "600",
-                    "--log-format", "text"] + mt
+                    "--log-format", "text"] + mt + health
         if name in ("haproxy", "haproxy-mt"):
             return ["haproxy", "-db", "-f", str(w / f"{name}.cfg")]
         if name in ("nginx", "nginx-mt"):
@@ -255,7 +291,10 @@ stream {{
         journaled ext4 file costs."""
         port_free()
         t0 = time.monotonic()
-        proc = subprocess.Popen(self.proxy_cmd(name), stdout=subprocess.DEVNULL,
+        cmd = self.proxy_cmd(name)
+        if self.topo == "apart":
+            cmd = ["taskset", "-c", str(PROXY_CPU)] + cmd
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, start_new_session=True)
         proc.drain = threading.Thread(
             target=_drain_to, args=(proc.stderr, self.work / f"{name}.stderr"),
@@ -266,7 +305,46 @@ stream {{
         if not ready:
             stop(proc)
             raise RuntimeError(f"{name} did not become ready")
+        try:
+            self.check_pinned(name, proc)
+        except RuntimeError:
+            stop(proc)
+            raise
         return proc, ms
+
+    def client(self, cmd):
+        """${cmd} pinned to the client's CPU in the apart topology."""
+        if self.topo == "apart":
+            return ["taskset", "-c", str(CLIENT_CPU)] + cmd
+        return cmd
+
+    def check_pinned(self, name, proc):
+        """Apart: every thread of every process of the proxy's tree must be
+        on CPU 1 alone (`taskset -p` on each thread id); raise otherwise.
+        Keeps the largest tree seen per proxy for the report."""
+        if self.topo != "apart":
+            return
+        procs, tids, wrong = 0, 0, []
+        for p in tree(proc.pid):
+            try:
+                ts = os.listdir(f"/proc/{p}/task")
+            except OSError:
+                continue  # exited meanwhile (a socat child)
+            procs += 1
+            for t in ts:
+                r = subprocess.run(["taskset", "-c", "-p", t],
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    continue  # the thread ended meanwhile
+                tids += 1
+                cpus = r.stdout.rsplit(":", 1)[-1].strip()
+                if cpus != str(PROXY_CPU):
+                    wrong.append(f"pid {p} tid {t} on CPUs {cpus}")
+        if wrong or not tids:
+            raise RuntimeError(f"{name}: not all on CPU {PROXY_CPU}: "
+                               f"{', '.join(wrong) or 'no thread found'}")
+        seen = self.pinning.get(name, (0, 0))
+        self.pinning[name] = (max(seen[0], procs), max(seen[1], tids))
 
     def wait_ready(self, timeout_ms=15000):
         if self.server_kind == "smtp":
@@ -286,8 +364,12 @@ stream {{
         return r.returncode == 0
 
     def stop_proxy(self, name, proc, wl=""):
-        stop(proc)
-        if name in OURS:
+        try:
+            if proc.poll() is None:
+                self.check_pinned(name, proc)  # threads started later too
+        finally:
+            stop(proc)
+        if is_ours(name):
             self.scan_ses_log(name, wl)
 
     def scan_ses_log(self, name, wl):
@@ -307,7 +389,8 @@ stream {{
                    f"{UPSTREAM[0]}:{UPSTREAM[1]}", "4096"]
         else:
             cmd = [self.tool, "server", *UPSTREAM]
-        self.server = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+        self.server = subprocess.Popen(self.client(cmd),
+                                       stdout=subprocess.PIPE,
                                        stderr=open(self.work / f"server-{kind}.stderr", "ab"),
                                        start_new_session=True)
         self.server_kind = kind
@@ -337,6 +420,8 @@ def run_tool(env, *a, timeout=300, pin=None):
     cmd = [env.tool, *a]
     if pin is not None:
         cmd = ["taskset", "-c", str(pin)] + cmd
+    else:
+        cmd = env.client(cmd)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
         raise RuntimeError(f"{' '.join(a)}: {r.stderr.strip()}")
@@ -358,7 +443,8 @@ def smtp(env, name, proc, many):
     c0 = cpu_seconds(proc.pid) if proc else 0
     s0 = tcp_segments()
     t0 = time.monotonic()
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(env.client(cmd), capture_output=True, text=True,
+                       timeout=600)
     t = time.monotonic() - t0
     time.sleep(0.05)  # let socat reap its children
     segs = (tcp_segments() - s0) / n
@@ -440,7 +526,8 @@ def idle(env, name, proc):
     pid = proc.pid if proc else None
     if pid:
         m0, f0 = pss_kib(pid), fd_count(pid)
-    p = subprocess.Popen([env.tool, "idle", *target(name), str(n)],
+    p = subprocess.Popen(env.client([env.tool, "idle", *target(name),
+                                     str(n)]),
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          text=True)
     line = p.stdout.readline().split()
@@ -458,6 +545,82 @@ def idle(env, name, proc):
     return res, bad
 
 
+# ---------------------------------------------------------------- scraper
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(*_):
+    raise _Stop()
+
+
+def scrape_main(url, max_requests):
+    """The scraper process: GET ${url} once a second, at most
+    ${max_requests} times or until SIGTERM; print "started" after the first
+    answer, and at the end the count of each status ("error" for no HTTP
+    answer) as one JSON line."""
+    import http.client
+    import urllib.parse
+    signal.signal(signal.SIGTERM, _raise_stop)
+    u = urllib.parse.urlsplit(url)
+    counts = {}
+    try:
+        for i in range(max_requests):
+            t0 = time.monotonic()
+            try:
+                c = http.client.HTTPConnection(u.hostname, u.port, timeout=2)
+                try:
+                    c.request("GET", u.path)
+                    r = c.getresponse()
+                    r.read()
+                    k = str(r.status)
+                finally:
+                    c.close()
+            except (OSError, http.client.HTTPException):
+                k = "error"
+            counts[k] = counts.get(k, 0) + 1
+            if i == 0:
+                print("started", flush=True)
+            time.sleep(max(0.0, t0 + 1 - time.monotonic()))
+    except _Stop:
+        pass
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print(json.dumps(counts), flush=True)
+
+
+def start_scraper(env):
+    """Start the scraper (on the client's CPU when apart); return once it
+    has its first answer."""
+    url = f"http://{HEALTH[0]}:{HEALTH[1]}/metrics"
+    p = subprocess.Popen(env.client([sys.executable, __file__, "scrape", url,
+                                     str(env.args.scrape_max)]),
+                         stdout=subprocess.PIPE, text=True)
+    if p.stdout.readline().strip() != "started":
+        stop(p)
+        raise RuntimeError("the scraper did not start")
+    return p
+
+
+def stop_scraper(env, p, name, wl):
+    """Stop the scraper; add its answers to the topology's counts and list
+    non-200 answers in the log."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        out, _ = p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(timeout=5)
+        raise RuntimeError("the scraper did not stop within 10 s")
+    counts = json.loads(out.strip().splitlines()[-1])
+    for k, v in counts.items():
+        env.scrapes[k] = env.scrapes.get(k, 0) + v
+    bad = {k: v for k, v in counts.items() if k != "200"}
+    log(f"  scraper during {wl} via {name}: {sum(counts.values())} GETs"
+        + (", non-200: " + ", ".join(f"{k} ×{v}" for k, v in bad.items())
+           if bad else ", all 200"))
+
+
 # ---------------------------------------------------------------- driver
 
 def med(xs):
@@ -465,7 +628,159 @@ def med(xs):
     return statistics.median(xs) if xs else None
 
 
+# workloads by section, in phases by server kind
+ALL_WORKLOADS = [
+    ("smtp", ["smtp_many", "smtp_one"]),
+    ("tool", ["bulk_up", "bulk_down", "ping_unpinned", "ping_pinned",
+              "connrate", "idle"]),
+]
+# apart: no "everything on CPU 1" ping, and no idle memory (placement does
+# not change it)
+APART_WORKLOADS = [
+    ("smtp", ["smtp_many", "smtp_one"]),
+    ("tool", ["bulk_up", "bulk_down", "ping_unpinned", "connrate"]),
+]
+SCRAPE_WORKLOADS = [("smtp", ["smtp_one"]), ("tool", ["connrate"])]
+
+
+def measure(env, wl, name, proc, add):
+    """One workload, once, through one proxy (or direct); results via add."""
+    if wl in ("smtp_many", "smtp_one"):
+        r, c, sg = smtp(env, name, proc, wl == "smtp_many")
+        add(wl, name, r)
+        add(wl + "_cpu", name, c)
+        add(wl + "_segs", name, sg)
+    elif wl in ("bulk_up", "bulk_down"):
+        g, c = bulk(env, name, proc, wl[5:])
+        add(wl, name, g)
+        add(wl + "_cpu", name, c)
+    elif wl.startswith("ping"):
+        m, p99 = pingpong(env, name, proc, wl == "ping_pinned")
+        add(wl + "_med", name, m)
+        add(wl + "_p99", name, p99)
+    elif wl == "connrate":
+        r, f, c, sg = connrate(env, name, proc)
+        add("connrate", name, r)
+        add("connrate_fail", name, f)
+        add("connrate_cpu", name, c)
+        add("connrate_segs", name, sg)
+    elif wl == "idle":
+        res, bad = idle(env, name, proc)
+        add("idle_fail", name, bad)
+        if res:
+            add("idle_kib", name, res[0])
+            add("idle_fds", name, res[1])
+
+
+def run_matrix(env, phases, names, reps, t_start, tag):
+    """Every workload, ${reps} times; within a repetition every name once,
+    fresh, the order rotating per repetition (interleaved: a slow minute of
+    the machine hits every proxy, not all repetitions of one).  Returns
+    metric -> name -> [value per repetition]."""
+    R = {}
+
+    def add(metric, name, v):
+        R.setdefault(metric, {}).setdefault(name, []).append(v)
+
+    try:
+        for kind, workloads in phases:
+            env.start_server(kind)
+            for wl in workloads:
+                for rep in range(reps):
+                    k = rep % len(names)
+                    for name in names[k:] + names[:k]:
+                        log(f"[{time.monotonic() - t_start:6.1f}s] {tag} {wl} "
+                            f"rep {rep + 1}/{reps} {name}")
+                        proc = scraper = None
+                        if name != "direct":
+                            proc, ms = env.start_proxy(name)
+                            add("startup_ms", name, ms)
+                        try:
+                            if name == SCRAPED:
+                                scraper = start_scraper(env)
+                            measure(env, wl, name, proc, add)
+                        finally:
+                            if scraper:
+                                stop_scraper(env, scraper, name, wl)
+                            if proc:
+                                if proc.poll() is not None:
+                                    env.anomalies.append(
+                                        f"{name} exited during {wl} rc="
+                                        f"{proc.returncode}")
+                                env.stop_proxy(name, proc, wl)
+    finally:
+        env.stop_server()
+    return R
+
+
+def real_ranges(env, args, R):
+    """--check and a serve start with AWS's real ip-ranges.json (read only),
+    plus one AMAZON us-east-1 entry for 127.0.0.2, the local server
+    (--allow-cidr refuses loopback).  Returns the --check times in ms."""
+    check = []
+    doc = json.loads(Path(args.real_ranges).read_text())
+    doc["prefixes"].append({"ip_prefix": "127.0.0.2/32",
+                            "region": "us-east-1", "service": "AMAZON",
+                            "network_border_group": "us-east-1"})
+    ranges = env.work / "real-ip-ranges.json"
+    ranges.write_text(json.dumps(doc))
+    for _ in range(args.reps):
+        t0 = time.monotonic()
+        r = subprocess.run([args.proxy_bin, "--check", "--region",
+                            "us-east-1", "--ip-ranges", str(ranges)],
+                           capture_output=True, text=True, timeout=60)
+        check.append((time.monotonic() - t0) * 1000)
+        if r.returncode != 0:
+            env.anomalies.append(f"--check real ranges rc={r.returncode}"
+                                 f" {r.stderr.strip()[:200]}")
+    # and a real serve start: time to the first relayed echo
+    env.start_server("tool")
+    try:
+        for _ in range(args.reps):
+            port_free()
+            t0 = time.monotonic()
+            proc = subprocess.Popen(
+                [args.proxy_bin, "--region", "us-east-1", "--listen",
+                 "127.0.0.1:1587", "--ip-ranges", str(ranges),
+                 "--stats-interval", "0",
+                 "--log-format", "text"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True)
+            ok = env.wait_ready()
+            R.setdefault("startup_real_ms", {}).setdefault(
+                "ses-smtp-proxy", []).append(
+                (time.monotonic() - t0) * 1000 if ok else None)
+            stop(proc)
+    finally:
+        env.stop_server()
+    return check
+
+
+def ses_log_summary(env):
+    """ses-smtp-proxy's conn_close reasons by workload, and its warnings."""
+    reasons, levels = {}, {}
+    for wl, text in env.ses_logs:
+        for m in re.finditer(r"event=conn_close .*?reason=(\S+)", text):
+            k = f"{wl}: {m.group(1)}"
+            reasons[k] = reasons.get(k, 0) + 1
+        for m in re.finditer(r"level=(warn|error)\S* event=(\S+)", text):
+            k = f"{m.group(1)} {m.group(2)}"
+            levels[k] = levels.get(k, 0) + 1
+    return reasons, levels
+
+
+def select(phases, only):
+    if not only:
+        return phases
+    only = only.split(",")
+    phases = [(k, [w for w in wls if w in only]) for k, wls in phases]
+    return [(k, wls) for k, wls in phases if wls]
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "scrape":
+        scrape_main(sys.argv[2], int(sys.argv[3]))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--tool", required=True)
@@ -487,140 +802,91 @@ def main():
                     help="comma list of workloads to run (default: all)")
     ap.add_argument("--proxies", default="",
                     help="comma list of proxies to run (default: all)")
+    ap.add_argument("--topology", default="shared",
+                    help="comma list: shared, apart")
+    ap.add_argument("--scrape", action="store_true",
+                    help="the relay with --health-listen, without and with "
+                    "a /metrics scraper, instead of the proxy comparison")
+    ap.add_argument("--scrape-max", type=int, default=900,
+                    help="most GETs per scraper run (one a second)")
     args = ap.parse_args()
-    if args.proxies:
-        PROXIES[:] = [p for p in PROXIES if p in args.proxies.split(",")]
+    topos = args.topology.split(",")
+    if any(t not in ("shared", "apart") for t in topos):
+        ap.error(f"--topology: {args.topology}: shared, apart or both")
+    if "apart" in topos and not {PROXY_CPU, CLIENT_CPU} <= ALL_CPUS:
+        ap.error(f"--topology apart: needs CPUs {CLIENT_CPU} and {PROXY_CPU}"
+                 f", this process may use {sorted(ALL_CPUS)}")
+    want = args.proxies.split(",") if args.proxies else None
     env = Env(args)
-    names = ["direct"] + PROXIES
-    R = {}  # metric -> name -> [values]
-
-    def add(metric, name, v):
-        R.setdefault(metric, {}).setdefault(name, []).append(v)
-
-    def rotation(rep):
-        k = rep % len(names)
-        return names[k:] + names[:k]
-
-    phases = [
-        ("smtp", ["smtp_many", "smtp_one"]),
-        ("tool", ["bulk_up", "bulk_down", "ping_unpinned", "ping_pinned",
-                  "connrate", "idle"]),
-    ]
-    if args.only:
-        only = args.only.split(",")
-        phases = [(k, [w for w in wls if w in only]) for k, wls in phases]
-        phases = [(k, wls) for k, wls in phases if wls]
     t_start = time.monotonic()
-    try:
-        for kind, workloads in phases:
-            env.start_server(kind)
-            for wl in workloads:
-                for rep in range(args.reps):
-                    for name in rotation(rep):
-                        proc = None
-                        if name != "direct":
-                            proc, ms = env.start_proxy(name)
-                            add("startup_ms", name, ms)
-                        try:
-                            log(f"[{time.monotonic() - t_start:6.1f}s] {wl} "
-                                f"rep {rep + 1}/{args.reps} {name}")
-                            if wl in ("smtp_many", "smtp_one"):
-                                r, c, sg = smtp(env, name, proc,
-                                                wl == "smtp_many")
-                                add(wl, name, r)
-                                add(wl + "_cpu", name, c)
-                                add(wl + "_segs", name, sg)
-                            elif wl in ("bulk_up", "bulk_down"):
-                                g, c = bulk(env, name, proc, wl[5:])
-                                add(wl, name, g)
-                                add(wl + "_cpu", name, c)
-                            elif wl.startswith("ping"):
-                                m, p99 = pingpong(env, name, proc,
-                                                  wl == "ping_pinned")
-                                add(wl + "_med", name, m)
-                                add(wl + "_p99", name, p99)
-                            elif wl == "connrate":
-                                r, f, c, sg = connrate(env, name, proc)
-                                add("connrate", name, r)
-                                add("connrate_fail", name, f)
-                                add("connrate_cpu", name, c)
-                                add("connrate_segs", name, sg)
-                            elif wl == "idle":
-                                res, bad = idle(env, name, proc)
-                                add("idle_fail", name, bad)
-                                if res:
-                                    add("idle_kib", name, res[0])
-                                    add("idle_fds", name, res[1])
-                        finally:
-                            if proc:
-                                if proc.poll() is not None:
-                                    env.anomalies.append(
-                                        f"{name} exited during {wl} rc="
-                                        f"{proc.returncode}")
-                                env.stop_proxy(name, proc, wl)
-    finally:
-        env.stop_server()
-
-    # --check with the real ip-ranges.json (read only), plus one AMAZON
-    # us-east-1 entry for 127.0.0.2, the local server (--allow-cidr
-    # refuses loopback)
-    check = []
-    if (args.real_ranges and os.path.exists(args.real_ranges)
-            and not args.only):
-        doc = json.loads(Path(args.real_ranges).read_text())
-        doc["prefixes"].append({"ip_prefix": "127.0.0.2/32",
-                                "region": "us-east-1", "service": "AMAZON",
-                                "network_border_group": "us-east-1"})
-        ranges = env.work / "real-ip-ranges.json"
-        ranges.write_text(json.dumps(doc))
-        for _ in range(args.reps):
-            t0 = time.monotonic()
-            r = subprocess.run([args.proxy_bin, "--check", "--region",
-                                "us-east-1", "--ip-ranges", str(ranges)],
-                               capture_output=True, text=True, timeout=60)
-            check.append((time.monotonic() - t0) * 1000)
-            if r.returncode != 0:
-                env.anomalies.append(f"--check real ranges rc={r.returncode}"
-                                     f" {r.stderr.strip()[:200]}")
-        # and a real serve start: time to the first relayed echo
-        env.start_server("tool")
-        try:
-            for _ in range(args.reps):
-                port_free()
-                t0 = time.monotonic()
-                proc = subprocess.Popen(
-                    [args.proxy_bin, "--region", "us-east-1", "--listen",
-                     "127.0.0.1:1587", "--ip-ranges", str(ranges),
-                     "--stats-interval", "0",
-                     "--log-format", "text"],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    start_new_session=True)
-                ok = env.wait_ready()
-                add("startup_real_ms", "ses-smtp-proxy",
-                    (time.monotonic() - t0) * 1000 if ok else None)
-                stop(proc)
-        finally:
-            env.stop_server()
-
-    # ses-smtp-proxy log summary
-    reasons, levels = {}, {}
-    for wl, text in env.ses_logs:
-        for m in re.finditer(r"event=conn_close .*?reason=(\S+)", text):
-            k = f"{wl}: {m.group(1)}"
-            reasons[k] = reasons.get(k, 0) + 1
-        for m in re.finditer(r"level=(warn|error)\S* event=(\S+)", text):
-            k = f"{m.group(1)} {m.group(2)}"
-            levels[k] = levels.get(k, 0) + 1
-
-    raw = {"args": vars(args), "results": R, "check_ms": check,
-           "ses_conn_close_reasons": reasons, "ses_warnings": levels,
-           "anomalies": env.anomalies,
-           "seconds": time.monotonic() - t_start}
-    Path(args.out).with_suffix(".json").write_text(json.dumps(raw, indent=1))
-    Path(args.out).write_text(render(args, R, check, reasons, levels,
-                                     env.anomalies,
-                                     time.monotonic() - t_start))
+    sections = {}
+    for topo in topos:
+        env.set_topology(topo)
+        t0 = time.monotonic()
+        if args.scrape:
+            sec = "scrape-" + topo
+            names = ["ses-smtp-proxy", SCRAPED]
+            phases = select(SCRAPE_WORKLOADS, args.only)
+        else:
+            sec = topo
+            proxies = PROXIES if topo == "shared" else PROXIES_APART
+            names = ["direct"] + [p for p in proxies
+                                  if want is None or p in want]
+            phases = select(ALL_WORKLOADS if topo == "shared"
+                            else APART_WORKLOADS, args.only)
+        R = run_matrix(env, phases, names, args.reps, t_start, sec)
+        check = []
+        if (topo == "shared" and not args.scrape and not args.only
+                and args.real_ranges and os.path.exists(args.real_ranges)):
+            check = real_ranges(env, args, R)
+        reasons, levels = ses_log_summary(env)
+        secs = time.monotonic() - t0
+        raw = {"args": vars(args), "topology": topo, "names": names,
+               "results": R, "check_ms": check,
+               "ses_conn_close_reasons": reasons, "ses_warnings": levels,
+               "anomalies": env.anomalies, "pinning": env.pinning,
+               "scraper_answers": env.scrapes, "seconds": secs}
+        if args.scrape:
+            md = render_scrape(args, topo, R, env, secs)
+        else:
+            md = render(args, topo, names, R, check, env, secs)
+        md += "\n" + render_notes(reasons, levels, env.anomalies)
+        sections[sec] = (md, raw)
+    write_merged(Path(args.out), sections)
     log(f"wrote {args.out} in {time.monotonic() - t_start:.0f}s")
+
+
+SECTION_ORDER = ["shared", "apart", "scrape-shared", "scrape-apart"]
+MARK = re.compile(r"<!-- section (\S+) -->\n(.*?)<!-- end \1 -->\n",
+                  re.S)
+
+
+def write_merged(out, sections):
+    """Write ${sections} (name -> (markdown, raw)) into ${out} and its .json,
+    keeping the sections of earlier runs that this run did not measure
+    (each section carries its own date and settings)."""
+    md, raw = {}, {}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    js = out.with_suffix(".json")
+    if out.exists():
+        md = {m.group(1): m.group(2) for m in MARK.finditer(out.read_text())}
+    if js.exists():
+        try:
+            raw = json.loads(js.read_text()).get("sections", {})
+        except (ValueError, AttributeError):
+            raw = {}
+    for name, (m, r) in sections.items():
+        md[name], raw[name] = m, r
+    order = [n for n in SECTION_ORDER if n in md]
+    text = ["# ses-smtp-proxy benchmark", "",
+            "Sections: " + ", ".join(order) + " (each from the latest run "
+            "that measured it; `bench/README.md` says what they mean).", ""]
+    for n in order:
+        text += [f"<!-- section {n} -->", md[n].rstrip("\n"), "",
+                 f"<!-- end {n} -->", ""]
+    out.write_text("\n".join(text))
+    js.write_text(json.dumps({"sections": {n: raw[n] for n in order
+                                           if n in raw}}, indent=1))
 
 
 # (metric, label, unit, higher_is_better, format)
@@ -635,8 +901,8 @@ ROWS = [
     ("bulk_down", "bulk server→client", "GiB/s", True, "{:.2f}"),
     ("bulk_up_cpu", "proxy CPU, client→server", "CPU s/GiB", False, "{:.3f}"),
     ("bulk_down_cpu", "proxy CPU, server→client", "CPU s/GiB", False, "{:.3f}"),
-    ("ping_unpinned_med", "1-byte RTT median, unpinned", "µs", False, "{:.1f}"),
-    ("ping_unpinned_p99", "1-byte RTT p99, unpinned", "µs", False, "{:.1f}"),
+    ("ping_unpinned_med", "1-byte RTT median, {ping}", "µs", False, "{:.1f}"),
+    ("ping_unpinned_p99", "1-byte RTT p99, {ping}", "µs", False, "{:.1f}"),
     ("ping_pinned_med", "1-byte RTT median, pinned", "µs", False, "{:.1f}"),
     ("ping_pinned_p99", "1-byte RTT p99, pinned", "µs", False, "{:.1f}"),
     ("connrate", "connection rate, 64 clients", "conn/s", True, "{:.0f}"),
@@ -648,6 +914,9 @@ ROWS = [
     ("idle_fail", "idle connections that failed (median)", "count", False, "{:.0f}"),
     ("startup_ms", "start to first relayed byte (test allowlist)", "ms", False, "{:.1f}"),
 ]
+COUNTS = ("connrate_fail", "idle_fail")
+PING = {"shared": "unpinned",
+        "apart": f"client+server CPU {CLIENT_CPU}, proxy CPU {PROXY_CPU}"}
 
 
 def versus(ours, theirs, hib):
@@ -670,54 +939,103 @@ def versus(ours, theirs, hib):
     return "ranges overlap"
 
 
-def render(args, R, check, reasons, levels, anomalies, secs):
-    names = ["direct"] + PROXIES
-    out = [f"# ses-smtp-proxy benchmark ({args.label} run)", ""]
+def paired(ours, theirs, hib):
+    """Repetition by repetition (the two ran minutes apart at most, in the
+    same rotation): "ahead k/k" when ses was better in every one, "behind
+    k/k" when worse in every one, "equal k/k" when tied in every one, else
+    "mixed: ahead i, behind j of k"."""
+    pairs = [(a, b) for a, b in zip(ours, theirs)
+             if a is not None and b is not None]
+    if not pairs:
+        return "–"
+    n = len(pairs)
+    ahead = sum(1 for a, b in pairs if (a > b if hib else a < b))
+    behind = sum(1 for a, b in pairs if (a < b if hib else a > b))
+    for k, word in ((ahead, "ahead"), (behind, "behind"),
+                    (n - ahead - behind, "equal")):
+        if k == n:
+            return f"{word} {n}/{n}"
+    return f"mixed: ahead {ahead}, behind {behind} of {n}"
+
+
+def spread(fmt, xs):
+    """"median (min–max)" of the repetitions that gave a value."""
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "–"
+    m = fmt.format(statistics.median(xs))
+    if len(xs) == 1:
+        return m
+    return f"{m} ({fmt.format(min(xs))}–{fmt.format(max(xs))})"
+
+
+def best_of(m, names, hib):
+    have = {n: m[n] for n in names if m.get(n) is not None}
+    if not have:
+        return None
+    return (max if hib else min)(have, key=have.get)
+
+
+def render(args, topo, names, R, check, env, secs):
+    ours_all = [n for n in names if is_ours(n)]
+    peers_all = [n for n in names if n in PEERS]
+    if topo == "apart":
+        title = (f"## Apart: the proxy alone on CPU {PROXY_CPU}, client and "
+                 f"server on CPU {CLIENT_CPU} ({args.label} run)")
+    else:
+        title = (f"## Shared: client, server and proxy on all CPUs "
+                 f"({args.label} run)")
+    out = [title, ""]
     out.append(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
                f"{os.cpu_count()} CPUs, kernel {os.uname().release}, "
                f"RLIMIT_NOFILE {args.nofile}; "
-               f"{args.reps} repetitions, proxies alternated, medians; "
-               f"run took {secs:.0f} s. Cells: median (ratio to direct). "
-               "Best ses: the better of ses-smtp-proxy (one process) and "
-               "ses-smtp-proxy-mt (`--workers` = CPUs, marked -mt); best "
-               "peer: the best of the other five.")
+               f"{args.reps} repetitions, proxies interleaved (every proxy "
+               f"once per repetition, the order rotating); took {secs:.0f} s."
+               " Cells: median (min–max over the repetitions). Best ses: "
+               + ("the better of ses-smtp-proxy (one process) and "
+                  "ses-smtp-proxy-mt (`--workers` = CPUs, marked -mt)"
+                  if len(ours_all) > 1 else "ses-smtp-proxy (one process)")
+               + "; best peer: the best median of the others (`-mt`: "
+               "HAProxy without `nbthread`, nginx `worker_processes auto`). "
+               "*Ranges*: ahead/behind when every run of one beats every "
+               "run of the other; *per repetition*: in how many "
+               "repetitions best ses beat best peer.")
+    if env.pinning:
+        out.append("")
+        out.append("Pinning checked with `taskset -p` on every thread after "
+                   "each start and before each stop (processes/threads, "
+                   "most seen): " + ", ".join(
+                       f"{n} {p}/{t}" for n, (p, t) in env.pinning.items())
+                   + f", all on CPU {PROXY_CPU} only.")
     out.append("")
     out.append("| metric | unit | " + " | ".join(names) +
-               " | best ses / direct | best ses / best peer | best ses vs "
-               "best peer, every run |")
-    out.append("|---|---|" + "---|" * (len(names) + 3))
+               " | best ses / direct | best ses / best peer | ranges | "
+               "per repetition |")
+    out.append("|---|---|" + "---|" * (len(names) + 4))
     for key, label, unit, hib, fmt in ROWS:
         if key not in R:
             continue
-        label = label.format(n=args.idle_conns)
+        label = label.format(n=args.idle_conns, ping=PING[topo])
         m = {n: med(R[key].get(n, [])) for n in names}
-        cells = []
+        cells = [spread(fmt, R[key].get(n, [])) for n in names]
         d = m.get("direct")
-        for n in names:
-            v = m[n]
-            if v is None:
-                cells.append("–")
-            elif d and n != "direct" and key not in ("connrate_fail", "idle_fail"):
-                cells.append(f"{fmt.format(v)} ({v / d:.2f}×)")
-            else:
-                cells.append(fmt.format(v))
-        ours = {n: m[n] for n in OURS if m.get(n) is not None}
-        peers = {n: m[n] for n in PEERS if m.get(n) is not None}
-        rd = rb = vs = "–"
-        if ours:
-            me = (max if hib else min)(ours, key=ours.get)
-            s = ours[me]
+        me = best_of(m, ours_all, hib)
+        best = best_of(m, peers_all, hib)
+        rd = rb = vs = pr = "–"
+        if me:
+            s = m[me]
             tag = "" if me == "ses-smtp-proxy" else " (-mt)"
-            rd = f"{s / d:.2f}×{tag}" if d else "–"
-        if ours and peers:
-            best = (max if hib else min)(peers, key=peers.get)
-            if peers[best]:
-                rb = f"{s / peers[best]:.2f}×{tag} ({best})"
+            if d and key not in COUNTS:
+                rd = f"{s / d:.2f}×{tag}"
+        if me and best:
+            if m[best]:
+                rb = f"{s / m[best]:.2f}×{tag} ({best})"
             elif s == 0:
                 rb = f"= ({best})"
-            vs = versus(R[key].get(me, []), R[key].get(best, []), hib)
+            vs = versus(R[key][me], R[key][best], hib)
+            pr = paired(R[key][me], R[key][best], hib)
         out.append(f"| {label} | {unit} | " + " | ".join(cells) +
-                   f" | {rd} | {rb} | {vs} |")
+                   f" | {rd} | {rb} | {vs} | {pr} |")
     if check or "startup_real_ms" in R:
         out.append("")
         out.append("Startup with AWS's real ip-ranges.json "
@@ -730,10 +1048,51 @@ def render(args, R, check, reasons, levels, anomalies, secs):
         if med(rs) is not None:
             out.append(f"- start to first relayed byte: median {med(rs):.1f} ms")
     out.append("")
-    out.append("ses-smtp-proxy `conn_close` reasons by workload, whole run: " +
-               (", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
-                or "none logged"))
+    return "\n".join(out)
+
+
+def render_scrape(args, topo, R, env, secs):
+    where = (f"relay on CPU {PROXY_CPU}; client, server and scraper on CPU "
+             f"{CLIENT_CPU}" if topo == "apart" else "every process on all "
+             "CPUs")
+    out = [f"## Scrape cost, {topo} ({where}; {args.label} run)", ""]
+    out.append(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+               f"{os.cpu_count()} CPUs, kernel {os.uname().release}; "
+               f"{args.reps} repetitions, interleaved; took {secs:.0f} s. "
+               "ses-smtp-proxy (one process) with `--health-listen "
+               f"{HEALTH[0]}:{HEALTH[1]}` in both columns; *with scraper*: a "
+               "process GETs `/metrics` once a second during the "
+               "measurement. Cells: median (min–max); per repetition: "
+               "how often the scraped relay was better (ahead) or worse "
+               "(behind) than the other in the same repetition.")
     out.append("")
+    out.append("| metric | unit | without scraper | with scraper | with / "
+               "without | with scraper, per repetition |")
+    out.append("|---|---|---|---|---|---|")
+    for key, label, unit, hib, fmt in ROWS:
+        if key not in R or not key.startswith(("smtp_one", "connrate")):
+            continue
+        a = R[key].get("ses-smtp-proxy", [])
+        b = R[key].get(SCRAPED, [])
+        ma, mb = med(a), med(b)
+        ratio = f"{mb / ma:.3f}×" if ma and mb is not None else "–"
+        out.append(f"| {label} | {unit} | {spread(fmt, a)} | "
+                   f"{spread(fmt, b)} | {ratio} | {paired(b, a, hib)} |")
+    out.append("")
+    n = sum(env.scrapes.values())
+    bad = {k: v for k, v in env.scrapes.items() if k != "200"}
+    out.append(f"Scraper: {n} GETs of `/metrics`; " + (
+        "non-200 answers: " + ", ".join(f"{k} ×{v}"
+                                        for k, v in sorted(bad.items()))
+        if bad else "all answered 200") + ".")
+    out.append("")
+    return "\n".join(out)
+
+
+def render_notes(reasons, levels, anomalies):
+    out = ["ses-smtp-proxy `conn_close` reasons by workload: " +
+           (", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+            or "none logged"), ""]
     out.append("ses-smtp-proxy warnings/errors: " +
                (", ".join(f"{k} ×{v}" for k, v in sorted(levels.items()))
                 or "none"))

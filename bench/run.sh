@@ -3,14 +3,25 @@
 # and socat, all on loopback inside a private network + mount namespace.
 #
 #   bench/run.sh            full run, writes bench/results.md (+ .json)
-#   bench/run.sh --smoke    a few seconds: proves every proxy and workload
-#                           runs; writes $TMPDIR/.../results.md only
+#   bench/run.sh --smoke    under a minute: proves every proxy and workload
+#                           runs (1 repetition unless --reps); writes
+#                           $TMPDIR/.../results.md only
 #   bench/run.sh --reps N   full run with N repetitions (default 5)
 #   bench/run.sh --out F    write the table to F
 #   bench/run.sh --only W[,W]  only these workloads (smtp_many, smtp_one,
 #                           bulk_up, bulk_down, ping_unpinned, ping_pinned,
 #                           connrate, idle): for development, not for tables
 #   bench/run.sh --proxies P[,P]  only these proxies (direct always runs)
+#   bench/run.sh --topology shared|apart|both  (or SES_BENCH_TOPOLOGY):
+#                           shared (default): every process on every CPU;
+#                           apart: each proxy pinned to CPU 1 (checked on
+#                           every thread), client and server to CPU 0
+#   bench/run.sh --scrape   instead of the proxy comparison: the relay with
+#                           --health-listen, without and with a scraper
+#                           GETting /metrics once a second (issue 17)
+#
+# Results go into sections of the output (shared, apart, scrape-shared,
+# scrape-apart); a run replaces the sections it measured and keeps the rest.
 #
 # Needs root on Debian 12 (unshare, apt-get). A measurement, not a test: it
 # fails only when a tool or proxy cannot run at all, never on a timing.
@@ -20,7 +31,9 @@ here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd -- "$here/.." && pwd)
 
 mode=full
-reps=5
+reps=""
+topology=${SES_BENCH_TOPOLOGY:-shared}
+scrape=""
 out=""
 only=""
 proxies=""
@@ -31,11 +44,24 @@ while [[ $# -gt 0 ]]; do
 	--out) out=$2; shift ;;
 	--only) only=$2; shift ;;
 	--proxies) proxies=$2; shift ;;
-	-h | --help) sed -n '2,17p' "$0"; exit 0 ;;
+	--topology) topology=$2; shift ;;
+	--scrape) scrape=1 ;;
+	-h | --help) sed -n '2,29p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
 done
+
+case "$topology" in
+shared | apart) ;;
+both) topology=shared,apart ;;
+shared,apart) ;;
+*) echo "run.sh: --topology $topology: shared, apart or both" >&2; exit 2 ;;
+esac
+# 5 repetitions for a full run, 1 for a smoke run, unless --reps says
+if [[ -z $reps ]]; then
+	if [[ $mode == smoke ]]; then reps=1; else reps=5; fi
+fi
 
 if [[ $(id -u) -ne 0 ]]; then
 	echo "run.sh: must run as root (unshare, apt-get)" >&2
@@ -62,8 +88,9 @@ if [[ "${SES_BENCH_NETNS:-}" != "$$" ]]; then
 		fi
 		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 		chmod 755 /usr/sbin/policy-rc.d
-		apt-get update -q >/dev/null || true
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null || true
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+			install -y -q \
 			--no-install-recommends "${missing[@]}" >/dev/null
 		if [[ -n "$restore" ]]; then
 			mv "$restore" /usr/sbin/policy-rc.d
@@ -88,6 +115,7 @@ if [[ "${SES_BENCH_NETNS:-}" != "$$" ]]; then
 	export SES_BENCH_NETNS=$$ SES_BENCH_WORK=$work SES_BENCH_OUT=$out
 	export SES_BENCH_MODE=$mode SES_BENCH_REPS=$reps
 	export SES_BENCH_ONLY=$only SES_BENCH_PROXIES=$proxies
+	export SES_BENCH_TOPOLOGY=$topology SES_BENCH_SCRAPE=$scrape
 	exec unshare --net --mount --propagation private -- bash "$0"
 fi
 
@@ -121,7 +149,7 @@ mount --bind "$work/hosts" /etc/hosts
 mount --bind "$work/resolv.conf" /etc/resolv.conf
 
 # allowlist fixture in AWS's format: AMAZON/us-east-1 covers 127.0.0.0/28
-python3 - "$work/ip-ranges.json" <<'EOF'
+/usr/bin/python3 - "$work/ip-ranges.json" <<'EOF'
 import datetime, json, sys
 now = datetime.datetime.now(datetime.timezone.utc)
 doc = {
@@ -142,16 +170,18 @@ real=${SHARED_DATA:-$repo/../shared/data}/aws-ip-ranges.json
 args=(--workdir "$work" --tool "$work/benchtool"
 	--proxy-bin "$repo/ses-smtp-proxy" --out "$SES_BENCH_OUT"
 	--real-ranges "$real" --reps "$SES_BENCH_REPS" --nofile "$nofile"
-	--idle-conns "$idle" --max-conns "$maxconns")
+	--idle-conns "$idle" --max-conns "$maxconns"
+	--topology "$SES_BENCH_TOPOLOGY")
+[[ -n $SES_BENCH_SCRAPE ]] && args+=(--scrape)
 [[ -n $SES_BENCH_ONLY ]] && args+=(--only "$SES_BENCH_ONLY")
 [[ -n $SES_BENCH_PROXIES ]] && args+=(--proxies "$SES_BENCH_PROXIES")
 if [[ $SES_BENCH_MODE == smoke ]]; then
-	args+=(--label smoke --reps 1 --smtp-many 200 --smtp-one 50
+	args+=(--label smoke --smtp-many 200 --smtp-one 50
 		--smtp-sessions 4 --bulk-bytes $((16 << 20)) --pings 500
 		--connrate-seconds 0.3 --idle-conns 200 --max-conns 1000)
 fi
 rc=0
-timeout 3600 python3 "$here/bench.py" "${args[@]}" || rc=$?
+timeout 7200 /usr/bin/python3 "$here/bench.py" "${args[@]}" || rc=$?
 if [[ $rc -eq 0 ]]; then
 	cat "$SES_BENCH_OUT"
 	rm -rf "$work"
