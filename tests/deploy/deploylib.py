@@ -1561,6 +1561,18 @@ def check_readme_paths(markdown, repo=REPO):
     return p
 
 
+def markdown_anchors(markdown):
+    """The anchors GitHub gives the headings of ${markdown}: lower case,
+    punctuation dropped, spaces as hyphens."""
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+            for h in re.findall(r"^#{1,6} (.+)$", markdown, re.M)}
+
+
+def markdown_links(markdown):
+    """(path, anchor) of every relative link; anchor "" when none."""
+    return re.findall(r"\]\(([^)#:\s]*)(?:#([^)\s]*))?\)", markdown)
+
+
 def check_runbook(markdown, events, reasons):
     """Every event and close/reject reason appears, in backticks."""
     return [f"the runbook does not explain `{name}`"

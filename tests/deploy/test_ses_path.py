@@ -299,3 +299,54 @@ def test_the_endpoint_variables_are_the_binarys(cfn_vpce, k8s_vpce,
     assert known[d.VPCE_DNS][0] == "--vpc-endpoint-dns"
     used = set(d.ecs_env(cfn_vpce)) | set(d.k8s_env(k8s_vpce))
     assert d.check_env_names(used, known) == []
+
+
+# ---- the documentation points at the comparison --------------------------
+
+SECTION = "two-ways-out-of-a-private-subnet"
+CHOICES = d.REPO / "docs" / "CHOICES.md"
+
+
+def test_anchor_extraction():
+    text = "# Top\n## Two ways out of a private subnet\n### What it costs\n"
+    assert d.markdown_anchors(text) == {"top", SECTION, "what-it-costs"}
+    assert d.markdown_links("[a](../deploy/README.md#x) [b](#y) "
+                            "[c](https://e.org/#z) [d](f.md)") == [
+        ("../deploy/README.md", "x"), ("", "y"), ("f.md", "")]
+
+
+def _dead_links(markdown, where):
+    """The relative links of ${markdown} (a file in ${where}) to a file
+    or heading that does not exist."""
+    dead = []
+    for path, anchor in d.markdown_links(markdown):
+        target = (where / path) if path else None
+        if target is not None and not target.exists():
+            dead.append(path)
+        elif anchor and (target is None or target.suffix == ".md"):
+            text = markdown if target is None else target.read_text(
+                encoding="utf-8")
+            if anchor not in d.markdown_anchors(text):
+                dead.append(f"{path}#{anchor}")
+    return dead
+
+
+def test_the_comparison_is_linked_and_its_links_resolve(readme):
+    assert SECTION in d.markdown_anchors(readme)
+    choices = CHOICES.read_text(encoding="utf-8")
+    row = next(line for line in choices.splitlines()
+               if line.startswith("| the SES VPC interface endpoint"))
+    assert ("../deploy/README.md", SECTION) in d.markdown_links(row)
+    assert "--vpc-endpoint-cidrs" in row and "--allow-cidr`" not in row
+    assert _dead_links(choices, CHOICES.parent) == []
+    assert _dead_links(readme, d.DEPLOY_README.parent) == []
+
+
+def test_dead_links_are_found(readme):
+    assert set(_dead_links(readme.replace(f"#{SECTION})", "#two-ways-out)"),
+                           d.DEPLOY_README.parent)) == {"#two-ways-out"}
+    assert _dead_links("[x](../docs/nope.md)", d.DEPLOY_README.parent) == \
+        ["../docs/nope.md"]
+    assert _dead_links(f"[x](README.md#{SECTION}-gone)",
+                       d.DEPLOY_README.parent) == [
+        f"README.md#{SECTION}-gone"]
