@@ -9,14 +9,30 @@ import deploylib
 
 
 @pytest.fixture(scope="session")
-def _cfn():
+def _cfn_raw():
     return deploylib.load_cfn()
 
 
 @pytest.fixture
-def cfn(_cfn):
-    """The CloudFormation template, a fresh copy per test (mutable)."""
-    return copy.deepcopy(_cfn)
+def cfn_raw(_cfn_raw):
+    """The CloudFormation template as written (Conditions, Fn::If), a
+    fresh copy per test (mutable)."""
+    return copy.deepcopy(_cfn_raw)
+
+
+@pytest.fixture
+def cfn(_cfn_raw):
+    """The template as CloudFormation renders it with the default
+    parameters (SesPath nat), a fresh copy per test (mutable)."""
+    return deploylib.cfn_resolve(_cfn_raw, deploylib.ECS_VARIANTS["nat"])
+
+
+@pytest.fixture(params=["vpc-endpoint", "vpc-endpoint-existing"])
+def cfn_vpce(request, _cfn_raw):
+    """The template rendered for SesPath vpc-endpoint: once with the
+    endpoint the stack makes, once with an existing one."""
+    return deploylib.cfn_resolve(_cfn_raw,
+                                 deploylib.ECS_VARIANTS[request.param])
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +44,18 @@ def _k8s():
 def k8s(_k8s):
     """Every Kubernetes manifest document, a fresh copy per test."""
     return copy.deepcopy(_k8s)
+
+
+@pytest.fixture(scope="session")
+def _k8s_vpce():
+    return deploylib.render_kustomization(deploylib.K8S_VPCE_DIR)
+
+
+@pytest.fixture
+def k8s_vpce(_k8s_vpce):
+    """The VPC endpoint overlay, rendered (base and overlay together), a
+    fresh copy per test."""
+    return copy.deepcopy(_k8s_vpce)
 
 
 @pytest.fixture(scope="session")

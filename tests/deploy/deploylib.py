@@ -7,6 +7,7 @@ an empty list means the check passed.  tests/deploy/test_mutations.py
 feeds each checker a broken copy to prove that it can fail.
 """
 
+import copy
 import ipaddress
 import os
 import re
@@ -18,6 +19,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 ECS_TEMPLATE = REPO / "deploy" / "ecs" / "ses-smtp-proxy.yaml"
 K8S_DIR = REPO / "deploy" / "kubernetes"
+# The kustomize overlay of the SES VPC endpoint path.  Beside the base,
+# not inside it: kustomize refuses an overlay below its own base.
+K8S_VPCE_DIR = REPO / "deploy" / "kubernetes-vpc-endpoint"
 DEPLOY_README = REPO / "deploy" / "README.md"
 README = REPO / "README.md"
 EVENTS_DOC = REPO / "docs" / "logs.md"
@@ -31,6 +35,25 @@ NLB_DEFAULT_IDLE = 350
 RUN_AS = 65534
 PORTS_DNS = {("UDP", 53), ("TCP", 53)}
 PORT_SES = ("TCP", 587)
+# The relay's endpoint-only mode: only these prefixes are SES addresses.
+# SES_ALLOW_CIDRS (extra prefixes beside the AMAZON ones) excludes it.
+VPCE_CIDRS = "SES_VPC_ENDPOINT_CIDRS"
+VPCE_DNS = "SES_VPC_ENDPOINT_DNS"
+ALLOW_CIDRS = "SES_ALLOW_CIDRS"
+
+# Parameter values of the ECS template's variants (the rest: defaults).
+# The CIDRs, group and label are documentation values.
+ECS_VARIANTS = {
+    "nat": {},
+    "vpc-endpoint": {
+        "SesPath": "vpc-endpoint", "SesRegion": "eu-west-1",
+        "SesEndpointSubnetCidrs": "10.0.0.0/24,10.0.1.0/24"},
+    "vpc-endpoint-existing": {
+        "SesPath": "vpc-endpoint", "SesRegion": "eu-west-1",
+        "SesEndpointSubnetCidrs": "10.0.0.0/24,10.0.1.0/24",
+        "ExistingSesEndpointSecurityGroupId": "sg-0123456789abcdef0",
+        "SesEndpointDnsLabel": "vpce-0123456789abcdef0-abcdefgh"},
+}
 
 
 # ---- YAML ----------------------------------------------------------------
@@ -103,6 +126,176 @@ def load_k8s(directory=K8S_DIR):
 def load_kustomization(directory=K8S_DIR):
     with open(Path(directory) / "kustomization.yaml", encoding="utf-8") as f:
         return yaml.load(f, Loader=_StrictLoader)
+
+
+# ---- kustomize, the part these directories use ---------------------------
+#
+# A small renderer, so that the overlay is checked where kubectl is not
+# installed; tests/deploy/test_k8s.py compares it with `kubectl kustomize`
+# where it is.  It knows resources (files and directories), namespace,
+# images, JSON 6902 patches and replacements, and drops local-config
+# objects, as kustomize does; any other kustomization field is an error,
+# never silently ignored.
+
+_KUSTOMIZE_KEYS = {"apiVersion", "kind", "namespace", "resources", "images",
+                   "patches", "replacements"}
+_LOCAL_CONFIG = "config.kubernetes.io/local-config"
+
+
+def k8s_file(path):
+    with open(path, encoding="utf-8") as f:
+        docs = [d for d in yaml.load_all(f, Loader=_StrictLoader) if d]
+    for d in docs:
+        d["__file__"] = Path(path).name
+    return docs
+
+
+def _k8s_matches(doc, select):
+    return all(doc.get("kind") == v if k == "kind" else
+               doc["metadata"].get("name") == v if k == "name" else
+               doc.get("apiVersion", "").split("/")[-1] == v
+               if k == "version" else False
+               for k, v in select.items())
+
+
+def _k8s_target(docs, select):
+    found = [d for d in docs if _k8s_matches(d, select)]
+    if len(found) != 1:
+        raise ValueError(f"{select} selects {len(found)} objects, not one")
+    return found[0]
+
+
+def _pointer(path):
+    return [p.replace("~1", "/").replace("~0", "~")
+            for p in path.split("/")[1:]]
+
+
+def _json_patch(doc, ops):
+    """JSON 6902 test, add, replace and remove."""
+    for op in ops:
+        *parents, last = _pointer(op["path"])
+        node = doc
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        kind = op["op"]
+        if kind == "test":
+            have = node[int(last)] if isinstance(node, list) else \
+                node.get(last)
+            if have != op["value"]:
+                raise ValueError(f"test {op['path']}: {have!r} is not "
+                                 f"{op['value']!r}")
+            continue
+        if isinstance(node, list):
+            index = len(node) if last == "-" else int(last)
+            if kind == "add":
+                node.insert(index, copy.deepcopy(op["value"]))
+            elif kind == "replace":
+                node[index] = copy.deepcopy(op["value"])
+            elif kind == "remove":
+                del node[index]
+            else:
+                raise ValueError(f"unsupported patch op {kind}")
+        elif kind in ("add", "replace"):
+            if kind == "replace" and last not in node:
+                raise ValueError(f"replace of a missing {op['path']}")
+            node[last] = copy.deepcopy(op["value"])
+        elif kind == "remove":
+            del node[last]
+        else:
+            raise ValueError(f"unsupported patch op {kind}")
+
+
+def _field_path(path):
+    """kustomize's fieldPath: dots between fields, a number for a list
+    index, [key=value] for the list element whose key is value."""
+    return re.findall(r"\[[^\]]*\]|[^.\[\]]+", path)
+
+
+def _field(doc, path, value=None):
+    """The value at ${path}; with ${value}, set it there (it must exist:
+    no create)."""
+    parts, node = _field_path(path), doc
+    for i, part in enumerate(parts):
+        m = re.fullmatch(r"\[(\w+)=(.*)\]", part)
+        if m:
+            found = [e for e in node if e.get(m.group(1)) == m.group(2)]
+            if len(found) != 1:
+                raise ValueError(f"{path}: {part} matches {len(found)}")
+            key, holder = node.index(found[0]), node
+        elif isinstance(node, list):
+            key, holder = int(part), node
+        else:
+            key, holder = part, node
+        if isinstance(holder, dict) and key not in holder or \
+                isinstance(holder, list) and not key < len(holder):
+            raise ValueError(f"{path}: no {part}")
+        if i == len(parts) - 1 and value is not None:
+            holder[key] = value
+        node = holder[key]
+    return node
+
+
+def _split(value, options):
+    if "delimiter" not in (options or {}):
+        return value
+    parts = str(value).split(options["delimiter"])
+    if not options.get("index", 0) < len(parts):
+        raise ValueError(f"options.index {options['index']} is out of "
+                         f"bounds for {value}")
+    return parts[options.get("index", 0)]
+
+
+def render_kustomization(directory, top=True):
+    """The objects `kubectl kustomize ${directory}` prints, each with the
+    file it came from under "__file__" (local-config objects, the
+    sources of replacements, are dropped at the top only)."""
+    directory = Path(directory)
+    kus = load_kustomization(directory)
+    unknown = set(kus) - _KUSTOMIZE_KEYS
+    if unknown:
+        raise ValueError(f"{directory}: this renderer does not know "
+                         f"{sorted(unknown)}")
+    docs = []
+    for res in kus.get("resources", []):
+        path = directory / res
+        docs += render_kustomization(path, False) if path.is_dir() else \
+            k8s_file(path)
+    for d in docs:
+        if "namespace" in kus and d["kind"] != "Namespace":
+            d["metadata"]["namespace"] = kus["namespace"]
+    for img in kus.get("images", []):
+        for d in docs:
+            pod = d.get("spec", {}).get("template", {}).get("spec", {})
+            for c in pod.get("containers", []) + \
+                    pod.get("initContainers", []):
+                name, _, tag = c["image"].partition(":")
+                if name != img["name"]:
+                    continue
+                name = img.get("newName", name)
+                if "digest" in img:
+                    c["image"] = f"{name}@{img['digest']}"
+                else:
+                    c["image"] = f"{name}:{img.get('newTag', tag)}"
+    for patch in kus.get("patches", []):
+        ops = yaml.load(patch["patch"], Loader=_StrictLoader)
+        if not isinstance(ops, list):
+            raise ValueError("only JSON 6902 patches (a list of ops)")
+        _json_patch(_k8s_target(docs, patch["target"]), ops)
+    for rep in kus.get("replacements", []):
+        src = rep["source"]
+        value = _split(_field(_k8s_target(docs, {
+            k: src[k] for k in ("kind", "name") if k in src}),
+            src["fieldPath"]), src.get("options"))
+        for target in rep["targets"]:
+            doc = _k8s_target(docs, target["select"])
+            for path in target["fieldPaths"]:
+                if target.get("options"):
+                    raise ValueError("target options are not supported")
+                _field(doc, path, copy.deepcopy(value))
+    if top:
+        docs = [d for d in docs if d["metadata"].get(
+            "annotations", {}).get(_LOCAL_CONFIG) != "true"]
+    return docs
 
 
 # ---- the binary's interface ---------------------------------------------
@@ -405,77 +598,6 @@ def cfn_resources(t, rtype=None):
             (rtype is None or v.get("Type") == rtype)}
 
 
-def cfn_render(t, values=None):
-    """A copy of the template ${t} as CloudFormation deploys it with the
-    parameter values ${values} (the others at their Default): the resources
-    and outputs whose Condition is false left out, every Fn::If replaced by
-    its chosen branch, every Ref AWS::NoValue removed with its key or list
-    item.  Raises ValueError for an unknown condition, or one that needs a
-    parameter without a value."""
-    params = {k: str(v["Default"]) for k, v in t.get("Parameters", {}).items()
-              if "Default" in v}
-    params.update(values or {})
-    decided = {}
-
-    def operand(node):
-        if is_ref(node):
-            if node["Ref"] not in params:
-                raise ValueError(f"a condition needs parameter {node['Ref']}"
-                                 ", which has no value")
-            return params[node["Ref"]]
-        if isinstance(node, dict):
-            return test(node)
-        return str(node)
-
-    def test(node):
-        (fn, args), = node.items()
-        if fn == "Condition":
-            return cond(args)
-        if fn == "Fn::Equals":
-            return operand(args[0]) == operand(args[1])
-        if fn == "Fn::Not":
-            return not test(args[0])
-        if fn in ("Fn::And", "Fn::Or"):
-            found = [test(a) for a in args]
-            return all(found) if fn == "Fn::And" else any(found)
-        raise ValueError(f"condition function {fn} is not understood")
-
-    def cond(name):
-        if name not in t.get("Conditions", {}):
-            raise ValueError(f"unknown condition {name}")
-        if name not in decided:
-            decided[name] = test(t["Conditions"][name])
-        return decided[name]
-
-    gone = object()
-
-    def walk(node):
-        if isinstance(node, dict):
-            if set(node) == {"Fn::If"}:
-                name, yes, no = node["Fn::If"]
-                return walk(yes if cond(name) else no)
-            if is_ref(node, "AWS::NoValue"):
-                return gone
-            out = {k: walk(v) for k, v in node.items()}
-            return {k: v for k, v in out.items() if v is not gone}
-        if isinstance(node, list):
-            return [v for v in map(walk, node) if v is not gone]
-        return node
-
-    out = dict(t)
-    for section in ("Resources", "Outputs"):
-        kept = {}
-        for name, body in t.get(section, {}).items():
-            if isinstance(body, dict) and "Condition" in body:
-                if not cond(body["Condition"]):
-                    continue
-                body = {k: v for k, v in body.items() if k != "Condition"}
-            kept[name] = walk(body)
-        if section in t:
-            out[section] = kept
-    return out
-
-
 def cfn_foreach(t):
     """[(loop name, identifier, collection, {key template: resource})]."""
     return [(k, v[0], v[1], v[2]) for k, v in t.get("Resources", {}).items()
@@ -487,6 +609,153 @@ def cfn_one(t, rtype):
     if len(found) != 1:
         raise ValueError(f"expected one {rtype}, found {len(found)}")
     return next(iter(found.items()))
+
+
+def cfn_values(t, given):
+    """{parameter: value} from ${given} (strings, as on the command line)
+    and the defaults; a list parameter's value is a list.  Parameters
+    with neither are left out."""
+    values = {}
+    for name, par in t.get("Parameters", {}).items():
+        value = given.get(name, par.get("Default"))
+        if value is None:
+            continue
+        value = str(value)
+        if par.get("Type") == "CommaDelimitedList" or \
+                str(par.get("Type")).startswith("List<"):
+            value = [v.strip() for v in value.split(",")]
+        values[name] = value
+    unknown = set(given) - set(t.get("Parameters", {}))
+    if unknown:
+        raise ValueError(f"no such parameters: {sorted(unknown)}")
+    return values
+
+
+def _cfn_arg(node, values):
+    """A literal, or the value of a Ref to a parameter or pseudo
+    parameter."""
+    if is_ref(node):
+        if node["Ref"] not in values:
+            raise ValueError(f"Ref {node['Ref']} has no value here")
+        return values[node["Ref"]]
+    if isinstance(node, (str, int, list)) and not isinstance(node, bool):
+        return [_cfn_arg(v, values) for v in node] \
+            if isinstance(node, list) else str(node)
+    raise ValueError(f"cannot evaluate {node!r}")
+
+
+def _cfn_bool(node, values, conds):
+    """A condition (or rule) function: Fn::Equals, Not, And, Or, a
+    {"Condition": name} reference (conds(name)), and the rule-only
+    Fn::Contains, Fn::EachMemberEquals and Fn::EachMemberIn."""
+    if not isinstance(node, dict) or len(node) != 1:
+        raise ValueError(f"not a condition function: {node!r}")
+    (fn, arg), = node.items()
+
+    def each(args):
+        return [_cfn_bool(a, values, conds) for a in args]
+    if fn == "Condition":
+        return conds(arg)
+    if fn == "Fn::Not":
+        return not each(arg)[0]
+    if fn == "Fn::And":
+        return all(each(arg))
+    if fn == "Fn::Or":
+        return any(each(arg))
+    a, b = (_cfn_arg(x, values) for x in arg)
+    if fn == "Fn::Equals":
+        return a == b
+    if fn == "Fn::Contains":
+        return b in a
+    if fn == "Fn::EachMemberEquals":
+        return all(x == b for x in a)
+    if fn == "Fn::EachMemberIn":
+        return all(x in b for x in a)
+    raise ValueError(f"unknown condition function {fn}")
+
+
+def cfn_conditions(t, values):
+    """{condition: bool} of the template's Conditions, for ${values}."""
+    conds, memo = t.get("Conditions", {}), {}
+
+    def cond(name):
+        if name not in memo:
+            if name not in conds:
+                raise ValueError(f"no condition {name}")
+            memo[name] = _cfn_bool(conds[name], values, cond)
+        return memo[name]
+    return {name: cond(name) for name in conds}
+
+
+_NO_VALUE = object()
+
+
+def _cfn_pick(node, conds):
+    """${node} with every Fn::If replaced by its chosen branch and every
+    AWS::NoValue removed."""
+    if isinstance(node, dict):
+        if set(node) == {"Fn::If"}:
+            name, yes, no = node["Fn::If"]
+            if name not in conds:
+                raise ValueError(f"Fn::If names no condition {name}")
+            return _cfn_pick(yes if conds[name] else no, conds)
+        if is_ref(node, "AWS::NoValue"):
+            return _NO_VALUE
+        out = {k: _cfn_pick(v, conds) for k, v in node.items()}
+        return {k: v for k, v in out.items() if v is not _NO_VALUE}
+    if isinstance(node, list):
+        out = [_cfn_pick(v, conds) for v in node]
+        return [v for v in out if v is not _NO_VALUE]
+    return node
+
+
+def cfn_resolve(t, given, region="eu-west-1"):
+    """The template as CloudFormation renders it for the parameter values
+    ${given} (the rest: defaults): the resources and outputs whose
+    Condition is false gone, every Fn::If decided, AWS::NoValue removed,
+    Conditions and Rules dropped.  Other Refs stay as they are, so the
+    check_* functions see which parameter each value comes from.  A new
+    object; ${t} is not changed."""
+    values = dict(cfn_values(t, given), **{"AWS::Region": region})
+    conds = cfn_conditions(t, values)
+    out = {}
+    for key, part in t.items():
+        if key in ("Conditions", "Rules"):
+            continue
+        if key in ("Resources", "Outputs"):
+            for name, body in part.items():
+                if isinstance(body, dict) and "Condition" in body and \
+                        body["Condition"] not in conds:
+                    raise ValueError(f"{name}: no condition "
+                                     f"{body['Condition']}")
+            part = {name: {k: v for k, v in body.items()
+                           if k != "Condition"}
+                    if isinstance(body, dict) else body
+                    for name, body in part.items()
+                    if not (isinstance(body, dict) and
+                            not conds.get(body.get("Condition"), True))}
+        out[key] = _cfn_pick(part, conds)
+    return out
+
+
+def cfn_rule_failures(t, given, region="eu-west-1"):
+    """The AssertDescription of every Rules assertion that fails for the
+    parameter values ${given} (the rest: defaults) in ${region}: what
+    CloudFormation would refuse the stack with."""
+    values = dict(cfn_values(t, given), **{"AWS::Region": region})
+
+    def no_conditions(name):
+        raise ValueError(f"a rule cannot name the condition {name}")
+    failed = []
+    for name, rule in t.get("Rules", {}).items():
+        when = rule.get("RuleCondition")
+        if when is not None and not _cfn_bool(when, values, no_conditions):
+            continue
+        for a in rule["Assertions"]:
+            if not _cfn_bool(a["Assert"], values, no_conditions):
+                text = " ".join(a["AssertDescription"].split())
+                failed.append(f"{name}: {text}")
+    return failed
 
 
 def is_ref(value, name=None):
@@ -538,7 +807,7 @@ def check_ecs_hardening(t):
     the template as deployed with its parameters' defaults (the optional
     metrics sidecar off: metricslib.check_ecs_metrics checks it on)."""
     p = []
-    t = cfn_render(t)
+    t = cfn_resolve(t, {})
     params = t.get("Parameters", {})
     need = ["AWS::ECS::Cluster", "AWS::ECS::TaskDefinition",
             "AWS::ECS::Service", "AWS::Logs::LogGroup", "AWS::IAM::Role",
@@ -752,6 +1021,108 @@ def check_ecs_egress(t, resolver_param="DnsResolverCidr"):
                          "group and the S3 prefix list may be reached")
             continue
         p.append(f"egress rule allows more than DNS and 587: {r}")
+    return p
+
+
+_DEST_KEYS = ("CidrIp", "CidrIpv6", "DestinationSecurityGroupId",
+              "DestinationPrefixListId", "SourceSecurityGroupId",
+              "SourcePrefixListId")
+_WORLD = ({"CidrIp": "0.0.0.0/0"}, {"CidrIpv6": "::/0"})
+
+
+def _peer(rule):
+    """The other end of a security group rule, as {key: value}."""
+    return {k: rule[k] for k in _DEST_KEYS if k in rule}
+
+
+def _group_ingress(t, group):
+    """Ingress rules of ${group}: a security group of the template, or a
+    parameter naming one outside it (its separate rules only)."""
+    if group in cfn_resources(t, "AWS::EC2::SecurityGroup"):
+        return _sg_rules(t, group, "ingress")
+    return [r["Properties"] for r in cfn_resources(
+        t, "AWS::EC2::SecurityGroupIngress").values()
+        if is_ref(r["Properties"].get("GroupId"), group)]
+
+
+def check_ecs_ses_path(t):
+    """The tasks' way to SES in a template that cfn_resolve() has
+    rendered for one SesPath.  NAT (SES_VPC_ENDPOINT_CIDRS unset): 587 to
+    0.0.0.0/0 and ::/0, no endpoint.  VPC endpoint (set): the variable
+    from a CommaDelimitedList parameter and SES_ALLOW_CIDRS unset; 587
+    only to the endpoint's group and nothing to 0.0.0.0/0 or ::/0; that
+    group admits only 587 from the tasks' group; an endpoint the stack
+    makes is an email-smtp interface endpoint of the stack's region with
+    private DNS, in the service's subnets and that group."""
+    p = []
+    params = t.get("Parameters", {})
+    env = ecs_env(t)
+    task = _task_sg(t)
+    egress = _sg_rules(t, task, "egress")
+    ses = [r for r in egress if _rule_port(r) == PORT_SES]
+    endpoints = cfn_resources(t, "AWS::EC2::VPCEndpoint")
+    if VPCE_CIDRS not in env:
+        if endpoints:
+            p.append(f"the stack makes a VPC endpoint but {VPCE_CIDRS} is "
+                     "unset: the relay would refuse its addresses")
+        if VPCE_DNS in env:
+            p.append(f"{VPCE_DNS} is set without {VPCE_CIDRS}")
+        peers = sorted((_peer(r) for r in ses), key=repr)
+        if peers != sorted(_WORLD, key=repr):
+            p.append(f"NAT path: SES egress {peers} is not 587 to "
+                     "0.0.0.0/0 and ::/0")
+        return p
+    if ALLOW_CIDRS in env:
+        p.append(f"{ALLOW_CIDRS} is set beside {VPCE_CIDRS}: the relay "
+                 "takes one or the other")
+    value = env[VPCE_CIDRS]
+    join = value.get("Fn::Join") if isinstance(value, dict) else None
+    if not (isinstance(join, list) and len(join) == 2 and join[0] == ","
+            and is_ref(join[1]) and params.get(join[1]["Ref"], {}).get(
+                "Type") == "CommaDelimitedList"):
+        p.append(f"{VPCE_CIDRS} is {value!r}, not the join of a "
+                 "CommaDelimitedList parameter")
+    for r in egress:
+        if _peer(r) in _WORLD:
+            p.append(f"endpoint path: egress to everywhere {r}")
+    groups = [_peer(r) for r in ses]
+    if len(groups) != 1 or set(groups[0]) != {
+            "DestinationSecurityGroupId"} or not is_ref(
+            groups[0]["DestinationSecurityGroupId"]):
+        p.append(f"endpoint path: SES egress {groups} is not 587 to one "
+                 "security group")
+        return p
+    group = groups[0]["DestinationSecurityGroupId"]["Ref"]
+    ingress = _group_ingress(t, group)
+    if not ingress:
+        p.append(f"the endpoint's group {group} admits nothing from the "
+                 "tasks on 587")
+    for r in ingress:
+        if _rule_port(r) != PORT_SES or _peer(r) != {
+                "SourceSecurityGroupId": {"Ref": task}}:
+            p.append(f"the endpoint's group admits {r}, not only 587 from "
+                     f"{task}")
+    if len(endpoints) > 1:
+        p.append(f"{len(endpoints)} VPC endpoints, expected one")
+    for name, ep in endpoints.items():
+        ep = ep["Properties"]
+        want = {"VpcEndpointType": "Interface",
+                "ServiceName": {"Fn::Sub":
+                                "com.amazonaws.${AWS::Region}.email-smtp"},
+                "PrivateDnsEnabled": True,
+                "SecurityGroupIds": [{"Ref": group}],
+                "SubnetIds": cfn_one(t, "AWS::ECS::Service")[1][
+                    "Properties"]["NetworkConfiguration"][
+                    "AwsvpcConfiguration"]["Subnets"]}
+        for key, v in want.items():
+            if ep.get(key) != v:
+                p.append(f"{name}.{key} is {ep.get(key)!r}, not {v!r}")
+        if VPCE_DNS in env:
+            p.append(f"{VPCE_DNS} is set, but the stack's endpoint has "
+                     "private DNS")
+    if not endpoints and group not in params:
+        p.append(f"the tasks' 587 goes to {group}, neither the group of "
+                 "an endpoint of this stack nor a parameter")
     return p
 
 
@@ -1042,6 +1413,49 @@ def check_k8s_netpol(docs):
     return p
 
 
+def check_k8s_ses_path(docs):
+    """The pods' way to SES.  NAT (SES_VPC_ENDPOINT_CIDRS unset): the
+    NetworkPolicy lets 587 out to 0.0.0.0/0.  VPC endpoint (set):
+    SES_ALLOW_CIDRS unset, every 587 egress rule names only ipBlocks
+    without exceptions, and those are exactly the variable's CIDRs;
+    no egress rule reaches 0.0.0.0/0."""
+    p = []
+    env = k8s_env(docs)
+    egress = k8s_one(docs, "NetworkPolicy")["spec"].get("egress", [])
+    ses = [r for r in egress if PORT_SES in {
+        (q.get("protocol", "TCP"), q.get("port")) for q in r.get("ports",
+                                                                  [])}]
+    to = [t for r in ses for t in r.get("to", [])]
+    if any(not r.get("to") for r in ses):
+        p.append("a 587 egress rule names no destination: every address")
+    if VPCE_CIDRS not in env:
+        if to != [{"ipBlock": {"cidr": "0.0.0.0/0"}}]:
+            p.append(f"NAT path: 587 egress to {to}, not 0.0.0.0/0")
+        return p
+    if ALLOW_CIDRS in env:
+        p.append(f"{ALLOW_CIDRS} is set beside {VPCE_CIDRS}: the relay "
+                 "takes one or the other")
+    try:
+        want = cidr_set((env[VPCE_CIDRS] or "").split(","))
+        have = cidr_set(t["ipBlock"]["cidr"] for t in to if "ipBlock" in t)
+    except ValueError as e:
+        p.append(f"endpoint path: {e}")
+        return p
+    for t in to:
+        if set(t) != {"ipBlock"} or set(t["ipBlock"]) != {"cidr"}:
+            p.append(f"587 egress to {t}, not a plain ipBlock")
+    if not want or have != want:
+        p.append(f"587 egress goes to {sorted(map(str, have))}, not the "
+                 f"endpoint's subnets {sorted(map(str, want))} "
+                 f"({VPCE_CIDRS})")
+    for r in egress:
+        for t in r.get("to", []):
+            cidr = t.get("ipBlock", {}).get("cidr", "")
+            if cidr in ("0.0.0.0/0", "::/0"):
+                p.append(f"endpoint path: egress to everywhere {r}")
+    return p
+
+
 def _annotation_attrs(value):
     return dict(kv.split("=", 1) for kv in (value or "").replace(
         " ", "").split(",") if "=" in kv)
@@ -1152,6 +1566,18 @@ def check_readme_paths(markdown, repo=REPO):
                 p.append(f"deploy/README.md names {path}, which does not "
                          "exist")
     return p
+
+
+def markdown_anchors(markdown):
+    """The anchors GitHub gives the headings of ${markdown}: lower case,
+    punctuation dropped, spaces as hyphens."""
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+            for h in re.findall(r"^#{1,6} (.+)$", markdown, re.M)}
+
+
+def markdown_links(markdown):
+    """(path, anchor) of every relative link; anchor "" when none."""
+    return re.findall(r"\]\(([^)#:\s]*)(?:#([^)\s]*))?\)", markdown)
 
 
 def check_runbook(markdown, events, reasons):

@@ -236,8 +236,8 @@ def check_ecs_metrics(t, table, defaults):
         p.append(f"{SIDECAR_PARAM} is not a false|true parameter, false "
                  "by default")
         return p
-    off = d.cfn_render(t)
-    on = d.cfn_render(t, {SIDECAR_PARAM: "true"})
+    off = d.cfn_resolve(t, {})
+    on = d.cfn_resolve(t, {SIDECAR_PARAM: "true"})
     off_c, on_c = _containers(off), _containers(on)
     off_td = d.cfn_one(off, "AWS::ECS::TaskDefinition")[1]["Properties"]
     on_td = d.cfn_one(on, "AWS::ECS::TaskDefinition")[1]["Properties"]

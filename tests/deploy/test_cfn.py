@@ -13,16 +13,16 @@ PSEUDO = {"AWS::AccountId", "AWS::Partition", "AWS::Region",
           "AWS::NoValue", "AWS::NotificationARNs"}
 
 
-def test_template_parses_with_short_tags(cfn):
-    assert cfn["AWSTemplateFormatVersion"] == "2010-09-09"
+def test_template_parses_with_short_tags(cfn_raw):
+    assert cfn_raw["AWSTemplateFormatVersion"] == "2010-09-09"
     # Fn::ForEach needs the transform (and CAPABILITY_AUTO_EXPAND).
-    assert cfn["Transform"] == "AWS::LanguageExtensions"
-    c = d.ecs_container(cfn)
+    assert cfn_raw["Transform"] == "AWS::LanguageExtensions"
+    c = d.ecs_container(cfn_raw)
     assert c["Image"] == {"Ref": "ImageUri"}
-    _, td = d.cfn_one(cfn, "AWS::ECS::TaskDefinition")
+    _, td = d.cfn_one(cfn_raw, "AWS::ECS::TaskDefinition")
     assert td["Properties"]["ExecutionRoleArn"] == \
         {"Fn::GetAtt": ["ExecutionRole", "Arn"]}
-    for name, res in d.cfn_resources(cfn).items():
+    for name, res in d.cfn_resources(cfn_raw).items():
         assert re.fullmatch(r"AWS::\w+::\w+", res["Type"]), name
 
 
@@ -78,11 +78,12 @@ def _conditions_named(node, found):
     return found
 
 
-def test_every_condition_exists(cfn):
-    named = _conditions_named([cfn["Resources"], cfn.get("Outputs", {}),
-                               cfn.get("Conditions", {})], [])
-    assert named and set(named) <= set(cfn.get("Conditions", {}))
-    d.cfn_render(cfn)  # every condition decidable from the defaults
+def test_every_condition_exists(cfn_raw):
+    named = _conditions_named([cfn_raw["Resources"],
+                               cfn_raw.get("Outputs", {}),
+                               cfn_raw.get("Conditions", {})], [])
+    assert named and set(named) <= set(cfn_raw.get("Conditions", {}))
+    d.cfn_resolve(cfn_raw, {})  # every condition decidable from defaults
 
 
 def test_render_takes_branches_and_drops_novalue():
@@ -94,35 +95,36 @@ def test_render_takes_branches_and_drops_novalue():
         "  A: {Type: X, Condition: C, Properties: {}}\n"
         "  B: {Type: X, Properties: {L: [1, !If [C, 2, !Ref AWS::NoValue]],"
         " K: !If [N, !Ref AWS::NoValue, k]}}\n", Loader=d.CfnLoader)
-    off, on = d.cfn_render(t), d.cfn_render(t, {"Flag": "true"})
+    off, on = d.cfn_resolve(t, {}), d.cfn_resolve(t, {"Flag": "true"})
     assert off["Resources"] == {"B": {"Type": "X", "Properties": {"L": [1]}}}
     assert on["Resources"] == {
         "A": {"Type": "X", "Properties": {}},
         "B": {"Type": "X", "Properties": {"L": [1, 2], "K": "k"}}}
 
 
-def test_every_reference_resolves(cfn):
-    names = set(cfn["Parameters"]) | set(d.cfn_resources(cfn)) | PSEUDO
-    loop_ids = {ident for _, ident, _, _ in d.cfn_foreach(cfn)}
-    bad = [(kind, name) for kind, name in _refs(cfn["Resources"], []) +
-           _refs(cfn.get("Outputs", {}), [])
+def test_every_reference_resolves(cfn_raw):
+    names = set(cfn_raw["Parameters"]) | set(d.cfn_resources(cfn_raw)) | \
+        PSEUDO
+    loop_ids = {ident for _, ident, _, _ in d.cfn_foreach(cfn_raw)}
+    bad = [(kind, name) for kind, name in _refs(cfn_raw["Resources"], []) +
+           _refs(cfn_raw.get("Outputs", {}), [])
            if name not in names | loop_ids]
     assert bad == []
-    for kind, name in _refs(cfn["Resources"], []):
+    for kind, name in _refs(cfn_raw["Resources"], []):
         if kind == "GetAtt":
-            assert name in d.cfn_resources(cfn), name
+            assert name in d.cfn_resources(cfn_raw), name
 
 
-def test_every_parameter_is_used(cfn):
-    used = {name for _, name in _refs(cfn["Resources"], []) +
-            _refs(cfn.get("Conditions", {}), [])}
-    used |= {coll["Ref"] for _, _, coll, _ in d.cfn_foreach(cfn)
+def test_every_parameter_is_used(cfn_raw):
+    used = {name for _, name in _refs(cfn_raw["Resources"], []) +
+            _refs(cfn_raw["Conditions"], [])}
+    used |= {coll["Ref"] for _, _, coll, _ in d.cfn_foreach(cfn_raw)
              if d.is_ref(coll)}
-    assert set(cfn["Parameters"]) - used == set()
+    assert set(cfn_raw["Parameters"]) - used == set()
 
 
-def test_region_parameter_matches_the_binary_rule(cfn):
-    par = cfn["Parameters"]["SesRegion"]
+def test_region_parameter_matches_the_binary_rule(cfn_raw):
+    par = cfn_raw["Parameters"]["SesRegion"]
     pattern = re.compile(par["AllowedPattern"])
     for ok in ("us-east-1", "eu-west-1", "us-gov-west-1", "ap-southeast-5"):
         assert pattern.fullmatch(ok), ok
@@ -131,8 +133,8 @@ def test_region_parameter_matches_the_binary_rule(cfn):
     assert pattern.fullmatch(par["Default"])
 
 
-def test_resolver_parameter_is_one_address(cfn):
-    pattern = re.compile(cfn["Parameters"]["DnsResolverCidr"][
+def test_resolver_parameter_is_one_address(cfn_raw):
+    pattern = re.compile(cfn_raw["Parameters"]["DnsResolverCidr"][
         "AllowedPattern"])
     assert pattern.fullmatch("192.0.2.2/32")  # (VPC CIDR + 2 in real use)
     assert not pattern.fullmatch("0.0.0.0/0")

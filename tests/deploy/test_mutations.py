@@ -261,6 +261,158 @@ def test_ecs_ingress_catches(cfn, case):
     assert any(message in x for x in problems), problems
 
 
+# ---- ECS: the way to SES, per SesPath -------------------------------------
+#
+# Each case breaks the template as written (then renders it for the
+# variant, as CloudFormation would) or the rendered variant itself.
+
+def variant(name, raw_mutate=None, mutate=None):
+    def make(raw):
+        if raw_mutate:
+            raw_mutate(raw)
+        t = d.cfn_resolve(raw, d.ECS_VARIANTS[name])
+        if mutate:
+            mutate(t)
+        return t
+    return make
+
+
+def egress_587(t):
+    return [r for r in task_sg(t)["SecurityGroupEgress"]
+            if r["FromPort"] == 587]
+
+
+def ses_ingress(t):
+    return d.cfn_resources(t)["SesEndpointIngress"]["Properties"]
+
+
+def ses_endpoint(t):
+    return d.cfn_resources(t)["SesEndpoint"]["Properties"]
+
+
+def raw_condition(resource, condition):
+    return lambda r: setitem(r["Resources"][resource], "Condition",
+                             condition)
+
+
+def raw_env_if(condition):
+    """The Fn::If that sets SES_VPC_ENDPOINT_CIDRS, on another condition."""
+    def mutate(r):
+        for e in d.ecs_container(r)["Environment"]:
+            if "Fn::If" in e and e["Fn::If"][1].get("Name") == d.VPCE_CIDRS:
+                e["Fn::If"][0] = condition
+    return mutate
+
+
+ECS_SES_PATH = {
+    "NAT: an endpoint made anyway":
+        (variant("nat", raw_mutate=lambda r: (
+            raw_condition("SesEndpoint", "UseNat")(r),
+            raw_condition("SesEndpointSecurityGroup", "UseNat")(r))),
+         "the stack makes a VPC endpoint but SES_VPC_ENDPOINT_CIDRS"),
+    "NAT: the relay in endpoint mode":
+        (variant("nat", raw_mutate=raw_env_if("UseNat")),
+         "endpoint path: egress to everywhere"),
+    "NAT: no IPv6 rule":
+        (variant("nat", mutate=lambda t: task_sg(t)[
+            "SecurityGroupEgress"].remove(egress_587(t)[1])),
+         "NAT path: SES egress"),
+    "NAT: SES only to a corner of the internet":
+        (variant("nat", mutate=lambda t: setitem(
+            egress_587(t)[0], "CidrIp", "198.51.100.0/24")),
+         "is not 587 to 0.0.0.0/0 and ::/0"),
+    "endpoint: ::/0 on 587 kept":
+        (variant("vpc-endpoint", raw_mutate=lambda r: setitem(
+            task_sg(r)["SecurityGroupEgress"][1]["Fn::If"], 0,
+            "UseVpcEndpoint")),
+         "endpoint path: egress to everywhere"),
+    "endpoint: 587 to a CIDR beside the group":
+        (variant("vpc-endpoint", mutate=add_egress({
+            "IpProtocol": "tcp", "FromPort": 587, "ToPort": 587,
+            "CidrIp": "10.0.0.0/16"})),
+         "is not 587 to one security group"),
+    "endpoint: SES_ALLOW_CIDRS beside it":
+        (variant("vpc-endpoint", mutate=lambda t: env_set(
+            t, d.ALLOW_CIDRS, "10.0.0.0/24")),
+         "SES_ALLOW_CIDRS is set beside SES_VPC_ENDPOINT_CIDRS"),
+    "endpoint: CIDRs hard-coded":
+        (variant("vpc-endpoint", mutate=lambda t: env_set(
+            t, d.VPCE_CIDRS, "10.0.0.0/24,10.0.1.0/24")),
+         "not the join of a CommaDelimitedList parameter"),
+    "endpoint: the relay left in NAT mode":
+        (variant("vpc-endpoint", mutate=lambda t: env_del(t, d.VPCE_CIDRS)),
+         "the stack makes a VPC endpoint but SES_VPC_ENDPOINT_CIDRS"),
+    "endpoint: its group open to the VPC":
+        (variant("vpc-endpoint", mutate=lambda t: (
+            delitem(ses_ingress(t), "SourceSecurityGroupId"),
+            setitem(ses_ingress(t), "CidrIp", "10.0.0.0/16"))),
+         "the endpoint's group admits"),
+    "endpoint: its group open on 443":
+        (variant("vpc-endpoint", mutate=lambda t: (
+            setitem(ses_ingress(t), "FromPort", 443),
+            setitem(ses_ingress(t), "ToPort", 443))),
+         "not only 587 from TaskSecurityGroup"),
+    "endpoint: its group admits nobody":
+        (variant("vpc-endpoint", mutate=lambda t: delitem(
+            t["Resources"], "SesEndpointIngress")),
+         "admits nothing from the tasks on 587"),
+    "endpoint: private DNS off":
+        (variant("vpc-endpoint", mutate=lambda t: setitem(
+            ses_endpoint(t), "PrivateDnsEnabled", False)),
+         "SesEndpoint.PrivateDnsEnabled is False"),
+    "endpoint: another service":
+        (variant("vpc-endpoint", mutate=lambda t: setitem(
+            ses_endpoint(t), "ServiceName",
+            {"Fn::Sub": "com.amazonaws.${AWS::Region}.email"})),
+         "SesEndpoint.ServiceName"),
+    "endpoint: a gateway endpoint":
+        (variant("vpc-endpoint", mutate=lambda t: setitem(
+            ses_endpoint(t), "VpcEndpointType", "Gateway")),
+         "SesEndpoint.VpcEndpointType"),
+    "endpoint: in other subnets":
+        (variant("vpc-endpoint", mutate=lambda t: setitem(
+            ses_endpoint(t), "SubnetIds", {"Ref": "OtherSubnets"})),
+         "SesEndpoint.SubnetIds"),
+    "endpoint: another group on it":
+        (variant("vpc-endpoint", mutate=lambda t: setitem(
+            ses_endpoint(t), "SecurityGroupIds",
+            [{"Ref": "VpcEndpointSecurityGroupId"}])),
+         "SesEndpoint.SecurityGroupIds"),
+    "endpoint: a DNS label beside private DNS":
+        (variant("vpc-endpoint", mutate=lambda t: env_set(
+            t, d.VPCE_DNS, {"Ref": "SesEndpointDnsLabel"})),
+         "but the stack's endpoint has private DNS"),
+    "existing: 587 to the ECR endpoints' group":
+        (variant("vpc-endpoint-existing", mutate=lambda t: setitem(
+            egress_587(t)[0], "DestinationSecurityGroupId",
+            {"Ref": "VpcEndpointSecurityGroupId"})),
+         "admits nothing from the tasks on 587"),
+    "existing: 587 to a group of nowhere":
+        (variant("vpc-endpoint-existing", mutate=lambda t: (
+            setitem(egress_587(t)[0], "DestinationSecurityGroupId",
+                    {"Ref": "Elsewhere"}),
+            setitem(ses_ingress(t), "GroupId", {"Ref": "Elsewhere"}))),
+         "neither the group of an endpoint of this stack nor a parameter"),
+    "existing: no rule on its group":
+        (variant("vpc-endpoint-existing", mutate=lambda t: delitem(
+            t["Resources"], "SesEndpointIngress")),
+         "admits nothing from the tasks on 587"),
+}
+
+
+@pytest.mark.parametrize("case", ECS_SES_PATH)
+def test_ecs_ses_path_catches(cfn_raw, case):
+    make, message = ECS_SES_PATH[case]
+    problems = d.check_ecs_ses_path(make(cfn_raw))
+    assert any(message in x for x in problems), problems
+
+
+@pytest.mark.parametrize("name", d.ECS_VARIANTS)
+def test_ecs_ses_path_cases_start_from_a_passing_variant(cfn_raw, name):
+    assert d.check_ecs_ses_path(d.cfn_resolve(
+        cfn_raw, d.ECS_VARIANTS[name])) == []
+
+
 # ---- ECS: hardening ------------------------------------------------------
 
 ECS_HARDENING = {
@@ -574,6 +726,66 @@ def test_k8s_netpol_catches(k8s, case):
     assert any(message in x for x in problems), problems
 
 
+# ---- Kubernetes: the way to SES ------------------------------------------
+
+def egress_ses(docs):
+    return egress(docs)[1]
+
+
+K8S_SES_PATH = {
+    "NAT: 587 only to a corner of the internet":
+        ("base", lambda k: setitem(egress_ses(k), "to", [{"ipBlock": {
+            "cidr": "198.51.100.0/24"}}]),
+         "NAT path: 587 egress to"),
+    "NAT: 587 to every address":
+        ("base", lambda k: delitem(egress_ses(k), "to"),
+         "names no destination: every address"),
+    "endpoint: one subnet differs":
+        ("overlay", lambda k: setitem(egress_ses(k)["to"][2]["ipBlock"],
+                                      "cidr", "10.0.7.0/24"),
+         "not the endpoint's subnets"),
+    "endpoint: the relay knows a subnet more":
+        ("overlay", lambda k: kenv_set(k, d.VPCE_CIDRS, d.k8s_env(k)[
+            d.VPCE_CIDRS] + ",10.0.7.0/24"),
+         "not the endpoint's subnets"),
+    "endpoint: 587 still to 0.0.0.0/0":
+        ("overlay", lambda k: egress_ses(k)["to"].append(
+            {"ipBlock": {"cidr": "0.0.0.0/0"}}),
+         "endpoint path: egress to everywhere"),
+    "endpoint: 587 to every address":
+        ("overlay", lambda k: delitem(egress_ses(k), "to"),
+         "names no destination: every address"),
+    "endpoint: a subnet with exceptions":
+        ("overlay", lambda k: setitem(egress_ses(k)["to"][0]["ipBlock"],
+                                      "except", ["10.0.4.0/25"]),
+         "not a plain ipBlock"),
+    "endpoint: 587 to pods by label":
+        ("overlay", lambda k: egress_ses(k)["to"].append(
+            {"podSelector": {}}),
+         "not a plain ipBlock"),
+    "endpoint: SES_ALLOW_CIDRS beside it":
+        ("overlay", lambda k: kenv_set(k, d.ALLOW_CIDRS, "10.0.4.0/24"),
+         "SES_ALLOW_CIDRS is set beside SES_VPC_ENDPOINT_CIDRS"),
+    "endpoint: a placeholder left":
+        ("overlay", lambda k: kenv_set(k, d.VPCE_CIDRS,
+                                       "from-ses-vpc-endpoint.yaml"),
+         "endpoint path:"),
+    "endpoint: the relay left in NAT mode":
+        ("overlay", lambda k: kenv_del(k, d.VPCE_CIDRS),
+         "NAT path: 587 egress to"),
+}
+
+
+@pytest.mark.parametrize("case", K8S_SES_PATH)
+def test_k8s_ses_path_catches(k8s, k8s_vpce, case):
+    which, mutate, message = K8S_SES_PATH[case]
+    docs = k8s if which == "base" else k8s_vpce
+    assert d.check_k8s_ses_path(docs) == []
+    mutate(docs)
+    problems = d.check_k8s_ses_path(docs)
+    assert any(message in x for x in problems), problems
+
+
 # ---- documentation and the binary's interface --------------------------
 
 def test_readme_paths_catch(readme):
@@ -749,12 +961,12 @@ ECS_METRICS = {
 
 
 @pytest.mark.parametrize("case", ECS_METRICS)
-def test_ecs_metrics_catch(cfn, defaults, case):
+def test_ecs_metrics_catch(cfn_raw, defaults, case):
     mutate, message = ECS_METRICS[case]
     table = m.metric_names()
-    assert m.check_ecs_metrics(cfn, table, defaults) == []
-    mutate(cfn)
-    problems = m.check_ecs_metrics(cfn, table, defaults)
+    assert m.check_ecs_metrics(cfn_raw, table, defaults) == []
+    mutate(cfn_raw)
+    problems = m.check_ecs_metrics(cfn_raw, table, defaults)
     assert any(message in x for x in problems), problems
 
 
@@ -874,7 +1086,8 @@ def test_alerts_catch(readme, case):
 
 def test_every_checker_has_mutation_cases():
     covered = {"check_ecs_numbers", "check_ecs_egress", "check_ecs_ingress",
-               "check_ecs_hardening", "check_k8s_numbers",
+               "check_ecs_hardening", "check_ecs_ses_path",
+               "check_k8s_numbers", "check_k8s_ses_path",
                "check_k8s_restricted", "check_k8s_netpol",
                "check_readme_paths", "check_runbook", "check_env_names",
                # their broken copies are in test_interface.py
