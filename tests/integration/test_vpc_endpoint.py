@@ -14,7 +14,7 @@ import json
 import pytest
 
 from fakes import SES_GREETING, ses_name
-from helpers import addr_list, connect, host_of, read_line, recv_until_closed
+from helpers import addr_list, connect, first_line, host_of, read_line
 
 ENDPOINT = "10.0.0.1"
 SUBNETS = "10.0.0.0/29,10.0.0.16/30"
@@ -22,14 +22,6 @@ PUBLIC = "127.0.0.2"
 LABEL = "vpce-0123456789abcdef0-ab12cd34"
 VPCE_NAME = f"{LABEL}.email-smtp.us-east-1.vpce.amazonaws.com"
 USAGE = 2
-
-
-def first_line():
-    with connect() as s:
-        line = read_line(s)
-        if not line.startswith(b"220"):
-            assert recv_until_closed(s)[1] in ("eof", "reset")
-        return line
 
 
 def set_answer(dns, addrs, name=None):
