@@ -536,7 +536,7 @@ apply_vpce(struct config *cfg, const struct seen *sn, char *err,
 		snprintf(cfg->vpce_dns, sizeof(cfg->vpce_dns), "%s", v);
 	if (config_upstream_host(cfg->upstream_host,
 	    sizeof(cfg->upstream_host), cfg->region, cfg->fips, cfg->vpce_dns))
-		return (fail(err, errlen, "internal: the SES name is too long"));
+		return (fail(err, errlen, "internal: SES name too long"));
 	return (0);
 }
 

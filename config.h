@@ -44,7 +44,7 @@ struct config {
 	struct cidrset allow_cidr;	/* tag ALLOWLIST_TAG_OPERATOR */
 	struct cidrset vpce_cidr;	/* tag ALLOWLIST_TAG_VPCE; not empty:
 					   endpoint-only mode, no file read */
-	char	vpce_dns[CONFIG_VPCE_DNS_MAX + 1];	/* "": private DNS */
+	char	vpce_dns[CONFIG_VPCE_DNS_MAX + 1];	/* "": none */
 	struct cidrset allow_client;	/* empty: any client */
 	unsigned max_conns;
 	unsigned workers;		/* relay processes (--workers) */

@@ -650,7 +650,8 @@ test_vpce_dns_valid(void)
 		int	ok;
 	} t[] = {
 		{ VPCE_DNS, 1 }, { "vpce-0fe5b17a0707d6abc-29p5708s", 1 },
-		{ "vpce-0123abcd-abcdefgh", 1 }, { "vpce-01234567-00000000", 1 },
+		{ "vpce-0123abcd-abcdefgh", 1 },
+		{ "vpce-01234567-00000000", 1 },
 		{ "", 0 }, { "vpce-", 0 }, { "vpce--abcd1234", 0 },
 		{ "vpce-0123456789abcdef-ab12cd34", 0 },	/* 16 hex */
 		{ "vpce-0123456789abcdef01-ab12cd34", 0 },	/* 18 hex */
@@ -732,19 +733,23 @@ test_vpce(void)
 		    { "--vpc-endpoint-dns", "--vpc-endpoint-cidrs" } },
 		{ NONE, A_("SES_VPC_ENDPOINT_DNS=" VPCE_DNS),
 		    { "SES_VPC_ENDPOINT_DNS", "--vpc-endpoint-cidrs" } },
-		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24", "--vpc-endpoint-dns",
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24",
+		    "--vpc-endpoint-dns",
 		    "email-smtp.evil.example"), NONE, { "--vpc-endpoint-dns",
 		    "vpce-<id>-<suffix>" } },
 		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24"),
 		    A_("SES_VPC_ENDPOINT_DNS=vpce-1-2"),
 		    { "SES_VPC_ENDPOINT_DNS", "\"vpce-1-2\"" } },
-		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24", "--vpc-endpoint-dns",
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24",
+		    "--vpc-endpoint-dns",
 		    VPCE_DNS, "--fips"), NONE, { "--vpc-endpoint-dns",
 		    "--fips" } },
-		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24", "--vpc-endpoint-dns",
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24",
+		    "--vpc-endpoint-dns",
 		    VPCE_DNS), A_("SES_FIPS=1"), { "--vpc-endpoint-dns",
 		    "SES_FIPS" } },
-		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24", "--vpc-endpoint-dns",
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24",
+		    "--vpc-endpoint-dns",
 		    VPCE_DNS, "--vpc-endpoint-dns", VPCE_DNS), NONE,
 		    { "--vpc-endpoint-dns", "more than once" } },
 		{ A_("--vpc-endpoint-cidrs", "127.0.0.0/8"), NONE,
@@ -753,7 +758,8 @@ test_vpce(void)
 		    { "--vpc-endpoint-cidrs", "\"10.0.0.0/7\"" } },
 		{ A_("--vpc-endpoint-cidrs", "10.0.0.1/24"), NONE,
 		    { "--vpc-endpoint-cidrs", "bits set" } },
-		{ NONE, A_("SES_VPC_ENDPOINT_CIDRS=10.0.0.0/24,169.254.169.254"),
+		{ NONE,
+		    A_("SES_VPC_ENDPOINT_CIDRS=10.0.0.0/24,169.254.169.254"),
 		    { "SES_VPC_ENDPOINT_CIDRS", "169.254.169.254" } },
 		{ NONE, A_("SES_VPC_ENDPOINT_CIDRS=64:ff9b::a9fe:0/112"),
 		    { "SES_VPC_ENDPOINT_CIDRS", "64:ff9b::a9fe:0/112" } },
@@ -785,8 +791,8 @@ test_vpce(void)
 
 	TEST_START("config_parse --vpc-endpoint-dns: the endpoint's name");
 	ASSERT_INT_EQ(parse(&cfg, ARGS("--vpc-endpoint-dns=" VPCE_DNS,
-	    "--region", "eu-west-1"), ARGS("SES_VPC_ENDPOINT_CIDRS=10.0.0.0/24"),
-	    err, sizeof(err)), 0);
+	    "--region", "eu-west-1"),
+	    ARGS("SES_VPC_ENDPOINT_CIDRS=10.0.0.0/24"), err, sizeof(err)), 0);
 	ASSERT_SIZE_EQ(cfg.vpce_cidr.n, 1);
 	ASSERT_STR_EQ(cfg.vpce_dns, VPCE_DNS);
 	ASSERT_STR_EQ(cfg.upstream_host,
