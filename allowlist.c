@@ -359,6 +359,21 @@ done:
 }
 
 int
+allowlist_endpoint_only(const struct cidrset *set)
+{
+
+	return (set->n > 0 && set->v[0].tag == ALLOWLIST_TAG_VPCE);
+}
+
+const char *
+allowlist_scope(const struct cidrset *set)
+{
+
+	return (allowlist_endpoint_only(set) ? "--vpc-endpoint-cidrs" :
+	    "the AMAZON prefixes of the region and --allow-cidr");
+}
+
+int
 allowlist_load(const char *path, const char *region, struct cidrset *set,
     struct allowlist_info *info, char *err, size_t errlen)
 {

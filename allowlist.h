@@ -27,6 +27,7 @@
 /* Tags of allowlist prefixes (struct cidr.tag). */
 #define ALLOWLIST_TAG_AWS	0	/* AMAZON prefix of the region */
 #define ALLOWLIST_TAG_OPERATOR	1	/* --allow-cidr */
+#define ALLOWLIST_TAG_VPCE	2	/* --vpc-endpoint-cidrs */
 
 struct allowlist_info {
 	char	sync_token[24];
@@ -48,6 +49,19 @@ struct allowlist_info {
 int allowlist_parse(const char *buf, size_t len, const char *region,
     struct cidrset *set, struct allowlist_info *info, char *err,
     size_t errlen);
+
+/**
+ * allowlist_endpoint_only(set): does ${set} hold --vpc-endpoint-cidrs
+ * prefixes (endpoint-only mode, where it holds nothing else)?
+ */
+int allowlist_endpoint_only(const struct cidrset *set);
+
+/**
+ * allowlist_scope(set): what ${set} allows, for the reason of a denial:
+ * "the AMAZON prefixes of the region and --allow-cidr", or in
+ * endpoint-only mode "--vpc-endpoint-cidrs".
+ */
+const char *allowlist_scope(const struct cidrset *set);
 
 /**
  * allowlist_load(path, region, set, info, err, errlen): read the regular

@@ -14,7 +14,8 @@
 #include "config.h"
 
 enum opt_id {
-	O_REGION, O_FIPS, O_LISTEN, O_IP_RANGES, O_ALLOW_CIDR, O_ALLOW_CLIENT,
+	O_REGION, O_FIPS, O_LISTEN, O_IP_RANGES, O_ALLOW_CIDR, O_VPCE_CIDRS,
+	O_VPCE_DNS, O_ALLOW_CLIENT,
 	O_MAX_CONNS, O_WORKERS, O_IDLE, O_MAX_SESSION, O_CONNECT, O_DRAIN,
 	O_LOG_FORMAT, O_STATS, O_USER, O_LANDLOCK, O_PROXY_PROTOCOL,
 	O_HEALTH_LISTEN, O_CHECK, O_HEALTHCHECK, O_PRINT_SECCOMP, O_VERSION,
@@ -54,6 +55,16 @@ static const struct opt opts[O_COUNT] = {
 	[O_ALLOW_CIDR] = { .flag = "--allow-cidr", .meta = "CIDR",
 	    .env = "SES_ALLOW_CIDRS", .arg = 1, .list = 1, .unset = "none",
 	    .help = "extra trusted upstream networks" },
+	/* No .meta: a value name would push the variable off its column. */
+	[O_VPCE_CIDRS] = { .flag = "--vpc-endpoint-cidrs",
+	    .env = "SES_VPC_ENDPOINT_CIDRS", .arg = 1, .list = 1,
+	    .unset = "off", .help = "CIDRs: endpoint-only mode, the SES VPC "
+	    "endpoint's subnets are the only upstream networks and "
+	    "ip-ranges.json is not read" },
+	[O_VPCE_DNS] = { .flag = "--vpc-endpoint-dns",
+	    .env = "SES_VPC_ENDPOINT_DNS", .arg = 1, .unset = "private DNS",
+	    .help = "vpce-<id>-<suffix>: resolve it.email-smtp.R.vpce."
+	    "amazonaws.com instead" },
 	[O_ALLOW_CLIENT] = { .flag = "--allow-client", .meta = "CIDR",
 	    .env = "ALLOW_CLIENTS", .arg = 1, .list = 1, .unset = "any",
 	    .help = "client networks allowed" },
@@ -204,8 +215,9 @@ parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 
 /*
  * A comma-separated list (or one flag value) of CIDRs into ${set}.  Those
- * of --allow-cidr (${tag} ALLOWLIST_TAG_OPERATOR) become dialable: refuse
- * one that cidr_unsafe rules out.
+ * of --allow-cidr and --vpc-endpoint-cidrs (${tag} ALLOWLIST_TAG_OPERATOR
+ * or ALLOWLIST_TAG_VPCE) become dialable: refuse one that cidr_unsafe
+ * rules out.
  */
 static int
 parse_cidrs(const char *s, struct cidrset *set, uint8_t tag,
@@ -227,7 +239,8 @@ parse_cidrs(const char *s, struct cidrset *set, uint8_t tag,
 		if (r != 0)
 			return (fail(err, errlen, "%s: \"%.*s\" is not an "
 			    "address or CIDR prefix", src, (int)(e - p), p));
-		if (tag == ALLOWLIST_TAG_OPERATOR &&
+		if ((tag == ALLOWLIST_TAG_OPERATOR ||
+		    tag == ALLOWLIST_TAG_VPCE) &&
 		    cidr_unsafe(&c, why, sizeof(why)))
 			return (fail(err, errlen, "%s: \"%.*s\" %s: not an "
 			    "upstream network to trust", src, (int)(e - p), p,
@@ -238,6 +251,29 @@ parse_cidrs(const char *s, struct cidrset *set, uint8_t tag,
 		if (*e == '\0')
 			break;
 		p = e + 1;
+	}
+	return (0);
+}
+
+/*
+ * The value ${val} of list option ${id}, from ${src}, into its set; other
+ * options are only recorded.  Returns 0 or -1.
+ */
+static int
+add_list(struct config *cfg, int id, const char *val, const char *src,
+    char *err, size_t errlen)
+{
+
+	switch (id) {
+	case O_ALLOW_CIDR:
+		return (parse_cidrs(val, &cfg->allow_cidr,
+		    ALLOWLIST_TAG_OPERATOR, src, err, errlen));
+	case O_VPCE_CIDRS:
+		return (parse_cidrs(val, &cfg->vpce_cidr, ALLOWLIST_TAG_VPCE,
+		    src, err, errlen));
+	case O_ALLOW_CLIENT:
+		return (parse_cidrs(val, &cfg->allow_client, 0, src, err,
+		    errlen));
 	}
 	return (0);
 }
@@ -307,11 +343,7 @@ scan_argv(struct config *cfg, struct seen *sn, int argc, char **argv,
 		sn->given[id] = 1;
 		sn->val[id] = val;
 		sn->src[id] = opts[id].flag;
-		if (id == O_ALLOW_CIDR && parse_cidrs(val, &cfg->allow_cidr,
-		    ALLOWLIST_TAG_OPERATOR, opts[id].flag, err, errlen))
-			return (-1);
-		if (id == O_ALLOW_CLIENT && parse_cidrs(val,
-		    &cfg->allow_client, 0, opts[id].flag, err, errlen))
+		if (add_list(cfg, id, val, opts[id].flag, err, errlen))
 			return (-1);
 	}
 	return (0);
@@ -339,11 +371,7 @@ scan_env(struct config *cfg, struct seen *sn, char **envp, char *err,
 		sn->given[id] = 1;
 		sn->val[id] = v;
 		sn->src[id] = opts[id].env;
-		if (id == O_ALLOW_CIDR && parse_cidrs(v, &cfg->allow_cidr,
-		    ALLOWLIST_TAG_OPERATOR, opts[id].env, err, errlen))
-			return (-1);
-		if (id == O_ALLOW_CLIENT && parse_cidrs(v, &cfg->allow_client,
-		    0, opts[id].env, err, errlen))
+		if (add_list(cfg, id, v, opts[id].env, err, errlen))
 			return (-1);
 	}
 	return (0);
@@ -437,6 +465,81 @@ listen_defaults(struct config *cfg)
 	return (-1);
 }
 
+int
+config_vpce_dns_valid(const char *s)
+{
+	size_t id, sfx;
+
+	/* ^vpce-[0-9a-f]{8}([0-9a-f]{9})?-[a-z0-9]{8}$ */
+	if (strncmp(s, "vpce-", 5) != 0)
+		return (0);
+	s += 5;
+	for (id = 0; (s[id] >= '0' && s[id] <= '9') ||
+	    (s[id] >= 'a' && s[id] <= 'f'); id++)
+		;
+	if ((id != 8 && id != 17) || s[id] != '-')
+		return (0);
+	s += id + 1;
+	for (sfx = 0; (s[sfx] >= '0' && s[sfx] <= '9') ||
+	    (s[sfx] >= 'a' && s[sfx] <= 'z'); sfx++)
+		;
+	return (sfx == 8 && s[sfx] == '\0');
+}
+
+int
+config_upstream_host(char *buf, size_t len, const char *region, int fips,
+    const char *vpce_dns)
+{
+	int n;
+
+	if (vpce_dns[0] != '\0')
+		n = snprintf(buf, len, "%s.email-smtp.%s.vpce.amazonaws.com",
+		    vpce_dns, region);
+	else
+		n = snprintf(buf, len, "email-smtp%s.%s.amazonaws.com",
+		    fips ? "-fips" : "", region);
+	return (n < 0 || (size_t)n >= len ? -1 : 0);
+}
+
+/*
+ * Endpoint-only mode (--vpc-endpoint-cidrs) and --vpc-endpoint-dns, then
+ * the SES name (after the region).  --allow-cidr would widen what the
+ * endpoint's subnets narrow; the endpoint's regional name has no FIPS
+ * form the relay could derive: both pairs are refused.
+ */
+static int
+apply_vpce(struct config *cfg, const struct seen *sn, char *err,
+    size_t errlen)
+{
+	const char *v = sn->val[O_VPCE_DNS];
+
+	if (sn->given[O_VPCE_CIDRS] && sn->given[O_ALLOW_CIDR])
+		return (fail(err, errlen, "%s and %s exclude each other: in "
+		    "endpoint-only mode the endpoint's subnets are the only "
+		    "upstream networks", sn->src[O_VPCE_CIDRS],
+		    sn->src[O_ALLOW_CIDR]));
+	if (v != NULL && !sn->given[O_VPCE_CIDRS])
+		return (fail(err, errlen, "%s needs --vpc-endpoint-cidrs "
+		    "(or SES_VPC_ENDPOINT_CIDRS): the endpoint's subnets",
+		    sn->src[O_VPCE_DNS]));
+	if (v != NULL && !config_vpce_dns_valid(v))
+		return (fail(err, errlen, "%s: \"%.64s\" is not the first "
+		    "label of a VPC endpoint's DNS name, vpce-<id>-<suffix> "
+		    "(e.g. vpce-0123456789abcdef0-abcd1234)",
+		    sn->src[O_VPCE_DNS], v));
+	if (v != NULL && cfg->fips)
+		return (fail(err, errlen, "%s and %s exclude each other: the "
+		    "endpoint's name is not a FIPS name; with private DNS on, "
+		    "--fips alone resolves email-smtp-fips in the VPC",
+		    sn->src[O_VPCE_DNS], sn->src[O_FIPS]));
+	if (v != NULL)
+		snprintf(cfg->vpce_dns, sizeof(cfg->vpce_dns), "%s", v);
+	if (config_upstream_host(cfg->upstream_host,
+	    sizeof(cfg->upstream_host), cfg->region, cfg->fips, cfg->vpce_dns))
+		return (fail(err, errlen, "internal: SES name too long"));
+	return (0);
+}
+
 static int
 apply_strings(struct config *cfg, const struct seen *sn, char *err,
     size_t errlen)
@@ -452,8 +555,8 @@ apply_strings(struct config *cfg, const struct seen *sn, char *err,
 		return (fail(err, errlen, "%s: \"%.64s\" is not an AWS region "
 		    "name (e.g. us-east-1, eu-west-1)", sn->src[O_REGION], v));
 	snprintf(cfg->region, sizeof(cfg->region), "%s", v);
-	snprintf(cfg->upstream_host, sizeof(cfg->upstream_host),
-	    "email-smtp%s.%s.amazonaws.com", cfg->fips ? "-fips" : "", v);
+	if (apply_vpce(cfg, sn, err, errlen))
+		return (-1);
 
 	v = sn->val[O_LOG_FORMAT];
 	if (strcmp(v, "json") == 0)
@@ -628,6 +731,7 @@ config_parse(struct config *cfg, int argc, char **argv, char **envp,
 	    apply_health(cfg, &sn, err, errlen))
 		return (-1);
 	cidrset_finish(&cfg->allow_cidr);
+	cidrset_finish(&cfg->vpce_cidr);
 	cidrset_finish(&cfg->allow_client);
 	return (0);
 }
@@ -637,6 +741,7 @@ config_free(struct config *cfg)
 {
 
 	cidrset_free(&cfg->allow_cidr);
+	cidrset_free(&cfg->vpce_cidr);
 	cidrset_free(&cfg->allow_client);
 }
 

@@ -13,7 +13,12 @@
  */
 
 #define CONFIG_MAX_LISTEN	2
-#define CONFIG_HOSTLEN		96
+/*
+ * The longest upstream name: "vpce-" 17 hex "-" 8 ".email-smtp." region
+ * (32) ".vpce.amazonaws.com" is 94 bytes; 128 leaves room.
+ */
+#define CONFIG_HOSTLEN		128
+#define CONFIG_VPCE_DNS_MAX	31	/* vpce-<17 hex>-<8> */
 #define CONFIG_WORKERS_MAX	16
 
 enum config_mode {
@@ -37,6 +42,9 @@ struct config {
 					   optional */
 	const char *ip_ranges;
 	struct cidrset allow_cidr;	/* tag ALLOWLIST_TAG_OPERATOR */
+	struct cidrset vpce_cidr;	/* tag ALLOWLIST_TAG_VPCE; not empty:
+					   endpoint-only mode, no file read */
+	char	vpce_dns[CONFIG_VPCE_DNS_MAX + 1];	/* "": none */
 	struct cidrset allow_client;	/* empty: any client */
 	unsigned max_conns;
 	unsigned workers;		/* relay processes (--workers) */
@@ -67,6 +75,23 @@ int config_parse(struct config *cfg, int argc, char **argv, char **envp,
 
 /** config_region_valid(r): does ${r} look like an AWS region name? */
 int config_region_valid(const char *r);
+
+/**
+ * config_vpce_dns_valid(s): is ${s} the first label of an interface VPC
+ * endpoint's regional DNS name, "vpce-" then an endpoint id of 8 or 17
+ * lower-case hex digits, "-" and 8 lower-case letters or digits?
+ */
+int config_vpce_dns_valid(const char *s);
+
+/**
+ * config_upstream_host(buf, len, region, fips, vpce_dns): write the SES
+ * name the relay resolves into ${buf}: email-smtp[-fips].${region}.
+ * amazonaws.com, or with a non-empty ${vpce_dns} (never with ${fips}) the
+ * endpoint's regional name ${vpce_dns}.email-smtp.${region}.vpce.
+ * amazonaws.com.  Returns 0, or -1 if it does not fit in ${len}.
+ */
+int config_upstream_host(char *buf, size_t len, const char *region,
+    int fips, const char *vpce_dns);
 
 /** config_free(cfg): release what config_parse allocated. */
 void config_free(struct config *cfg);

@@ -121,7 +121,8 @@ struct block {
 
 static struct block local;		/* until metrics_init */
 static struct block *m = &local;
-static struct metrics_info info = { "", "", 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+static struct metrics_info info = { "", "", "public", 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 1 };
 static unsigned self;
 
 int
@@ -399,8 +400,8 @@ render_info(struct out *o)
 	head(o, "build_info", "gauge",
 	    "Always 1; the labels say which build runs where.");
 	put(o, PREFIX "build_info{version=\"%s\",region=\"%s\","
-	    "fips=\"%s\"} 1\n", info.version, info.region,
-	    info.fips ? "true" : "false");
+	    "fips=\"%s\",mode=\"%s\"} 1\n", info.version, info.region,
+	    info.fips ? "true" : "false", info.mode);
 	head(o, "start_time_seconds", "gauge",
 	    "When the relay started, Unix time (counters start from 0 "
 	    "then).");
@@ -414,13 +415,20 @@ render_info(struct out *o)
 	    info.sessions_limit);
 	render_const(o, "max_fds", "The descriptor limit of each relay "
 	    "process (RLIMIT_NOFILE).", info.max_fds);
-	render_const(o, "allowlist_create_time_seconds", "The createDate "
-	    "of the ip-ranges.json in force, Unix time.",
-	    info.allow_created);
-	render_const(o, "allowlist_sync_token", "The syncToken of the "
-	    "ip-ranges.json in force.", info.sync_token);
+	/* Endpoint-only mode reads no file: the families, no sample. */
+	head(o, "allowlist_create_time_seconds", "gauge", "The createDate "
+	    "of the ip-ranges.json in force, Unix time.");
+	if (info.allow_file)
+		put(o, PREFIX "allowlist_create_time_seconds %llu\n",
+		    (unsigned long long)info.allow_created);
+	head(o, "allowlist_sync_token", "gauge", "The syncToken of the "
+	    "ip-ranges.json in force.");
+	if (info.allow_file)
+		put(o, PREFIX "allowlist_sync_token %llu\n",
+		    (unsigned long long)info.sync_token);
 	head(o, "allowlist_prefixes", "gauge", "Prefixes an SES address "
-	    "may be in (the region's AMAZON ones and --allow-cidr).");
+	    "may be in (the region's AMAZON ones and --allow-cidr, or "
+	    "--vpc-endpoint-cidrs).");
 	put(o, PREFIX "allowlist_prefixes{family=\"ipv4\"} %llu\n"
 	    PREFIX "allowlist_prefixes{family=\"ipv6\"} %llu\n",
 	    (unsigned long long)info.prefixes_v4,

@@ -65,9 +65,11 @@ enum metrics_gauge {
 struct metrics_info {
 	const char *version;
 	const char *region;
+	const char *mode;		/* "public" or "vpc-endpoint" */
 	int	fips;
 	uint64_t start_ms;		/* Unix ms */
-	uint64_t allow_created;		/* createDate, Unix seconds */
+	int	allow_file;		/* an ip-ranges.json was read */
+	uint64_t allow_created;		/* its createDate, Unix seconds */
 	uint64_t sync_token;
 	uint64_t prefixes_v4, prefixes_v6;	/* the allowlist in force */
 	uint64_t max_fds;		/* RLIMIT_NOFILE */

@@ -86,6 +86,37 @@ user_error(void)
 	return (config_error(what, msg));
 }
 
+/* The upstream mode, as logged and printed by --check. */
+static const char *
+mode_name(void)
+{
+
+	return (cfg.vpce_cidr.n > 0 ? "vpc-endpoint" : "public");
+}
+
+/*
+ * The prefixes of ${set} as "a/n,b/m" in ${buf}; a list that does not fit
+ * ends with ",...".
+ */
+static void
+format_cidrs(const struct cidrset *set, char *buf, size_t len)
+{
+	char one[CIDR_ADDRSTRLEN + 4];
+	size_t i, n = 0, k;
+
+	buf[0] = '\0';
+	for (i = 0; i < set->n; i++) {
+		cidr_format(&set->v[i], one);
+		k = strlen(one) + (i > 0);
+		if (n + k + 5 > len) {
+			snprintf(buf + n, len - n, ",...");
+			return;
+		}
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i > 0 ? "," :
+		    "", one);
+	}
+}
+
 static void
 log_startup(void)
 {
@@ -108,11 +139,38 @@ log_startup(void)
 	log_str(&l, "version", VERSION);
 	log_str(&l, "region", cfg.region);
 	log_str(&l, "upstream", up);
+	log_str(&l, "mode", mode_name());
 	log_str(&l, "listen", lis);
 	log_u64(&l, "max_conns", cfg.max_conns);
 	log_u64(&l, "workers", cfg.workers);
 	log_u64(&l, "pid", (uint64_t)getpid());
 	log_end(&l);
+}
+
+/*
+ * Endpoint-only mode: the --vpc-endpoint-cidrs prefixes are the whole
+ * allowlist; ip-ranges.json is not read (nor required), so its age is not
+ * judged either.
+ */
+static int
+load_endpoint_only(void)
+{
+	char list[512];
+	struct log_line l;
+	size_t i;
+
+	for (i = 0; i < cfg.vpce_cidr.n; i++)
+		if (cidrset_add(&allow, &cfg.vpce_cidr.v[i]))
+			return (config_error("--vpc-endpoint-cidrs",
+			    "out of memory"));
+	cidrset_finish(&allow);
+	format_cidrs(&allow, list, sizeof(list));
+	log_begin(&l, LOG_INFO, "allowlist_vpc_endpoint");
+	log_str(&l, "region", cfg.region);
+	log_str(&l, "cidrs", list);
+	log_str(&l, "ip_ranges", "not read");
+	log_end(&l);
+	return (0);
 }
 
 /* Read ip-ranges.json, add --allow-cidr, log what was loaded. */
@@ -123,6 +181,8 @@ load_allowlist(void)
 	struct log_line l;
 	size_t i;
 
+	if (cfg.vpce_cidr.n > 0)
+		return (load_endpoint_only());
 	snprintf(opt, sizeof(opt), "--ip-ranges %s", cfg.ip_ranges);
 	if (allowlist_load(cfg.ip_ranges, cfg.region, &allow, &info, err,
 	    sizeof(err)))
@@ -205,7 +265,9 @@ start_metrics(void)
 	memset(&mi, 0, sizeof(mi));
 	mi.version = VERSION;
 	mi.region = cfg.region;
+	mi.mode = mode_name();
 	mi.fips = cfg.fips;
+	mi.allow_file = cfg.vpce_cidr.n == 0;
 	mi.start_ms = loop_wall_ms();
 	mi.allow_created = info.created > 0 ? (uint64_t)info.created : 0;
 	mi.sync_token = strtoull(info.sync_token, NULL, 10);
@@ -298,8 +360,9 @@ callback_check_done(void)
 	for (i = 0; i < n; i++) {
 		cidr_addr_format(&r[i].addr, a);
 		if (r[i].match == NULL) {
-			say("address addr=%s verdict=denied "
-			    "reason=outside_allowlist\n", a);
+			say("address addr=%s verdict=denied reason=%s\n", a,
+			    allowlist_endpoint_only(&allow) ?
+			    "outside_vpc_endpoint_cidrs" : "outside_allowlist");
 			continue;
 		}
 		upstream_why(r[i].match, why, sizeof(why));
@@ -413,20 +476,35 @@ run_supervisor(void)
 	return (workers_supervise(sandbox_seal(SECCOMP_SUPERVISOR) != 0));
 }
 
+/* --check's first line: the mode and what the allowlist holds. */
+static void
+say_allowlist(void)
+{
+	char file[512], token[128], date[128], region[64], list[512];
+
+	log_quote(region, sizeof(region), cfg.region);
+	if (cfg.vpce_cidr.n > 0) {
+		format_cidrs(&allow, list, sizeof(list));
+		say("allowlist mode=%s region=%s vpc_endpoint_cidrs=%s "
+		    "ip_ranges=not_read\n", mode_name(), region, list);
+		return;
+	}
+	say("allowlist mode=%s file=%s sync_token=%s create_date=%s "
+	    "region=%s v4=%zu v6=%zu ignored_top_keys=%zu "
+	    "ignored_entry_keys=%zu allow_cidrs=%zu\n", mode_name(),
+	    log_quote(file, sizeof(file), cfg.ip_ranges),
+	    log_quote(token, sizeof(token), info.sync_token),
+	    log_quote(date, sizeof(date), info.create_date), region, info.v4,
+	    info.v6, info.ignored_top_keys, info.ignored_entry_keys,
+	    cfg.allow_cidr.n);
+}
+
 static int
 run_check(void)
 {
 	static const struct loop_hooks hooks = { NULL, NULL };
-	char file[512], token[128], date[128], region[64];
 
-	say("allowlist file=%s sync_token=%s create_date=%s region=%s "
-	    "v4=%zu v6=%zu ignored_top_keys=%zu ignored_entry_keys=%zu "
-	    "allow_cidrs=%zu\n",
-	    log_quote(file, sizeof(file), cfg.ip_ranges),
-	    log_quote(token, sizeof(token), info.sync_token),
-	    log_quote(date, sizeof(date), info.create_date),
-	    log_quote(region, sizeof(region), cfg.region), info.v4, info.v6,
-	    info.ignored_top_keys, info.ignored_entry_keys, cfg.allow_cidr.n);
+	say_allowlist();
 	if (loop_init() != 0 || upstream_init(cfg.upstream_host, cfg.region,
 	    &allow, &rc, hosts, nhosts, callback_check_done) != 0)
 		return (EXIT_RUNTIME);

@@ -22,8 +22,9 @@ staleness_age_days(void)
 {
 	time_t now = time(NULL);
 
-	/* A file from the future (a skewed clock) has no age. */
-	if (now <= st.created)
+	/* No file (endpoint-only mode), or one from the future (a skewed
+	 * clock): no age. */
+	if (st.path == NULL || now <= st.created)
 		return (0);
 	return ((uint64_t)(now - st.created) / 86400);
 }

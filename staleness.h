@@ -9,7 +9,9 @@
  * run for months on the file its image was built with, so the age is
  * judged at startup and again while the relay runs: `allowlist_stale`
  * (warning) when the file is older than STALENESS_DAYS, at once and then
- * once a day; and the age in days is a field of the stats event.
+ * once a day; and the age in days is a field of the stats event.  In
+ * endpoint-only mode no file is read: staleness_init is not called, no
+ * warning is logged and the age is 0.
  */
 
 #define STALENESS_DAYS		30

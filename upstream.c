@@ -89,6 +89,8 @@ upstream_why(const struct cidr *match, char *buf, size_t len)
 	cidr_format(match, p);
 	if (match->tag == ALLOWLIST_TAG_OPERATOR)
 		snprintf(buf, len, "--allow-cidr %s", p);
+	else if (match->tag == ALLOWLIST_TAG_VPCE)
+		snprintf(buf, len, "--vpc-endpoint-cidrs %s", p);
 	else
 		snprintf(buf, len, "AMAZON/%s %s", up.region, p);
 }

@@ -75,7 +75,10 @@ void upstream_kick(void);
  */
 size_t upstream_results(const struct upstream_result **out);
 
-/** upstream_why(match, buf, len): "AMAZON/<region> P" or "--allow-cidr P". */
+/**
+ * upstream_why(match, buf, len): "AMAZON/<region> P", "--allow-cidr P" or
+ * "--vpc-endpoint-cidrs P".
+ */
 void upstream_why(const struct cidr *match, char *buf, size_t len);
 
 /** upstream_queries(): DNS queries sent so far (for stats). */

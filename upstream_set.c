@@ -47,14 +47,13 @@ log_denied(const struct upstream_set *s, const struct cidr_addr *a)
 		cidr_addr_format(&c, v4);
 	if (carried == 1 && cidrset_find(s->allow, a) != NULL)
 		snprintf(why, sizeof(why), "carries the IPv4 address %s, which "
-		    "is outside the AMAZON prefixes of the region and "
-		    "--allow-cidr", v4);
+		    "is outside %s", v4, allowlist_scope(s->allow));
 	else if (carried == -1)
 		snprintf(why, sizeof(why), "in the local-use NAT64 prefix "
 		    "64:ff9b:1::/48: the IPv4 address it carries is unknown");
 	else
-		snprintf(why, sizeof(why), "outside the AMAZON prefixes of the "
-		    "region and --allow-cidr");
+		snprintf(why, sizeof(why), "outside %s",
+		    allowlist_scope(s->allow));
 	cidr_addr_format(a, buf);
 	log_begin(&l, LOG_WARN, "upstream_denied");
 	log_str(&l, "host", s->host);

@@ -324,10 +324,11 @@ class FakeDNS:
             self.errors.clear()
 
     def set_ses(self, v4=(), v6=(), ttl=300, region="us-east-1",
-                fips=False, cname=True):
-        """Answer the SES name like AWS does: a CNAME to an ELB name that
-        holds the addresses (or the addresses directly with cname=False)."""
-        name = ses_name(region, fips)
+                fips=False, cname=True, name=None):
+        """Answer the SES name (or name, such as a VPC endpoint's) like AWS
+        does: a CNAME to an ELB name that holds the addresses (or the
+        addresses directly with cname=False)."""
+        name = name or ses_name(region, fips)
         with self.lock:
             if cname:
                 target = f"ses-smtp-prod-335357831.{region}.elb.amazonaws.com"

@@ -116,6 +116,16 @@ def is_closed_by_peer(sock, timeout=10.0):
     return how in ("eof", "reset")
 
 
+def first_line():
+    """The relay's first line to a new client; a line other than a 220
+    must be followed by the close."""
+    with connect() as s:
+        line = read_line(s)
+        if not line.startswith(b"220"):
+            assert recv_until_closed(s)[1] in ("eof", "reset")
+        return line
+
+
 def connection_refused(addr=PROXY_ADDR, timeout=1.0):
     try:
         connect(addr, timeout=timeout).close()

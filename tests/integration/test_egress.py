@@ -12,8 +12,8 @@ import time
 import pytest
 
 from fakes import SES_GREETING, ses_name
-from helpers import (DEFAULT_V6, addr_list, connect, host_of, port_of,
-                     read_line, recv_until_closed, write_allowlist)
+from helpers import (DEFAULT_V6, addr_list, connect, first_line, host_of,
+                     port_of, read_line, write_allowlist)
 
 IP = ipaddress.ip_address
 SES = ses_name()
@@ -51,14 +51,6 @@ def same_addr(a, b):
     a = getattr(a, "ipv4_mapped", None) or a
     b = getattr(b, "ipv4_mapped", None) or b
     return a == b
-
-
-def first_line():
-    with connect() as s:
-        line = read_line(s)
-        if not line.startswith(b"220"):
-            assert recv_until_closed(s)[1] in ("eof", "reset")
-        return line
 
 
 @pytest.fixture

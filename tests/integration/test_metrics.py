@@ -144,7 +144,7 @@ def test_build_info_and_fixed_gauges(dns, ses, proxy_factory, allowlist):
     s = scrape()
     version = (ROOT / "VERSION").read_text().strip()
     assert value(s, "build_info", version=version, region="us-east-1",
-                 fips="false") == 1
+                 fips="false", mode="public") == 1
     assert value(s, "sessions_limit") == 7
     assert value(s, "workers") == 1
     assert value(s, "draining") == 0
@@ -429,3 +429,24 @@ def test_shipped_alerts_fire_on_the_relays_own_numbers(dns, proxy_factory,
     wait_for(pending, timeout=60, interval=1, what=f"alerts {want}")
     held.close()
     assert "SesSmtpProxyAllowlistStale" not in alerts()
+
+
+def test_endpoint_mode_says_so_and_has_no_file_date(dns, ses_factory,
+                                                    lo_aliases, proxy_factory):
+    """Endpoint-only mode (--vpc-endpoint-cidrs) reads no ip-ranges.json:
+    build_info says the mode, the file's date and syncToken have no sample
+    (so the shipped staleness alert cannot fire on a date of 0), and the
+    allowlist is the endpoint's subnets."""
+    ses_factory("10.0.0.1")
+    dns.set_ses(v4=["10.0.0.1"])
+    proxy_factory("--health-listen", HEALTH_ARG,
+                  "--vpc-endpoint-cidrs", "10.0.0.0/29,10.0.0.16/30")
+    s = scrape()
+    version = (ROOT / "VERSION").read_text().strip()
+    assert value(s, "build_info", version=version, region="us-east-1",
+                 fips="false", mode="vpc-endpoint") == 1
+    assert not [k for k in s if k[0] in (P + "allowlist_create_time_seconds",
+                                         P + "allowlist_sync_token")]
+    assert by_label(s, "allowlist_prefixes", "family") == \
+        {"ipv4": 2, "ipv6": 0}
+    assert value(s, "upstream_addresses", family="ipv4") == 1

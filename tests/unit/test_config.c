@@ -640,6 +640,200 @@ test_reject(void)
 	TEST_DONE();
 }
 
+#define VPCE_DNS	"vpce-0123456789abcdef0-ab12cd34"
+
+static void
+test_vpce_dns_valid(void)
+{
+	static const struct {
+		const char *s;
+		int	ok;
+	} t[] = {
+		{ VPCE_DNS, 1 }, { "vpce-0fe5b17a0707d6abc-29p5708s", 1 },
+		{ "vpce-0123abcd-abcdefgh", 1 },
+		{ "vpce-01234567-00000000", 1 },
+		{ "", 0 }, { "vpce-", 0 }, { "vpce--abcd1234", 0 },
+		{ "vpce-0123456789abcdef-ab12cd34", 0 },	/* 16 hex */
+		{ "vpce-0123456789abcdef01-ab12cd34", 0 },	/* 18 hex */
+		{ "vpce-0123456-ab12cd34", 0 },		/* 7 hex */
+		{ "vpce-012345678-ab12cd34", 0 },		/* 9 hex */
+		{ "vpce-0123456789ABCDEF0-ab12cd34", 0 },
+		{ "vpce-0123456789abcdeg0-ab12cd34", 0 },
+		{ "vpce-0123456789abcdef0-AB12CD34", 0 },
+		{ "vpce-0123456789abcdef0-ab12cd3", 0 },
+		{ "vpce-0123456789abcdef0-ab12cd345", 0 },
+		{ "vpce-0123456789abcdef0-ab12-d34", 0 },
+		{ "vpce-0123456789abcdef0_ab12cd34", 0 },
+		{ "vpce-0123456789abcdef0-ab12cd34.", 0 },
+		{ "vpce-0123456789abcdef0-ab12cd34.evil.example", 0 },
+		{ "vpce-0123456789abcdef0-ab12cd34-us-east-1a", 0 },
+		{ VPCE_DNS ".email-smtp.us-east-1.vpce.amazonaws.com", 0 },
+		{ "VPCE-0123456789abcdef0-ab12cd34", 0 },
+		{ " vpce-0123456789abcdef0-ab12cd34", 0 },
+		{ "vpce-0123456789abcdef0-ab12cd34 ", 0 },
+		{ "vpce-0123456789abcdef0-ab12cd34\n", 0 },
+		{ "vpce-0123456789abcdef0-ab12cd\xc3\xa9", 0 },
+		{ "xvpce-0123456789abcdef0-ab12cd34", 0 },
+		{ "vpc-0123456789abcdef0-ab12cd34", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		TEST_START("config_vpce_dns_valid \"%.48s\"", t[i].s);
+		ASSERT_INT_EQ(config_vpce_dns_valid(t[i].s) != 0, t[i].ok);
+		TEST_DONE();
+	}
+}
+
+/* The SES name: public, FIPS, and the endpoint's regional name. */
+static void
+test_upstream_host(void)
+{
+	char buf[CONFIG_HOSTLEN];
+
+	TEST_START("config_upstream_host derives each name");
+	ASSERT_INT_EQ(config_upstream_host(buf, sizeof(buf), "eu-west-1", 0,
+	    ""), 0);
+	ASSERT_STR_EQ(buf, "email-smtp.eu-west-1.amazonaws.com");
+	ASSERT_INT_EQ(config_upstream_host(buf, sizeof(buf), "eu-west-1", 1,
+	    ""), 0);
+	ASSERT_STR_EQ(buf, "email-smtp-fips.eu-west-1.amazonaws.com");
+	ASSERT_INT_EQ(config_upstream_host(buf, sizeof(buf), "eu-west-1", 0,
+	    VPCE_DNS), 0);
+	ASSERT_STR_EQ(buf, VPCE_DNS ".email-smtp.eu-west-1.vpce.amazonaws.com");
+	TEST_DONE();
+
+	TEST_START("config_upstream_host: the longest name fits, cut is -1");
+	ASSERT_INT_EQ(config_upstream_host(buf, sizeof(buf),
+	    "us-aaaaaaaaaaaaaaaaaaaaaaaaaaa-1", 0, VPCE_DNS), 0);
+	ASSERT_SIZE_EQ(strlen(VPCE_DNS), CONFIG_VPCE_DNS_MAX);
+	ASSERT_INT_EQ(config_upstream_host(buf, 20, "us-east-1", 0, ""), -1);
+	TEST_DONE();
+}
+
+/* Endpoint-only mode: its prefixes, its name, and what it refuses. */
+static void
+test_vpce(void)
+{
+	static const struct {
+		const char *args[8];
+		const char *env[8];
+		const char *name[2];	/* both must appear in err */
+	} bad[] = {
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24", "--allow-cidr",
+		    "10.1.0.0/24"), NONE, { "--vpc-endpoint-cidrs",
+		    "--allow-cidr" } },
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24"),
+		    A_("SES_ALLOW_CIDRS=10.1.0.0/24"), { "--vpc-endpoint-cidrs",
+		    "SES_ALLOW_CIDRS" } },
+		{ NONE, A_("SES_VPC_ENDPOINT_CIDRS=10.0.0.0/24",
+		    "SES_ALLOW_CIDRS=10.1.0.0/24"), { "SES_VPC_ENDPOINT_CIDRS",
+		    "SES_ALLOW_CIDRS" } },
+		{ A_("--vpc-endpoint-dns", VPCE_DNS), NONE,
+		    { "--vpc-endpoint-dns", "--vpc-endpoint-cidrs" } },
+		{ NONE, A_("SES_VPC_ENDPOINT_DNS=" VPCE_DNS),
+		    { "SES_VPC_ENDPOINT_DNS", "--vpc-endpoint-cidrs" } },
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24",
+		    "--vpc-endpoint-dns",
+		    "email-smtp.evil.example"), NONE, { "--vpc-endpoint-dns",
+		    "vpce-<id>-<suffix>" } },
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24"),
+		    A_("SES_VPC_ENDPOINT_DNS=vpce-1-2"),
+		    { "SES_VPC_ENDPOINT_DNS", "\"vpce-1-2\"" } },
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24",
+		    "--vpc-endpoint-dns",
+		    VPCE_DNS, "--fips"), NONE, { "--vpc-endpoint-dns",
+		    "--fips" } },
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24",
+		    "--vpc-endpoint-dns",
+		    VPCE_DNS), A_("SES_FIPS=1"), { "--vpc-endpoint-dns",
+		    "SES_FIPS" } },
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/24",
+		    "--vpc-endpoint-dns",
+		    VPCE_DNS, "--vpc-endpoint-dns", VPCE_DNS), NONE,
+		    { "--vpc-endpoint-dns", "more than once" } },
+		{ A_("--vpc-endpoint-cidrs", "127.0.0.0/8"), NONE,
+		    { "--vpc-endpoint-cidrs", "loopback" } },
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.0/7"), NONE,
+		    { "--vpc-endpoint-cidrs", "\"10.0.0.0/7\"" } },
+		{ A_("--vpc-endpoint-cidrs", "10.0.0.1/24"), NONE,
+		    { "--vpc-endpoint-cidrs", "bits set" } },
+		{ NONE,
+		    A_("SES_VPC_ENDPOINT_CIDRS=10.0.0.0/24,169.254.169.254"),
+		    { "SES_VPC_ENDPOINT_CIDRS", "169.254.169.254" } },
+		{ NONE, A_("SES_VPC_ENDPOINT_CIDRS=64:ff9b::a9fe:0/112"),
+		    { "SES_VPC_ENDPOINT_CIDRS", "64:ff9b::a9fe:0/112" } },
+		{ NONE, A_("SES_VPC_ENDPOINT_CIDRS="),
+		    { "SES_VPC_ENDPOINT_CIDRS", "not an address" } },
+		{ A_("--vpc-endpoint-cidrs"), NONE,
+		    { "--vpc-endpoint-cidrs", "needs a value" } },
+	};
+	struct config cfg;
+	struct cidr_addr a;
+	const struct cidr *c;
+	char err[256];
+	size_t i, j;
+
+	TEST_START("config_parse --vpc-endpoint-cidrs: its prefixes, tagged");
+	ASSERT_INT_EQ(parse(&cfg, ARGS("--vpc-endpoint-cidrs",
+	    "10.0.0.0/24,10.0.1.0/24", "--vpc-endpoint-cidrs=fd12::/64",
+	    "--region", "eu-west-1"), NOARGS, err, sizeof(err)), 0);
+	ASSERT_SIZE_EQ(cfg.vpce_cidr.n, 3);
+	ASSERT_SIZE_EQ(cfg.allow_cidr.n, 0);
+	cidr_addr_parse("10.0.1.9", 8, &a);
+	c = cidrset_find(&cfg.vpce_cidr, &a);
+	if (ASSERT_PTR_NONNULL(c))
+		ASSERT_INT_EQ(c->tag, ALLOWLIST_TAG_VPCE);
+	ASSERT_STR_EQ(cfg.vpce_dns, "");
+	ASSERT_STR_EQ(cfg.upstream_host, "email-smtp.eu-west-1.amazonaws.com");
+	config_free(&cfg);
+	TEST_DONE();
+
+	TEST_START("config_parse --vpc-endpoint-dns: the endpoint's name");
+	ASSERT_INT_EQ(parse(&cfg, ARGS("--vpc-endpoint-dns=" VPCE_DNS,
+	    "--region", "eu-west-1"),
+	    ARGS("SES_VPC_ENDPOINT_CIDRS=10.0.0.0/24"), err, sizeof(err)), 0);
+	ASSERT_SIZE_EQ(cfg.vpce_cidr.n, 1);
+	ASSERT_STR_EQ(cfg.vpce_dns, VPCE_DNS);
+	ASSERT_STR_EQ(cfg.upstream_host,
+	    VPCE_DNS ".email-smtp.eu-west-1.vpce.amazonaws.com");
+	config_free(&cfg);
+	TEST_DONE();
+
+	TEST_START("config_parse SES_VPC_ENDPOINT_DNS; flags win");
+	ASSERT_INT_EQ(parse(&cfg, ARGS("--vpc-endpoint-cidrs", "10.2.0.0/16"),
+	    ARGS("SES_VPC_ENDPOINT_DNS=vpce-0123abcd-abcdefgh",
+	    "SES_VPC_ENDPOINT_CIDRS=10.0.0.0/24"), err, sizeof(err)), 0);
+	ASSERT_STR_EQ(cfg.upstream_host,
+	    "vpce-0123abcd-abcdefgh.email-smtp.us-east-1.vpce.amazonaws.com");
+	cidr_addr_parse("10.2.3.4", 8, &a);
+	ASSERT_PTR_NONNULL(cidrset_find(&cfg.vpce_cidr, &a));
+	cidr_addr_parse("10.0.0.4", 8, &a);
+	ASSERT_PTR_NULL(cidrset_find(&cfg.vpce_cidr, &a));
+	config_free(&cfg);
+	TEST_DONE();
+
+	TEST_START("config_parse --fips with private DNS: the FIPS name");
+	ASSERT_INT_EQ(parse(&cfg, ARGS("--vpc-endpoint-cidrs", "10.0.0.0/24",
+	    "--fips"), NOARGS, err, sizeof(err)), 0);
+	ASSERT_STR_EQ(cfg.upstream_host,
+	    "email-smtp-fips.us-east-1.amazonaws.com");
+	config_free(&cfg);
+	TEST_DONE();
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		TEST_START("config_parse endpoint-only refusal %zu", i);
+		ASSERT_INT_EQ(parse(&cfg, bad[i].args, bad[i].env, err,
+		    sizeof(err)), -1);
+		for (j = 0; j < 2; j++)
+			if (!ASSERT_PTR_NONNULL(strstr(err, bad[i].name[j])))
+				printf("  err: \"%s\", wanted \"%s\"\n", err,
+				    bad[i].name[j]);
+		config_free(&cfg);
+		TEST_DONE();
+	}
+}
+
 static void
 test_region_valid(void)
 {
@@ -716,6 +910,8 @@ test_usage(void)
 		"--help", "--proxy-protocol", "PROXY_PROTOCOL",
 		"--health-listen", "HEALTH_LISTEN", "--workers", "--user",
 		"--landlock", "--healthcheck [A:P]", "--print-seccomp",
+		"--vpc-endpoint-cidrs", "SES_VPC_ENDPOINT_CIDRS",
+		"--vpc-endpoint-dns", "SES_VPC_ENDPOINT_DNS",
 	};
 	const char *u = config_usage(), *p, *nl;
 	size_t i;
@@ -749,6 +945,9 @@ main(void)
 	test_lists();
 	test_reject();
 	test_region_valid();
+	test_vpce_dns_valid();
+	test_upstream_host();
+	test_vpce();
 	test_switch_message();
 	test_usage();
 	return (test_summary());

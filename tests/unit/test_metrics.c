@@ -84,6 +84,7 @@ test_workers(void)
 	memset(&mi, 0, sizeof(mi));
 	mi.version = "9.9.9";
 	mi.region = "ap-southeast-2";
+	mi.mode = "vpc-endpoint";
 	mi.fips = 1;
 	mi.start_ms = 1700000000123ull;
 	mi.workers = METRICS_WORKERS_MAX;
@@ -106,7 +107,11 @@ test_workers(void)
 	ASSERT_SIZE_GT(len, 0);
 	ASSERT_SIZE_LE(len, METRICS_TEXT_MAX - 1);
 	LINE("ses_smtp_proxy_build_info{version=\"9.9.9\","
-	    "region=\"ap-southeast-2\",fips=\"true\"} 1");
+	    "region=\"ap-southeast-2\",fips=\"true\",mode=\"vpc-endpoint\"} 1");
+	/* No file was read: the families are there, without a sample. */
+	LINE("# TYPE ses_smtp_proxy_allowlist_sync_token gauge");
+	ASSERT_TRUE(strstr(text, "\nses_smtp_proxy_allowlist_sync_token ") ==
+	    NULL);
 	LINE("ses_smtp_proxy_start_time_seconds 1700000000.123");
 	LINE("ses_smtp_proxy_sessions_active 16");
 	LINE("ses_smtp_proxy_workers 16");

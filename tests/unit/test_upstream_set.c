@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "allowlist.h"
 #include "cidr.h"
 #include "harness.h"
 #include "log.h"
@@ -175,6 +176,49 @@ test_all_denied(void)
 	TEST_DONE();
 }
 
+/*
+ * Endpoint-only mode: the set holds the --vpc-endpoint-cidrs prefixes and
+ * nothing else, so a public AMAZON address in the same answer is denied,
+ * and the denial names the endpoint's prefixes.
+ */
+static void
+test_endpoint_only(void)
+{
+	static const char *const answer[] = { "10.0.0.5", "52.1.1.1",
+	    "10.0.1.5", NULL };
+	struct cidrset vpce = { NULL, 0, 0 };
+	struct upstream_set s;
+	struct cidr_addr a;
+	struct cidr c;
+	size_t k;
+
+	TEST_START("upstream_set endpoint-only: only the endpoint's subnet");
+	if (!ASSERT_INT_EQ(cidr_parse("10.0.0.0/24", 11, &c), 0))
+		return;
+	c.tag = ALLOWLIST_TAG_VPCE;
+	if (!ASSERT_INT_EQ(cidrset_add(&vpce, &c), 0))
+		return;
+	cidrset_finish(&vpce);
+	ASSERT_TRUE(allowlist_endpoint_only(&vpce));
+	ASSERT_FALSE(allowlist_endpoint_only(&allow));
+	ASSERT_STR_EQ(allowlist_scope(&vpce), "--vpc-endpoint-cidrs");
+	upstream_set_init(&s, "email-smtp.test", &vpce, 0);
+	adopt(&s, answer, T0);
+	ASSERT_INT_EQ(events("upstream_denied"), 2);
+	ASSERT_TRUE(strstr(logged, "outside --vpc-endpoint-cidrs") != NULL);
+	ASSERT_TRUE(strstr(logged, "AMAZON") == NULL);
+	ASSERT_SIZE_EQ(count(&s, T0), 1);
+	ASSERT_PTR_NONNULL(s.res[0].match);
+	ASSERT_PTR_NULL(s.res[1].match);
+	ASSERT_PTR_NULL(s.res[2].match);
+	for (k = 0; k < 3; k++) {
+		ASSERT_INT_EQ(upstream_set_pick(&s, k, T0, &a), 0);
+		ASSERT_TRUE(cidr_addr_eq(&a, &s.res[0].addr));
+	}
+	TEST_DONE();
+	cidrset_free(&vpce);
+}
+
 static void
 test_expiry(void)
 {
@@ -235,6 +279,7 @@ main(void)
 	cidrset_finish(&allow);
 	test_adopt();
 	test_all_denied();
+	test_endpoint_only();
 	test_expiry();
 	cidrset_free(&allow);
 	return (test_summary());
