@@ -97,7 +97,7 @@ class Row:
     table: str
     index: int
     name: str
-    nr: int
+    arches: tuple       # the architectures the row is on: ("x86_64", ...)
     conds: tuple        # ((idx, mask, val), ...): (arg & mask) == val
 
     def matches(self, args):
@@ -121,7 +121,7 @@ def _parse_list(text):
             conds = tuple(tuple(int(x, 0) for x in c.split(":")) for c in f[6:])
             assert len(conds) == int(f[5]), line
             out.rows.setdefault(f[1], []).append(
-                Row(f[1], int(f[2]), f[3], int(f[4]), conds))
+                Row(f[1], int(f[2]), f[3], tuple(f[4].split(",")), conds))
         elif f[0] == "def":
             out.defs[f[1]] = (int(f[2]), [int(x, 0) for x in f[3:]])
     return out
@@ -147,12 +147,14 @@ def probe_listing():
     return _LIST
 
 
-def probe_list(table="relay"):
-    """(rows, defs) from `probe --list`: the table seccomp_rules() returns
-    for `table`, and {name: (nr, default args)} for every syscall the probe
-    knows."""
+def probe_list(table="relay", arch="x86_64"):
+    """(rows, defs) from `probe --list`: the rows seccomp_rules() returns
+    for `table` that are on `arch` (the probe runs the x86_64 filters), and
+    {name: (nr, default args)} for every syscall the probe knows (x86_64
+    numbers)."""
     listing = probe_listing()
-    return listing.rows[table], listing.defs
+    return ([r for r in listing.rows[table] if arch in r.arches],
+            listing.defs)
 
 
 # ---- Cases generated from a table (test_filter.py,
