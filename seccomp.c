@@ -247,36 +247,36 @@ enum argkind {
 static const struct argname {
 	const char *syscall;
 	unsigned idx;
-	const char *name;
 	enum argkind kind;
+	const char *name;
 	const struct name *names;
 } argnames[] = {
-	{ "accept4", 3, "flags", FLAGS, sock_type },
-	{ "socket", 0, "domain", ONE_OF, af },
-	{ "socket", 1, "type", FLAGS, sock_type },
-	{ "socket", 2, "protocol", ONE_OF, ipproto },
-	{ "sendto", 3, "flags", FLAGS, msg },
-	{ "sendto", 4, "dest_addr", POINTER, NULL },
-	{ "recvfrom", 3, "flags", FLAGS, msg },
-	{ "splice", 1, "off_in", POINTER, NULL },
-	{ "splice", 3, "off_out", POINTER, NULL },
-	{ "splice", 5, "flags", FLAGS, splice_f },
-	{ "fcntl", 1, "cmd", ONE_OF, fcntl_cmd },
-	{ "fcntl", 2, "arg", ONE_OF, pipe_size },
-	{ "pipe2", 1, "flags", FLAGS, o_flags },
-	{ "setsockopt", 1, "level", ONE_OF, sol },
-	{ "setsockopt", 2, "optname", ONE_OF, sockopt },
-	{ "getsockopt", 1, "level", ONE_OF, sol },
-	{ "getsockopt", 2, "optname", ONE_OF, sockopt },
-	{ "shutdown", 1, "how", ONE_OF, shut },
-	{ "write", 0, "fd", NUMBER, NULL },
-	{ "getrandom", 2, "flags", FLAGS, grnd },
-	{ "mmap", 2, "prot", FLAGS, prot },
-	{ "mprotect", 2, "prot", FLAGS, prot },
-	{ "madvise", 2, "advice", ONE_OF, madv },
-	{ "wait4", 2, "options", FLAGS, wait_opt },
-	{ "kill", 0, "pid", NUMBER, NULL },
-	{ "kill", 1, "sig", ONE_OF, sig },
+	{ "accept4", 3, FLAGS, "flags", sock_type },
+	{ "socket", 0, ONE_OF, "domain", af },
+	{ "socket", 1, FLAGS, "type", sock_type },
+	{ "socket", 2, ONE_OF, "protocol", ipproto },
+	{ "sendto", 3, FLAGS, "flags", msg },
+	{ "sendto", 4, POINTER, "dest_addr", NULL },
+	{ "recvfrom", 3, FLAGS, "flags", msg },
+	{ "splice", 1, POINTER, "off_in", NULL },
+	{ "splice", 3, POINTER, "off_out", NULL },
+	{ "splice", 5, FLAGS, "flags", splice_f },
+	{ "fcntl", 1, ONE_OF, "cmd", fcntl_cmd },
+	{ "fcntl", 2, ONE_OF, "arg", pipe_size },
+	{ "pipe2", 1, FLAGS, "flags", o_flags },
+	{ "setsockopt", 1, ONE_OF, "level", sol },
+	{ "setsockopt", 2, ONE_OF, "optname", sockopt },
+	{ "getsockopt", 1, ONE_OF, "level", sol },
+	{ "getsockopt", 2, ONE_OF, "optname", sockopt },
+	{ "shutdown", 1, ONE_OF, "how", shut },
+	{ "write", 0, NUMBER, "fd", NULL },
+	{ "getrandom", 2, FLAGS, "flags", grnd },
+	{ "mmap", 2, FLAGS, "prot", prot },
+	{ "mprotect", 2, FLAGS, "prot", prot },
+	{ "madvise", 2, ONE_OF, "advice", madv },
+	{ "wait4", 2, FLAGS, "options", wait_opt },
+	{ "kill", 0, NUMBER, "pid", NULL },
+	{ "kill", 1, ONE_OF, "sig", sig },
 };
 
 /* Append to ${buf} of ${cap} at *${off}; -1 if it does not fit. */
