@@ -3,18 +3,51 @@
 # Debian's musl-gcc specs cannot produce a static-pie (they add a dynamic
 # loader), so objects are compiled with musl-gcc and linked by hand with
 # musl's rcrt1.o and gcc's crtbeginS.o/crtendS.o.
+#
+# ARCH=amd64 (the default) builds ./ses-smtp-proxy in build/; ARCH=arm64
+# cross-builds the aarch64 binary build/arm64/ses-smtp-proxy, its objects
+# and filter in build/arm64/, with gcc-aarch64-linux-gnu and musl-dev:arm64
+# (the same recipes; aarch64-linux-musl-gcc is musl-gcc's twin).  Its unit
+# tests run under qemu-aarch64-static: `make ARCH=arm64 unit`.
 
 # The one version: the binary's --version, the image label (make image
 # passes it to the Dockerfile, whose builder checks the binary against it).
 VERSION	:= $(shell cat VERSION)
+ARCH	?= amd64
+ifeq ($(ARCH),amd64)
+B	:= build
+BIN	:= ses-smtp-proxy
 CC	= musl-gcc
+LDCC	:= gcc
 MUSL	?= /usr/lib/x86_64-linux-musl
-KINC	= build/kinc
+ASMINC	:= /usr/include/x86_64-linux-gnu/asm
+SECCOMP_ARCH := x86_64
+ARCH_HARDEN := -fcf-protection
+RUN	:=
+LIBC_AGAIN :=
+else ifeq ($(ARCH),arm64)
+B	:= build/arm64
+BIN	:= build/arm64/ses-smtp-proxy
+CC	= aarch64-linux-musl-gcc
+LDCC	:= aarch64-linux-gnu-gcc
+MUSL	?= /usr/lib/aarch64-linux-musl
+ASMINC	:= /usr/include/aarch64-linux-gnu/asm
+SECCOMP_ARCH := aarch64
+# Pointer authentication and BTI landing pads: -fcf-protection's twin.
+ARCH_HARDEN := -mbranch-protection=standard
+RUN	:= qemu-aarch64-static
+# libgcc's outline atomics (relay.c's shared counter) find LSE through
+# musl's __getauxval: libc once more after libgcc.
+LIBC_AGAIN := -lc
+else
+$(error ARCH=$(ARCH): amd64 or arm64)
+endif
+KINC	= $(B)/kinc
 
 WARN	= -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 	  -Wstrict-prototypes -Wpointer-arith -Wvla
 HARDEN	= -fPIE -fstack-protector-strong -fstack-clash-protection \
-	  -fcf-protection
+	  $(ARCH_HARDEN)
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) \
 	   -DVERSION='"$(VERSION)"' -isystem $(KINC)
@@ -24,46 +57,50 @@ SRCS	= log.c metrics.c fds.c cidr.c json.c allowlist.c config.c dns.c resolvconf
 	  deadline.c listener.c \
 	  upstream.c upstream_set.c pump.c relay.c privdrop.c landlock.c seccomp.c health.c \
 	  healthport.c healthreq.c proxyproto.c workers.c staleness.c readfile.c
-OBJS	= $(SRCS:%.c=build/%.o) build/seccomp_bpf.o
-UNIT	= $(patsubst tests/unit/%.c,build/tests/%,$(filter-out \
+OBJS	= $(SRCS:%.c=$(B)/%.o) $(B)/seccomp_bpf.o
+UNIT	= $(patsubst tests/unit/%.c,$(B)/tests/%,$(filter-out \
 	  tests/unit/harness.c tests/unit/cidr_oracle.c,$(wildcard tests/unit/*.c)))
 
-all: ses-smtp-proxy
+all: $(BIN)
 
-# musl ships no kernel headers; point at the host's UAPI headers only.
+# musl ships no kernel headers; point at the host's UAPI headers only (for
+# arm64, linux-libc-dev:arm64's asm/ beside the shared linux/).
 $(KINC)/.stamp:
 	mkdir -p $(KINC)
 	ln -sfn /usr/include/linux $(KINC)/linux
 	ln -sfn /usr/include/asm-generic $(KINC)/asm-generic
-	ln -sfn /usr/include/x86_64-linux-gnu/asm $(KINC)/asm
+	ln -sfn $(ASMINC) $(KINC)/asm
 	touch $@
 
-build/%.o: %.c $(wildcard *.h) $(KINC)/.stamp
+$(B)/%.o: %.c $(wildcard *.h) $(KINC)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # The seccomp table compiled to BPF by libseccomp (host glibc), then
-# embedded in the musl binary as C source.
+# embedded in the musl binary as C source.  The generator runs on the host
+# for either architecture: it takes each row's syscall number for
+# SECCOMP_ARCH from libseccomp, by name.
 build/seccomp-gen: tools/seccomp-gen.c seccomp.c seccomp.h log.c log.h pump.h
 	@mkdir -p build
 	gcc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -iquote . -o $@ \
 	    tools/seccomp-gen.c seccomp.c log.c -lseccomp
 
-build/seccomp_bpf.c: build/seccomp-gen
-	build/seccomp-gen $@ build/seccomp.pfc
+$(B)/seccomp_bpf.c: build/seccomp-gen
+	@mkdir -p $(B)
+	build/seccomp-gen $(SECCOMP_ARCH) $@ $(B)/seccomp.pfc
 
-build/seccomp_bpf.o: build/seccomp_bpf.c $(KINC)/.stamp
+$(B)/seccomp_bpf.o: $(B)/seccomp_bpf.c $(KINC)/.stamp
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-build/proxy.o build/shortclock/proxy.o: VERSION
+$(B)/proxy.o $(B)/shortclock/proxy.o: VERSION
 
-LINK	= gcc -static-pie -nostdlib $(LDHARD) -o $@ \
+LINK	= $(LDCC) -static-pie -nostdlib $(LDHARD) -o $@ \
 	    $(MUSL)/rcrt1.o $(MUSL)/crti.o \
-	    $$(gcc -print-file-name=crtbeginS.o) \
-	    $^ -L$(MUSL) -lc $$(gcc -print-libgcc-file-name) \
-	    $$(gcc -print-file-name=crtendS.o) $(MUSL)/crtn.o
+	    $$($(LDCC) -print-file-name=crtbeginS.o) \
+	    $^ -L$(MUSL) -lc $$($(LDCC) -print-libgcc-file-name) $(LIBC_AGAIN) \
+	    $$($(LDCC) -print-file-name=crtendS.o) $(MUSL)/crtn.o
 
-ses-smtp-proxy: build/proxy.o $(OBJS)
+$(BIN): $(B)/proxy.o $(OBJS)
 	$(LINK)
 
 # A test build with short clocks, never shipped (the release binary has no
@@ -71,25 +108,36 @@ ses-smtp-proxy: build/proxy.o $(OBJS)
 # 24 h, and the ip-ranges file's age is judged every second instead of every
 # hour.  tests/integration/test_staleness.py runs it.
 SHORT_DEFS	= -DUPSTREAM_STALE_MAX=6 -DSTALENESS_CHECK_S=1
-SHORT_OBJS	= $(SRCS:%.c=build/shortclock/%.o) build/seccomp_bpf.o
+SHORT_OBJS	= $(SRCS:%.c=$(B)/shortclock/%.o) $(B)/seccomp_bpf.o
 
-build/shortclock/%.o: %.c $(wildcard *.h) $(KINC)/.stamp
+$(B)/shortclock/%.o: %.c $(wildcard *.h) $(KINC)/.stamp
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SHORT_DEFS) -c -o $@ $<
 
-build/shortclock/ses-smtp-proxy: build/shortclock/proxy.o $(SHORT_OBJS)
+$(B)/shortclock/ses-smtp-proxy: $(B)/shortclock/proxy.o $(SHORT_OBJS)
 	$(LINK)
 
-shortclock: build/shortclock/ses-smtp-proxy
+shortclock: $(B)/shortclock/ses-smtp-proxy
 
 # Unit tests: each tests/unit/test_X.c links every module except main().
-build/tests/%: tests/unit/%.c tests/unit/harness.c tests/unit/harness.h $(OBJS)
+# RUN is empty on amd64; qemu-aarch64-static runs the arm64 ones.
+$(B)/tests/%: tests/unit/%.c tests/unit/harness.c tests/unit/harness.h $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I. -static -o $@ $< tests/unit/harness.c $(OBJS)
 
 unit: $(UNIT)
-	@fail=0; for t in $(UNIT); do echo "== $$t"; $$t || fail=1; done; \
-	    exit $$fail
+	@fail=0; for t in $(UNIT); do echo "== $$t"; $(RUN) $$t || fail=1; \
+	    done; exit $$fail
+
+# The binary for the integration suite under qemu-user (make arm64-test),
+# which cannot install seccomp filters: proxy.c with SANDBOX_OFF, as for
+# the ASan and valgrind builds, and the binary says so when it starts.
+$(B)/nosandbox/proxy.o: proxy.c $(wildcard *.h) VERSION $(KINC)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSANDBOX_OFF -c -o $@ $<
+
+$(B)/nosandbox/ses-smtp-proxy: $(B)/nosandbox/proxy.o $(OBJS)
+	$(LINK)
 
 # libFuzzer targets: clang, glibc, ASan+UBSan; the parsers only.
 FUZZ_CC		= clang
@@ -181,6 +229,7 @@ test: deps all shortclock unit
 	$(MAKE) deploy-test
 	$(MAKE) fuzz FUZZ_SECONDS=60
 	$(MAKE) seccomp-test
+	$(MAKE) arm64-test
 	tests/integration/run.sh
 	$(MAKE) asan
 	$(MAKE) valgrind
@@ -212,12 +261,30 @@ security-table: ses-smtp-proxy
 	    -e '/<!-- seccomp-table:begin -->/r build/seccomp-table.md' \
 	    -e '/<!--/!d' -e '}' SECURITY.md
 
-# Accept a reviewed change of the filter (SBX-07).
-seccomp-golden: build/seccomp_bpf.c
+# Accept a reviewed change of the filters (SBX-07), both architectures.
+seccomp-golden:
+	$(MAKE) ARCH=amd64 build/seccomp_bpf.c
+	$(MAKE) ARCH=arm64 build/arm64/seccomp_bpf.c
 	cp build/seccomp.pfc tests/seccomp/filter.pfc.golden
+	cp build/arm64/seccomp.pfc tests/seccomp/filter-aarch64.pfc.golden
 
 .PHONY: seccomp-test drift seccomp-golden security-table
 # ---- end tests/seccomp ----
+
+# ---- arm64: the aarch64 build's tests on this amd64 machine
+# (tests/arm64/run.sh): unit tests under qemu-aarch64-static, ELF hardening
+# and --print-seccomp, the aarch64 filter through the BPF evaluator
+# (proved against the kernel on the x86_64 filter), the integration suite
+# against the sandbox-off aarch64 build under qemu-user.
+arm64:
+	$(MAKE) ARCH=arm64 all
+
+arm64-test: build/seccomp/probe
+	$(MAKE) ARCH=arm64 all unit build/arm64/nosandbox/ses-smtp-proxy
+	tests/arm64/run.sh
+
+.PHONY: arm64 arm64-test
+# ---- end arm64 ----
 
 # ---- assurance: static analysis, differential test of cidr.c ----
 analyze: all

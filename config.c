@@ -674,6 +674,33 @@ apply_health_listen(struct config *cfg, const struct seen *sn, char *err,
 }
 
 /*
+ * A wildcard address in ${ss} turned into loopback.  Read and written
+ * through copies: a store through a struct sockaddr_in pointer into the
+ * struct sockaddr_storage just assigned is undefined (strict aliasing), and
+ * the aarch64 build lost it.
+ */
+static void
+wildcard_to_loopback(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+
+	if (ss->ss_family == AF_INET) {
+		memcpy(&sin, ss, sizeof(sin));
+		if (sin.sin_addr.s_addr == htonl(INADDR_ANY)) {
+			sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			memcpy(ss, &sin, sizeof(sin));
+		}
+	} else if (ss->ss_family == AF_INET6) {
+		memcpy(&sin6, ss, sizeof(sin6));
+		if (IN6_IS_ADDR_UNSPECIFIED(&sin6.sin6_addr)) {
+			sin6.sin6_addr = in6addr_loopback;
+			memcpy(ss, &sin6, sizeof(sin6));
+		}
+	}
+}
+
+/*
  * --healthcheck [ADDR:PORT]: the given address, else the (first) listening
  * address with a wildcard turned into loopback.
  */
@@ -681,8 +708,6 @@ static int
 apply_health(struct config *cfg, const struct seen *sn, char *err,
     size_t errlen)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)&cfg->health;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cfg->health;
 	const char *v = sn->val[O_HEALTHCHECK];
 
 	if (v != NULL) {
@@ -693,11 +718,7 @@ apply_health(struct config *cfg, const struct seen *sn, char *err,
 	}
 	cfg->health = cfg->listen[0];
 	cfg->health_len = cfg->listen_len[0];
-	if (sin->sin_family == AF_INET && sin->sin_addr.s_addr == INADDR_ANY)
-		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (sin6->sin6_family == AF_INET6 &&
-	    IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
-		sin6->sin6_addr = in6addr_loopback;
+	wildcard_to_loopback(&cfg->health);
 	return (0);
 }
 

@@ -394,12 +394,14 @@ sandbox_restrict(unsigned port)
 		return (-1);
 	}
 #ifdef SANDBOX_OFF
-	/* Test builds only (make asan, make valgrind); the release has no switch. */
+	/* Test builds only (make asan, valgrind, arm64-test); the release has
+	 * no switch. */
 	(void)ll;
 	(void)port;
 	(void)l;
 	log_msg(LOG_ERROR, "sandbox_disabled", "Landlock and seccomp compiled "
-	    "out of this test build (ASan, valgrind): never run it in production");
+	    "out of this test build (ASan, valgrind, qemu-user): never run it in "
+	    "production");
 	return (0);
 #else
 	if (landlock_apply(port, &ll) < 0)

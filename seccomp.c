@@ -36,18 +36,36 @@ extern const size_t seccomp_bpf_len, seccomp_supervisor_bpf_len;
 #define INT_NONNEG	0xffffffff80000000ULL
 #define NB_CLOEXEC	(SOCK_NONBLOCK | SOCK_CLOEXEC)
 
+/*
+ * A row: the syscall by name, the architectures it is on, its argument
+ * conditions and why.  The ROW macros make rows on every architecture; a
+ * syscall that some architecture lacks (aarch64 has no open, poll or
+ * epoll_wait, only their *at and p* forms) is written with RULE and the
+ * architectures that have it, e.g.
+ *	RULE(SECCOMP_X86_64, open, 1, "why", { 1, ALL, O_RDONLY }),
+ * and --print-seccomp says "open (x86_64 only)".  tools/seccomp-gen.c
+ * refuses a row on an architecture that lacks its syscall.
+ */
+#define RULE(a, n, k, why, ...) \
+	{ #n, a, k, { __VA_ARGS__ }, why }
 #define ROW(n, why) \
-	{ __NR_##n, #n, 0, { { 0, 0, 0 } }, why }
+	RULE(SECCOMP_ARCHES, n, 0, why, { 0, 0, 0 })
 #define ROW1(n, i, m, v, why) \
-	{ __NR_##n, #n, 1, { { i, m, v } }, why }
+	RULE(SECCOMP_ARCHES, n, 1, why, { i, m, v })
 #define ROW2(n, i, mi, vi, j, mj, vj, why) \
-	{ __NR_##n, #n, 2, { { i, mi, vi }, { j, mj, vj } }, why }
+	RULE(SECCOMP_ARCHES, n, 2, why, { i, mi, vi }, { j, mj, vj })
 #define ROW3I(n, i, vi, j, vj, k, vk, why) \
-	{ __NR_##n, #n, 3, { { i, ALL, vi }, { j, ALL, vj }, { k, ALL, vk } }, \
-	    why }
+	RULE(SECCOMP_ARCHES, n, 3, why, { i, ALL, vi }, { j, ALL, vj }, \
+	    { k, ALL, vk })
 #define ROW3(n, a, b, c, why) \
-	{ __NR_##n, #n, 3, { { 0, ALL, a }, { 1, ALL, b }, { 2, ALL, c } }, \
-	    why }
+	RULE(SECCOMP_ARCHES, n, 3, why, { 0, ALL, a }, { 1, ALL, b }, \
+	    { 2, ALL, c })
+
+const struct seccomp_archname seccomp_archs[] = {
+	{ SECCOMP_X86_64, "x86_64" },
+	{ SECCOMP_AARCH64, "aarch64" },
+	{ 0, NULL }
+};
 
 /*
  * Every syscall the process makes after the sandbox is up, derived from
@@ -232,39 +250,39 @@ enum argkind {
 
 /* The arguments the rules constrain: syscall, index, man page name. */
 static const struct argname {
-	int	nr;
+	const char *syscall;
 	unsigned idx;
-	const char *name;
 	enum argkind kind;
+	const char *name;
 	const struct name *names;
 } argnames[] = {
-	{ __NR_accept4, 3, "flags", FLAGS, sock_type },
-	{ __NR_socket, 0, "domain", ONE_OF, af },
-	{ __NR_socket, 1, "type", FLAGS, sock_type },
-	{ __NR_socket, 2, "protocol", ONE_OF, ipproto },
-	{ __NR_sendto, 3, "flags", FLAGS, msg },
-	{ __NR_sendto, 4, "dest_addr", POINTER, NULL },
-	{ __NR_recvfrom, 3, "flags", FLAGS, msg },
-	{ __NR_splice, 1, "off_in", POINTER, NULL },
-	{ __NR_splice, 3, "off_out", POINTER, NULL },
-	{ __NR_splice, 5, "flags", FLAGS, splice_f },
-	{ __NR_fcntl, 1, "cmd", ONE_OF, fcntl_cmd },
-	{ __NR_fcntl, 2, "arg", ONE_OF, pipe_size },
-	{ __NR_pipe2, 1, "flags", FLAGS, o_flags },
-	{ __NR_setsockopt, 1, "level", ONE_OF, sol },
-	{ __NR_setsockopt, 2, "optname", ONE_OF, sockopt },
-	{ __NR_getsockopt, 1, "level", ONE_OF, sol },
-	{ __NR_getsockopt, 2, "optname", ONE_OF, sockopt },
-	{ __NR_shutdown, 1, "how", ONE_OF, shut },
-	{ __NR_write, 0, "fd", NUMBER, NULL },
-	{ __NR_getrandom, 2, "flags", FLAGS, grnd },
-	{ __NR_mmap, 2, "prot", FLAGS, prot },
-	{ __NR_mprotect, 2, "prot", FLAGS, prot },
-	{ __NR_madvise, 2, "advice", ONE_OF, madv },
-	{ __NR_getrusage, 0, "who", ONE_OF, rusage_who },
-	{ __NR_wait4, 2, "options", FLAGS, wait_opt },
-	{ __NR_kill, 0, "pid", NUMBER, NULL },
-	{ __NR_kill, 1, "sig", ONE_OF, sig },
+	{ "accept4", 3, FLAGS, "flags", sock_type },
+	{ "socket", 0, ONE_OF, "domain", af },
+	{ "socket", 1, FLAGS, "type", sock_type },
+	{ "socket", 2, ONE_OF, "protocol", ipproto },
+	{ "sendto", 3, FLAGS, "flags", msg },
+	{ "sendto", 4, POINTER, "dest_addr", NULL },
+	{ "recvfrom", 3, FLAGS, "flags", msg },
+	{ "splice", 1, POINTER, "off_in", NULL },
+	{ "splice", 3, POINTER, "off_out", NULL },
+	{ "splice", 5, FLAGS, "flags", splice_f },
+	{ "fcntl", 1, ONE_OF, "cmd", fcntl_cmd },
+	{ "fcntl", 2, ONE_OF, "arg", pipe_size },
+	{ "pipe2", 1, FLAGS, "flags", o_flags },
+	{ "setsockopt", 1, ONE_OF, "level", sol },
+	{ "setsockopt", 2, ONE_OF, "optname", sockopt },
+	{ "getsockopt", 1, ONE_OF, "level", sol },
+	{ "getsockopt", 2, ONE_OF, "optname", sockopt },
+	{ "shutdown", 1, ONE_OF, "how", shut },
+	{ "write", 0, NUMBER, "fd", NULL },
+	{ "getrandom", 2, FLAGS, "flags", grnd },
+	{ "mmap", 2, FLAGS, "prot", prot },
+	{ "mprotect", 2, FLAGS, "prot", prot },
+	{ "madvise", 2, ONE_OF, "advice", madv },
+	{ "getrusage", 0, ONE_OF, "who", rusage_who },
+	{ "wait4", 2, FLAGS, "options", wait_opt },
+	{ "kill", 0, NUMBER, "pid", NULL },
+	{ "kill", 1, ONE_OF, "sig", sig },
 };
 
 /* Append to ${buf} of ${cap} at *${off}; -1 if it does not fit. */
@@ -319,14 +337,15 @@ value_text(const struct argname *a, uint64_t v, char *buf, size_t cap,
 
 /* One condition, "flags == SOCK_NONBLOCK", appended to ${buf}. */
 static int
-cond_text(int nr, const struct seccomp_arg *c, char *buf, size_t cap,
+cond_text(const char *syscall, const struct seccomp_arg *c, char *buf, size_t cap,
     size_t *off)
 {
 	const struct argname *a;
 	size_t i;
 
 	for (i = 0; i < sizeof(argnames) / sizeof(argnames[0]); i++)
-		if (argnames[i].nr == nr && argnames[i].idx == c->idx)
+		if (strcmp(argnames[i].syscall, syscall) == 0 &&
+		    argnames[i].idx == c->idx)
 			break;
 	if (i == sizeof(argnames) / sizeof(argnames[0]))
 		return (-1);
@@ -355,9 +374,38 @@ seccomp_argtext(const struct seccomp_rule *r, char *buf, size_t cap)
 	buf[0] = '\0';
 	for (k = 0; k < r->nargs; k++)
 		if ((k > 0 && append(buf, cap, &off, ", ") != 0) ||
-		    cond_text(r->nr, &r->args[k], buf, cap, &off) != 0)
+		    cond_text(r->name, &r->args[k], buf, cap, &off) != 0)
 			return (-1);
 	return (0);
+}
+
+int
+seccomp_rowname(const struct seccomp_rule *r, char *buf, size_t cap)
+{
+	const struct seccomp_archname *a;
+	unsigned left = r->arch;
+	size_t off = 0;
+	const char *sep = " (";
+
+	if (cap == 0)
+		return (-1);
+	buf[0] = '\0';
+	if (append(buf, cap, &off, r->name) != 0)
+		return (-1);
+	if (r->arch == SECCOMP_ARCHES)
+		return (0);
+	for (a = seccomp_archs; a->name != NULL; a++) {
+		if ((r->arch & a->bit) == 0)
+			continue;
+		if (append(buf, cap, &off, sep) != 0 ||
+		    append(buf, cap, &off, a->name) != 0)
+			return (-1);
+		left &= ~a->bit;
+		sep = ", ";
+	}
+	if (left != 0 || r->arch == 0)
+		return (-1);
+	return (append(buf, cap, &off, " only)"));
 }
 
 /* Copy ${s} into ${out}, escaping '|' for a Markdown table cell. */
@@ -390,6 +438,7 @@ print_table(int fd, enum seccomp_table t)
 {
 	const struct seccomp_rule *r = tables[t].rules;
 	char line[640], text[SECCOMP_ARGTEXT_MAX], arg[2 * SECCOMP_ARGTEXT_MAX];
+	char name[SECCOMP_ROWNAME_MAX];
 	size_t i;
 	int len;
 
@@ -400,8 +449,10 @@ print_table(int fd, enum seccomp_table t)
 	for (i = 0; i < tables[t].n; i++) {
 		if (seccomp_argtext(&r[i], text, sizeof(text)) != 0)
 			strcpy(text, "?");
+		if (seccomp_rowname(&r[i], name, sizeof(name)) != 0)
+			strcpy(name, "?");
 		len = snprintf(line, sizeof(line), "| %s | %s | %s |\n",
-		    r[i].name, r[i].nargs ? cell(text, arg, sizeof(arg)) : "-",
+		    name, r[i].nargs ? cell(text, arg, sizeof(arg)) : "-",
 		    r[i].reason);
 		put_line(fd, line, len, sizeof(line));
 	}
@@ -410,7 +461,22 @@ print_table(int fd, enum seccomp_table t)
 void
 seccomp_print(int fd)
 {
+	const struct seccomp_archname *a;
+	const char *sep;
+	char line[200];
+	size_t off = 0;
 
+	for (a = seccomp_archs; a->name != NULL; a++) {
+		sep = a == seccomp_archs ? "\nEach filter is built for " :
+		    a[1].name == NULL ? " and " : ", ";
+		if (append(line, sizeof(line), &off, sep) != 0 ||
+		    append(line, sizeof(line), &off, a->name) != 0)
+			return;
+	}
+	if (append(line, sizeof(line), &off, " alike; a row that is not "
+	    "on every one names those it is on.\n") != 0)
+		return;
+	(void)write(fd, line, off);
 	print_table(fd, SECCOMP_RELAY);
 	print_table(fd, SECCOMP_SUPERVISOR);
 }

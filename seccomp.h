@@ -9,12 +9,30 @@
  * truth, one for the relay and one for the --workers supervisor.  At build
  * time tools/seccomp-gen.c compiles them to BPF with libseccomp (Debian's
  * libseccomp.a is built for glibc and cannot be linked into this static
- * musl binary); the program embeds that BPF and loads one filter with
- * seccomp(2).  Architecture mismatches and every call not in the table
- * kill the process.
+ * musl binary), once for each architecture the binary is built for
+ * (x86_64, aarch64); the program embeds that BPF and loads one filter
+ * with seccomp(2).  Architecture mismatches and every call not in the
+ * table kill the process.
  */
 
 #define SECCOMP_MAX_ARGS	3
+
+/*
+ * The architectures a filter is built for, as bits of a row's arch; each
+ * filter kills every other architecture.  Their names are libseccomp's
+ * (seccomp_archs[]).
+ */
+#define SECCOMP_X86_64		0x1u
+#define SECCOMP_AARCH64		0x2u
+#define SECCOMP_ARCHES		(SECCOMP_X86_64 | SECCOMP_AARCH64)
+
+struct seccomp_archname {
+	unsigned bit;
+	const char *name;
+};
+
+/* { SECCOMP_X86_64, "x86_64" }, ..., then { 0, NULL }. */
+extern const struct seccomp_archname seccomp_archs[];
 
 /* One argument condition: (arg[idx] & mask) == val, on all 64 bits. */
 struct seccomp_arg {
@@ -23,9 +41,13 @@ struct seccomp_arg {
 	uint64_t val;
 };
 
+/*
+ * A row names its syscall; tools/seccomp-gen.c takes the number for each
+ * architecture from libseccomp, by that name, so one table serves all.
+ */
 struct seccomp_rule {
-	int	nr;			/* __NR_* for x86_64 */
 	const char *name;
+	unsigned arch;			/* SECCOMP_ARCHES, or the ones it is on */
 	unsigned nargs;
 	struct seccomp_arg args[SECCOMP_MAX_ARGS];
 	const char *reason;		/* the code path that needs it */
@@ -39,6 +61,17 @@ enum seccomp_table {
 
 /** seccomp_rules(t, n): table ${t}; its length in ${n}. */
 const struct seccomp_rule *seccomp_rules(enum seccomp_table t, size_t *n);
+
+/*
+ * seccomp_rowname(r, buf, cap): the syscall column of ${r}'s row in ${buf}
+ * of ${cap} bytes: its name, followed by " (x86_64 only)" or the like when
+ * the row is not on every architecture.  Returns 0, or -1 if it does not
+ * fit or an arch bit has no name.
+ */
+int seccomp_rowname(const struct seccomp_rule *r, char *buf, size_t cap);
+
+/* Room for any row's syscall column. */
+#define SECCOMP_ROWNAME_MAX	64
 
 /* Room for any rule's argument text. */
 #define SECCOMP_ARGTEXT_MAX	160

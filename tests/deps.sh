@@ -34,6 +34,12 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 echo "tests/deps.sh: installing$missing"
+# A multiarch name (musl-dev:arm64) needs its architecture known to dpkg
+# before apt-get update reads the indexes.
+for a in $(echo "$pkgs" | sed -n 's/^[^:]*:\([a-z0-9]*\)$/\1/p' | sort -u); do
+	dpkg --print-foreign-architectures | grep -qx "$a" ||
+	    dpkg --add-architecture "$a"
+done
 export DEBIAN_FRONTEND=noninteractive
 # Use-Pty=0: no pseudo-terminal for dpkg's log (a chroot may have no
 # /dev/pts: tests/fresh/run.sh).

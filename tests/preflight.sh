@@ -103,6 +103,16 @@ c_valgrind() {
 	    --log-file="$tmp/vg.log" /bin/true || { cat "$tmp/vg.log"; false; }
 }
 
+# The aarch64 build (make ARCH=arm64): a static musl program linked with
+# the cross gcc, and run by qemu.
+c_cross_gcc() { has aarch64-linux-gnu-gcc && aarch64-linux-gnu-gcc --version; }
+c_musl_arm64() {
+	main_c && aarch64-linux-musl-gcc -static -o "$tmp/t64" "$tmp/t.c" &&
+	    [ -f /usr/lib/aarch64-linux-musl/rcrt1.o ]
+}
+c_uapi_arm64() { [ -f /usr/include/aarch64-linux-gnu/asm/unistd.h ]; }
+c_qemu() { [ "$(qemu-aarch64-static "$tmp/t64")" = ok ]; }
+
 check make "make is missing" c_make
 check gcc "gcc is missing" c_gcc
 check libc6-dev "gcc cannot link a glibc program" c_libc6_dev gcc
@@ -110,6 +120,13 @@ check linux-libc-dev "no kernel UAPI headers (linux/seccomp.h, asm/)" c_uapi gcc
 check musl-tools "musl-gcc is missing" c_musl_gcc
 check musl-dev "musl-gcc cannot link a static program" c_musl_dev musl-tools
 check libseccomp-dev "gcc cannot link <seccomp.h> with -lseccomp" c_seccomp gcc
+check gcc-aarch64-linux-gnu "aarch64-linux-gnu-gcc is missing" c_cross_gcc
+check musl-dev:arm64 "aarch64-linux-musl-gcc cannot link a static program" \
+    c_musl_arm64 gcc-aarch64-linux-gnu
+check linux-libc-dev:arm64 "no aarch64 kernel UAPI headers (asm/unistd.h)" \
+    c_uapi_arm64
+check qemu-user-static "qemu-aarch64-static cannot run an aarch64 program" \
+    c_qemu musl-dev:arm64
 check clang "clang is missing" c_clang
 check libclang-rt-14-dev \
     "clang cannot link -fsanitize=fuzzer,address,undefined" c_clang_rt clang

@@ -2,9 +2,12 @@
  * Build-time generator: compile the rule table of seccomp.c into BPF with
  * libseccomp, the way Firecracker's build.rs does.  Linked against the
  * host's (glibc) libseccomp; its output is C source that the static musl
- * binary embeds.
+ * binary embeds.  ARCH is the binary's architecture, by libseccomp's name
+ * (x86_64, aarch64): the filter allows that architecture only, and each
+ * row's syscall number is libseccomp's for ARCH, looked up by the row's
+ * name, so the generator runs on the host whatever the target.
  *
- *   seccomp-gen OUT.c OUT.pfc
+ *   seccomp-gen ARCH OUT.c OUT.pfc
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +33,72 @@ static const struct {
 	{ SECCOMP_SUPERVISOR, "seccomp_supervisor_bpf" },
 };
 
+/* The target: its bit in a row's arch and libseccomp's token for it. */
+static unsigned arch_bit;
+static uint32_t arch_token;
+static const char *arch_name;
+
+/* Set the target from its name; -1 if seccomp.c or libseccomp lacks it. */
+static int
+set_arch(const char *name)
+{
+	const struct seccomp_archname *a;
+
+	for (a = seccomp_archs; a->name != NULL; a++)
+		if (strcmp(a->name, name) == 0)
+			break;
+	if (a->name == NULL || (arch_token = seccomp_arch_resolve_name(name)) ==
+	    0) {
+		fprintf(stderr, "seccomp-gen: %s: not an architecture of "
+		    "seccomp.c's seccomp_archs\n", name);
+		return (-1);
+	}
+	arch_bit = a->bit;
+	arch_name = a->name;
+	return (0);
+}
+
+/* A filter that kills anything not allowed, and any other architecture. */
+static scmp_filter_ctx
+filter_new(void)
+{
+	scmp_filter_ctx ctx;
+
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
+		return (NULL);
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS) != 0 ||
+	    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) != 0)
+		goto err;
+	if (arch_token != seccomp_arch_native() &&
+	    (seccomp_arch_add(ctx, arch_token) != 0 ||
+	    seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE) != 0))
+		goto err;
+	return (ctx);
+err:
+	seccomp_release(ctx);
+	return (NULL);
+}
+
+/*
+ * The number of ${r}'s syscall for libseccomp's rule calls, which take the
+ * host's number (or its pseudo-number for a call the host lacks) and put
+ * the target's in the filter, by name; -1 (after a message) when the
+ * target lacks the call, which the row must then say (RULE in seccomp.c).
+ */
+static int
+row_nr(const struct seccomp_rule *r)
+{
+
+	if (seccomp_syscall_resolve_name_arch(arch_token, r->name) < 0) {
+		fprintf(stderr, "seccomp-gen: rule %s: no such syscall on %s; "
+		    "write the row with RULE and the architectures that have "
+		    "it\n", r->name, arch_name);
+		return (-1);
+	}
+	return (seccomp_syscall_resolve_name(r->name));
+}
+
 static scmp_filter_ctx
 build(enum seccomp_table t)
 {
@@ -39,15 +108,10 @@ build(enum seccomp_table t)
 	scmp_filter_ctx ctx;
 	size_t i, n;
 	unsigned k;
-	int rc;
+	int nr, rc;
 
-	/* Anything not listed, and any foreign architecture, kills. */
-	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL)
+	if ((ctx = filter_new()) == NULL)
 		return (NULL);
-	if (seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
-	    SCMP_ACT_KILL_PROCESS) != 0 ||
-	    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0) != 0)
-		goto err;
 	r = seccomp_rules(t, &n);
 	for (i = 0; i < n; i++) {
 		/* --print-seccomp must be able to say what the row allows. */
@@ -57,13 +121,17 @@ build(enum seccomp_table t)
 			    "name lists\n", r[i].name);
 			goto err;
 		}
+		if ((r[i].arch & arch_bit) == 0)
+			continue;
+		if ((nr = row_nr(&r[i])) < 0)
+			goto err;
 		for (k = 0; k < r[i].nargs; k++) {
 			cmp[k].arg = r[i].args[k].idx;
 			cmp[k].op = SCMP_CMP_MASKED_EQ;
 			cmp[k].datum_a = r[i].args[k].mask;
 			cmp[k].datum_b = r[i].args[k].val;
 		}
-		rc = seccomp_rule_add_exact_array(ctx, SCMP_ACT_ALLOW, r[i].nr,
+		rc = seccomp_rule_add_exact_array(ctx, SCMP_ACT_ALLOW, nr,
 		    r[i].nargs, cmp);
 		if (rc != 0) {
 			fprintf(stderr, "seccomp-gen: rule %s: %s\n",
@@ -147,10 +215,13 @@ main(int argc, char **argv)
 	size_t i;
 	int rc = 0;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: seccomp-gen OUT.c OUT.pfc\n");
+	if (argc != 4) {
+		fprintf(stderr, "usage: seccomp-gen ARCH OUT.c OUT.pfc\n");
 		return (2);
 	}
+	if (set_arch(argv[1]) != 0)
+		return (2);
+	argv++;
 	if ((out = fopen(argv[1], "w")) == NULL) {
 		perror(argv[1]);
 		return (1);

@@ -4,14 +4,18 @@ the binary running inside it."""
 
 import io
 import json
-import re
 import stat
 import subprocess
+import sys
 import tarfile
+from pathlib import Path
 
 import pytest
 
 import ctr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import elfcheck  # noqa: E402  (tests/elfcheck.py)
 
 BINARY = "ses-smtp-proxy"
 RANGES = "etc/ses-smtp-proxy/ip-ranges.json"
@@ -92,27 +96,8 @@ def binary_file(layers, tmp_path_factory):
     return path
 
 
-def _readelf(*args):
-    return subprocess.run(["readelf", "-W", *args], check=True,
-                          capture_output=True, text=True, timeout=60).stdout
-
-
 def test_ctr02_binary_is_static_pie_with_relro_nx_and_ssp(binary_file):
-    header = _readelf("-h", str(binary_file))
-    assert "DYN (" in header, "not a PIE"
-    assert "X86-64" in header
-    phdrs = _readelf("-l", str(binary_file))
-    assert "INTERP" not in phdrs, "has a program interpreter: not static"
-    assert "GNU_RELRO" in phdrs
-    stack = [ln for ln in phdrs.splitlines() if "GNU_STACK" in ln]
-    assert stack and stack[0].split()[-2] == "RW", f"executable stack: {stack}"
-    dyn = _readelf("-d", str(binary_file))
-    assert "(NEEDED)" not in dyn, "links a shared library"
-    assert re.search(r"\(FLAGS\)\s+.*\bBIND_NOW\b", dyn) or \
-        re.search(r"\(FLAGS_1\)\s+Flags:.*\bNOW\b", dyn), "no full RELRO"
-    assert re.search(r"\(FLAGS_1\)\s+Flags:.*\bPIE\b", dyn), "not a PIE"
-    syms = _readelf("-s", str(binary_file))
-    assert "__stack_chk_fail" in syms, "no stack protector"
+    elfcheck.assert_hardened(binary_file, "X86-64")
 
 
 def test_inspect_user_entrypoint_and_healthcheck(image):

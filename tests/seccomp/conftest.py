@@ -97,7 +97,7 @@ class Row:
     table: str
     index: int
     name: str
-    nr: int
+    arches: tuple       # the architectures the row is on: ("x86_64", ...)
     conds: tuple        # ((idx, mask, val), ...): (arg & mask) == val
 
     def matches(self, args):
@@ -121,7 +121,7 @@ def _parse_list(text):
             conds = tuple(tuple(int(x, 0) for x in c.split(":")) for c in f[6:])
             assert len(conds) == int(f[5]), line
             out.rows.setdefault(f[1], []).append(
-                Row(f[1], int(f[2]), f[3], int(f[4]), conds))
+                Row(f[1], int(f[2]), f[3], tuple(f[4].split(",")), conds))
         elif f[0] == "def":
             out.defs[f[1]] = (int(f[2]), [int(x, 0) for x in f[3:]])
     return out
@@ -147,12 +147,14 @@ def probe_listing():
     return _LIST
 
 
-def probe_list(table="relay"):
-    """(rows, defs) from `probe --list`: the table seccomp_rules() returns
-    for `table`, and {name: (nr, default args)} for every syscall the probe
-    knows."""
+def probe_list(table="relay", arch="x86_64"):
+    """(rows, defs) from `probe --list`: the rows seccomp_rules() returns
+    for `table` that are on `arch` (the probe runs the x86_64 filters), and
+    {name: (nr, default args)} for every syscall the probe knows (x86_64
+    numbers)."""
     listing = probe_listing()
-    return listing.rows[table], listing.defs
+    return ([r for r in listing.rows[table] if arch in r.arches],
+            listing.defs)
 
 
 # ---- Cases generated from a table (test_filter.py,
@@ -212,14 +214,15 @@ def row_call(row, defs):
     return call_args(row.name, row_args(row, defs))
 
 
-def row_cases(table):
+def row_cases(table, arch="x86_64"):
     """pytest params for the rows of `table`, each argv starting with the
     probe flag that loads its filter, ids prefixed with the table's name
     but for the relay's: (allowed, altered, x32). allowed:
     each row with its allowed values; altered: (argv, dies), one
     constrained argument changed; x32: the allowed call under its x32
-    number."""
-    rows, defs = probe_list(table)
+    number. arch: the rows on that architecture (the kernel runs the
+    x86_64 filter; test_filter_aarch64.py evaluates the aarch64 one)."""
+    rows, defs = probe_list(table, arch)
     flags = TABLE_FLAGS[table]
     prefix = "" if table == "relay" else f"{table}-"
     allowed_cases, altered_cases, x32_cases = [], [], []
@@ -248,3 +251,44 @@ def row_cases(table):
                     flags + call_args(row.name, args), dies,
                     id=f"{rid}-a{i}={args[i]:#x}-{'dies' if dies else 'allowed'}"))
     return allowed_cases, altered_cases, x32_cases
+
+
+# ---- Probe argv as the filter's input (bpf.py, test_bpf_eval.py,
+# test_filter_aarch64.py) ----
+
+MSG_FASTOPEN_NOSIGNAL = 0x20000000 | 0x4000
+SOME_POINTER = 0x10000
+
+
+def probe_input(argv):
+    """(table, name or number, args, i386) of the one call a probe run
+    makes, from its argv: "call NAME|NUMBER [aI=V ...]" with the probe's
+    defaults, "sigreturn", "i386 NR [EBX]", "open PATH FLAGS" and "tfo
+    PORT" (pointers as some non-NULL address); None for the Landlock
+    cases, which need a real socket."""
+    argv = list(argv)
+    table = "relay"
+    while argv and argv[0].startswith("--"):
+        if argv.pop(0) == "--supervisor":
+            table = "supervisor"
+    _, defs = probe_list()
+    kind, rest = argv[0], argv[1:]
+    if kind == "call":
+        if rest[0] in defs:
+            call_nr, args = rest[0], list(defs[rest[0]][1])
+        else:
+            call_nr, args = int(rest[0], 0), [0] * 6
+        for a in rest[1:]:
+            args[int(a[1])] = int(a[3:], 0)
+        return table, call_nr, args, False
+    if kind == "sigreturn":
+        return table, "rt_sigreturn", [0] * 6, False
+    if kind == "i386":
+        return table, int(rest[0], 0), [int(rest[1], 0) if len(rest) > 1
+                                        else 0] + [0] * 5, True
+    if kind == "open":
+        return table, "open", [SOME_POINTER, int(rest[1], 0), 0o600, 0, 0, 0], False
+    if kind == "tfo":
+        return table, "sendto", [3, SOME_POINTER, 1, MSG_FASTOPEN_NOSIGNAL,
+                                 SOME_POINTER, 16], False
+    return None

@@ -4,8 +4,9 @@
 
 TRACEDIR holds `strace -ff -X raw --pidns-translation` output (one file
 per process, PREFIX.PID, see drift.sh); FILE is `probe --list` output: the
-tables of seccomp.o ("row TABLE I NAME NR NARGS IDX:MASK:VAL ...") and the
-length of each embedded filter ("filter TABLE LEN").
+tables of seccomp.o ("row TABLE I NAME ARCHES NARGS IDX:MASK:VAL ...") and
+the length of each embedded filter ("filter TABLE LEN"). The trace is of
+the x86_64 binary: rows not on x86_64 are left out.
 
 A process is the proxy if it executed BINARY, or if it was forked (fork,
 vfork, clone, clone3) by a process that was the proxy at the time: with
@@ -62,6 +63,8 @@ def load_tables(path):
         if f and f[0] == "filter":
             tables.setdefault(f[1], Table(f[1])).length = int(f[2])
         elif f and f[0] == "row":
+            if "x86_64" not in f[4].split(","):
+                continue
             conds = tuple(tuple(int(x, 0) for x in c.split(":")) for c in f[6:])
             tables.setdefault(f[1], Table(f[1])).rows.setdefault(
                 f[3], []).append((int(f[2]), conds))

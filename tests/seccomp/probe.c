@@ -13,8 +13,8 @@
  * The filter is the relay's (SECCOMP_RELAY); --supervisor loads the one of
  * the --workers supervisor (SECCOMP_SUPERVISOR) instead, the rest alike.
  * --list prints, for each table T ("relay", "supervisor"), the length of
- * its embedded BPF ("filter T LEN") and its rows ("row T I NAME NR NARGS
- * IDX:MASK:VAL ..."), then the harmless default arguments the probe knows
+ * its embedded BPF ("filter T LEN") and its rows ("row T I NAME ARCHES
+ * NARGS IDX:MASK:VAL ...", ARCHES such as "x86_64,aarch64"), then the harmless default arguments the probe knows
  * ("def NAME NR A0 ... A5").
  * "call" issues syscall(2) with the defaults of NAME, each aI=VALUE
  * replacing argument I; the defaults are a bad fd or a NULL pointer, so an
@@ -214,6 +214,20 @@ setup_failed(const char *what, int err)
 	_exit(EXIT_SETUP);
 }
 
+/* The architectures of ${r}, comma-separated, as seccomp_archs names them. */
+static void
+print_arches(const struct seccomp_rule *r)
+{
+	const struct seccomp_archname *a;
+	const char *sep = " ";
+
+	for (a = seccomp_archs; a->name != NULL; a++)
+		if (r->arch & a->bit) {
+			printf("%s%s", sep, a->name);
+			sep = ",";
+		}
+}
+
 static int
 list(void)
 {
@@ -225,8 +239,9 @@ list(void)
 		printf("filter %s %zu\n", tables[t].name, *tables[t].bpf_len);
 		r = seccomp_rules(tables[t].t, &n);
 		for (i = 0; i < n; i++) {
-			printf("row %s %zu %s %d %u", tables[t].name, i,
-			    r[i].name, r[i].nr, r[i].nargs);
+			printf("row %s %zu %s", tables[t].name, i, r[i].name);
+			print_arches(&r[i]);
+			printf(" %u", r[i].nargs);
 			for (k = 0; k < r[i].nargs; k++)
 				printf(" %u:0x%llx:0x%llx", r[i].args[k].idx,
 				    (unsigned long long)r[i].args[k].mask,

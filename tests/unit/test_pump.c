@@ -246,8 +246,10 @@ bulk(int small)
 		if (inq(r.d) == 0 && sent < BULK)
 			continue;
 		wait_for(r.d, POLLIN);
-		if ((m = recv(r.d, out + got, small ? 65536 : BULK - got, 0)) <=
-		    0)
+		/* Never past the end of out: qemu-user checks the whole
+		 * length (EFAULT), as the kernel would if the bytes came. */
+		if ((m = recv(r.d, out + got, small && BULK - got > 65536 ?
+		    65536 : BULK - got, 0)) <= 0)
 			break;
 		got += (size_t)m;
 	}

@@ -37,37 +37,37 @@ test_derived(void)
 		struct seccomp_rule r;
 		const char *want;
 	} t[] = {
-		{ { __NR_accept4, "accept4", 1,
+		{ { "accept4", SECCOMP_ARCHES, 1,
 		    { { 3, ALL, SOCK_NONBLOCK | SOCK_CLOEXEC } }, "" },
 		    "flags == SOCK_NONBLOCK|SOCK_CLOEXEC" },
-		{ { __NR_accept4, "accept4", 1, { { 3, ALL, SOCK_CLOEXEC } },
+		{ { "accept4", SECCOMP_ARCHES, 1, { { 3, ALL, SOCK_CLOEXEC } },
 		    "" }, "flags == SOCK_CLOEXEC" },
-		{ { __NR_socket, "socket", 3, { { 0, ALL, AF_INET6 },
+		{ { "socket", SECCOMP_ARCHES, 3, { { 0, ALL, AF_INET6 },
 		    { 1, ALL, SOCK_DGRAM | SOCK_CLOEXEC },
 		    { 2, ALL, IPPROTO_UDP } }, "" },
 		    "domain == AF_INET6, type == SOCK_DGRAM|SOCK_CLOEXEC, "
 		    "protocol == IPPROTO_UDP" },
-		{ { __NR_sendto, "sendto", 2, { { 3, ALL, MSG_NOSIGNAL |
+		{ { "sendto", SECCOMP_ARCHES, 2, { { 3, ALL, MSG_NOSIGNAL |
 		    MSG_MORE }, { 4, ALL, 0 } }, "" },
 		    "flags == MSG_NOSIGNAL|MSG_MORE, dest_addr == NULL" },
-		{ { __NR_recvfrom, "recvfrom", 1, { { 3, ALL, 0 } }, "" },
+		{ { "recvfrom", SECCOMP_ARCHES, 1, { { 3, ALL, 0 } }, "" },
 		    "flags == 0" },
-		{ { __NR_fcntl, "fcntl", 2, { { 1, ALL, F_SETPIPE_SZ },
+		{ { "fcntl", SECCOMP_ARCHES, 2, { { 1, ALL, F_SETPIPE_SZ },
 		    { 2, ALL, PUMP_PIPE_SIZE } }, "" },
 		    "cmd == F_SETPIPE_SZ, arg == PUMP_PIPE_SIZE" },
-		{ { __NR_setsockopt, "setsockopt", 2, { { 1, ALL, SOL_SOCKET },
+		{ { "setsockopt", SECCOMP_ARCHES, 2, { { 1, ALL, SOL_SOCKET },
 		    { 2, ALL, SO_LINGER } }, "" },
 		    "level == SOL_SOCKET, optname == SO_LINGER" },
-		{ { __NR_write, "write", 1, { { 0, ALL, 2 } }, "" },
+		{ { "write", SECCOMP_ARCHES, 1, { { 0, ALL, 2 } }, "" },
 		    "fd == 2" },
-		{ { __NR_mmap, "mmap", 1, { { 2, PROT_EXEC, 0 } }, "" },
+		{ { "mmap", SECCOMP_ARCHES, 1, { { 2, PROT_EXEC, 0 } }, "" },
 		    "prot without PROT_EXEC" },
-		{ { __NR_mprotect, "mprotect", 1, { { 2, ALL, PROT_READ } },
+		{ { "mprotect", SECCOMP_ARCHES, 1, { { 2, ALL, PROT_READ } },
 		    "" }, "prot == PROT_READ" },
-		{ { __NR_kill, "kill", 2, { { 0, 0xffffffff80000000ULL, 0 },
+		{ { "kill", SECCOMP_ARCHES, 2, { { 0, 0xffffffff80000000ULL, 0 },
 		    { 1, ALL, SIGINT } }, "" }, "pid >= 0, sig == SIGINT" },
-		{ { __NR_kill, "kill", 1, { { 0, ALL, 1 } }, "" }, "pid == 1" },
-		{ { __NR_close, "close", 0, { { 0, 0, 0 } }, "" }, "" },
+		{ { "kill", SECCOMP_ARCHES, 1, { { 0, ALL, 1 } }, "" }, "pid == 1" },
+		{ { "close", SECCOMP_ARCHES, 0, { { 0, 0, 0 } }, "" }, "" },
 	};
 	size_t i;
 
@@ -86,19 +86,19 @@ test_unnamed(void)
 		struct seccomp_rule r;
 		const char *what;
 	} t[] = {
-		{ { __NR_accept4, "accept4", 1, { { 3, ALL, SOCK_NONBLOCK |
+		{ { "accept4", SECCOMP_ARCHES, 1, { { 3, ALL, SOCK_NONBLOCK |
 		    O_APPEND } }, "" }, "a flag bit without a name" },
-		{ { __NR_socket, "socket", 1, { { 0, ALL, AF_UNIX } }, "" },
+		{ { "socket", SECCOMP_ARCHES, 1, { { 0, ALL, AF_UNIX } }, "" },
 		    "a value that is none of the names" },
-		{ { __NR_sendto, "sendto", 1, { { 4, ALL, 8 } }, "" },
+		{ { "sendto", SECCOMP_ARCHES, 1, { { 4, ALL, 8 } }, "" },
 		    "a pointer other than NULL" },
-		{ { __NR_write, "write", 1, { { 2, ALL, 1 } }, "" },
+		{ { "write", SECCOMP_ARCHES, 1, { { 2, ALL, 1 } }, "" },
 		    "an argument without a name" },
-		{ { __NR_openat, "openat", 1, { { 2, ALL, 0 } }, "" },
+		{ { "openat", SECCOMP_ARCHES, 1, { { 2, ALL, 0 } }, "" },
 		    "a syscall without argument names" },
-		{ { __NR_mmap, "mmap", 1, { { 2, PROT_EXEC, PROT_EXEC } }, "" },
+		{ { "mmap", SECCOMP_ARCHES, 1, { { 2, PROT_EXEC, PROT_EXEC } }, "" },
 		    "a mask with a value: no wording for it" },
-		{ { __NR_write, "write", 1, { { 0, 0xff, 2 } }, "" },
+		{ { "write", SECCOMP_ARCHES, 1, { { 0, 0xff, 2 } }, "" },
 		    "a partial mask on a number" },
 	};
 	size_t i;
@@ -113,7 +113,7 @@ test_unnamed(void)
 static void
 test_small_buffer(void)
 {
-	const struct seccomp_rule r = { __NR_write, "write", 1,
+	const struct seccomp_rule r = { "write", SECCOMP_ARCHES, 1,
 	    { { 0, ALL, 2 } }, "" };
 	char buf[8];
 
@@ -154,6 +154,43 @@ test_tables(void)
 			TEST_DONE();
 		}
 	}
+}
+
+/* The syscall column: a row not on every architecture names its own. */
+static void
+test_rowname(void)
+{
+	static const struct {
+		unsigned arch;
+		const char *want;	/* NULL: refused */
+	} t[] = {
+		{ SECCOMP_ARCHES, "open" },
+		{ SECCOMP_X86_64, "open (x86_64 only)" },
+		{ SECCOMP_AARCH64, "open (aarch64 only)" },
+		{ 0, NULL },			/* on no architecture */
+		{ SECCOMP_X86_64 | 0x80u, NULL },	/* a bit without a name */
+	};
+	struct seccomp_rule r = { "open", 0, 0, { { 0, 0, 0 } }, "" };
+	char buf[SECCOMP_ROWNAME_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		TEST_START("seccomp_rowname arch %#x: %s", t[i].arch,
+		    t[i].want != NULL ? t[i].want : "refused");
+		r.arch = t[i].arch;
+		if (t[i].want == NULL)
+			ASSERT_INT_EQ(seccomp_rowname(&r, buf, sizeof(buf)), -1);
+		else if (ASSERT_INT_EQ(seccomp_rowname(&r, buf, sizeof(buf)),
+		    0))
+			ASSERT_STR_EQ(buf, t[i].want);
+		TEST_DONE();
+	}
+	TEST_START("seccomp_rowname: the text and its NUL must fit");
+	r.arch = SECCOMP_X86_64;
+	ASSERT_INT_EQ(seccomp_rowname(&r, buf, 18), -1);
+	ASSERT_INT_EQ(seccomp_rowname(&r, buf, 19), 0);
+	ASSERT_INT_EQ(seccomp_rowname(&r, buf, 0), -1);
+	TEST_DONE();
 }
 
 /* A few rows of the real tables, as --print-seccomp shows them. */
@@ -205,6 +242,7 @@ main(void)
 	test_unnamed();
 	test_small_buffer();
 	test_tables();
+	test_rowname();
 	test_known_rows();
 	return (test_summary());
 }
