@@ -16,8 +16,10 @@ WARN	= -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 HARDEN	= -fPIE -fstack-protector-strong -fstack-clash-protection \
 	  -fcf-protection
 CFLAGS	?= -O2 -g
+# No build directory in the binary: its bytes are the same in every clone.
 CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) \
-	   -DVERSION='"$(VERSION)"' -isystem $(KINC)
+	   -DVERSION='"$(VERSION)"' -isystem $(KINC) \
+	   -ffile-prefix-map=$(CURDIR)=.
 LDHARD	= -Wl,-z,relro,-z,now,-z,noexecstack
 
 SRCS	= log.c fds.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c loop.c \
@@ -57,11 +59,12 @@ build/seccomp_bpf.o: build/seccomp_bpf.c $(KINC)/.stamp
 
 build/proxy.o build/shortclock/proxy.o: VERSION
 
-LINK	= gcc -static-pie -nostdlib $(LDHARD) -o $@ \
+LDCC	= gcc
+LINK	= $(LDCC) -static-pie -nostdlib $(LDHARD) -o $@ \
 	    $(MUSL)/rcrt1.o $(MUSL)/crti.o \
-	    $$(gcc -print-file-name=crtbeginS.o) \
-	    $^ -L$(MUSL) -lc $$(gcc -print-libgcc-file-name) \
-	    $$(gcc -print-file-name=crtendS.o) $(MUSL)/crtn.o
+	    $$($(LDCC) -print-file-name=crtbeginS.o) \
+	    $^ -L$(MUSL) -lc $$($(LDCC) -print-libgcc-file-name) \
+	    $$($(LDCC) -print-file-name=crtendS.o) $(MUSL)/crtn.o
 
 ses-smtp-proxy: build/proxy.o $(OBJS)
 	$(LINK)
@@ -81,6 +84,14 @@ build/shortclock/ses-smtp-proxy: build/shortclock/proxy.o $(SHORT_OBJS)
 	$(LINK)
 
 shortclock: build/shortclock/ses-smtp-proxy
+
+# The files the release binary is made of besides its source, one
+# "role path" a line: tools/sbom.sh names the Debian package of each.
+toolchain-files:
+	@echo "compiler $$(command -v $(LDCC))"
+	@echo "musl $(MUSL)/libc.a"
+	@echo "libgcc $$($(LDCC) -print-libgcc-file-name)"
+	@echo "libseccomp $$(gcc -print-file-name=libseccomp.so)"
 
 # Unit tests: each tests/unit/test_X.c links every module except main().
 build/tests/%: tests/unit/%.c tests/unit/harness.c tests/unit/harness.h $(OBJS)
@@ -251,14 +262,36 @@ bench-smoke:
 
 # ---- container (Dockerfile, image tests, demo) ----
 IMAGE		?= ses-smtp-proxy
+# The image's architecture: amd64 or arm64 (make ARCH=arm64 cross-builds).
+ARCH		?= amd64
 # Extra docker build flags; the tests add --add-host so that the build's
 # --check never asks a real resolver for the SES name.
 DOCKER_BUILD_FLAGS ?=
+# Every file of the image is dated the last commit's time.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
 
+# The image for ARCH, its SBOM (build/sbom-ARCH.spdx.json) and its OCI
+# manifest in build/oci (tools/image.sh).
 image:
 	tests/container/seed-base.sh
-	docker build --network host --build-arg VERSION=$(VERSION) \
-	    $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .
+	tools/image.sh --build-arg VERSION=$(VERSION) $(DOCKER_BUILD_FLAGS) \
+	    -- $(ARCH) $(IMAGE)
+
+# The multi-arch index of the ARCHES images in build/oci (after make image
+# of each), then pushed as $(REGISTRY)/ses-smtp-proxy:$(VERSION).
+ARCHES		?= amd64 arm64
+index:
+	/usr/bin/python3 tools/oci.py index build/oci $(VERSION) $(ARCHES)
+
+push: index
+	skopeo copy --all --preserve-digests oci:build/oci:$(VERSION) \
+	    docker://$(REGISTRY)/ses-smtp-proxy:$(VERSION)
+
+# Two builds of the last commit from two clones, compared (tools/reproduce.sh).
+reproduce:
+	tests/container/seed-base.sh
+	tools/reproduce.sh
 
 container-test:
 	tests/container/run.sh
@@ -266,7 +299,7 @@ container-test:
 demo:
 	tests/container/demo.sh
 
-.PHONY: image container-test demo
+.PHONY: image index push reproduce container-test demo toolchain-files
 # ---- end container ----
 
 clean:
