@@ -279,13 +279,16 @@ image:
 	    -- $(ARCH) $(IMAGE)
 
 # The multi-arch index of the ARCHES images in build/oci (after make image
-# of each), then pushed as $(REGISTRY)/ses-smtp-proxy:$(VERSION).
+# of each), then pushed as $(REGISTRY)/ses-smtp-proxy:$(VERSION) with its
+# digests unchanged (SKOPEO_FLAGS=--dest-tls-verify=false: a plain-HTTP
+# registry, as the tests' one on loopback).
 ARCHES		?= amd64 arm64
+SKOPEO_FLAGS	?=
 index:
 	/usr/bin/python3 tools/oci.py index build/oci $(VERSION) $(ARCHES)
 
 push: index
-	skopeo copy --all --preserve-digests oci:build/oci:$(VERSION) \
+	skopeo copy --all --preserve-digests $(SKOPEO_FLAGS) oci:build/oci:$(VERSION) \
 	    docker://$(REGISTRY)/ses-smtp-proxy:$(VERSION)
 
 # Two builds of the last commit from two clones, compared (tools/reproduce.sh).

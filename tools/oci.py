@@ -117,6 +117,8 @@ def add(tar, name, data):
 
 
 def write_load_tar(path, tag, config, config_digest, layer):
+    if ":" not in tag.rsplit("/", 1)[-1]:
+        tag += ":latest"  # docker load wants a tag
     cfg_name = config_digest[7:] + ".json"
     layer_name = hashlib.sha256(layer).hexdigest() + "/layer.tar"
     with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:

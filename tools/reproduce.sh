@@ -79,11 +79,13 @@ same() {
 		differ=1
 	fi
 }
-# digest FILE: the digest that tools/oci.py's descriptor or index.json names.
-digest() {
+# blob CLONE FILE: the blob that build/oci/FILE (tools/oci.py's descriptor
+# of one image, or index.json) names: its sha256 is the digest.
+blob() {
 	/usr/bin/python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-print(d["manifests"][0]["digest"] if "manifests" in d else d["digest"])' "$1"
+d = json.load(open(sys.argv[1] + "/build/oci/" + sys.argv[2]))
+d = d["manifests"][0] if "manifests" in d else d
+print(sys.argv[1] + "/build/oci/blobs/sha256/" + d["digest"][7:])' "$1" "$2"
 }
 # config DIR: the image config file of an extracted docker load archive.
 config() {
@@ -105,13 +107,9 @@ for arch in $arches; do
 	same "$arch image config (the docker image ID)" "$(config "$tmp/a/$arch")" \
 	    "$(config "$tmp/b/$arch")"
 	same "$arch SBOM" "$A/build/sbom-$arch.spdx.json" "$B/build/sbom-$arch.spdx.json"
-	digest "$A/build/oci/$arch.json" >"$tmp/a/$arch.manifest"
-	digest "$B/build/oci/$arch.json" >"$tmp/b/$arch.manifest"
-	same "$arch manifest" "$tmp/a/$arch.manifest" "$tmp/b/$arch.manifest"
+	same "$arch manifest" "$(blob "$A" "$arch.json")" "$(blob "$B" "$arch.json")"
 done
-digest "$A/build/oci/index.json" >"$tmp/a/index"
-digest "$B/build/oci/index.json" >"$tmp/b/index"
-same "index ($arches)" "$tmp/a/index" "$tmp/b/index"
+same "index ($arches)" "$(blob "$A" index.json)" "$(blob "$B" index.json)"
 if [ "$differ" -ne 0 ]; then
 	say "the two builds differ"
 	exit 1
