@@ -7,28 +7,20 @@ an empty list means the check passed.  tests/deploy/test_mutations.py
 feeds each checker a broken copy to prove that it can fail.
 """
 
-import importlib.util
 import ipaddress
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 
-
-def _image_arches():
-    """The architectures the image is built for: tools/oci.py's ARCHES."""
-    spec = importlib.util.spec_from_file_location(
-        "oci", REPO / "tools" / "oci.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.ARCHES
-
-
-IMAGE_ARCHES = _image_arches()
+sys.path.insert(0, str(REPO / "tools"))
+# The architectures the image is built for.
+from oci import ARCHES as IMAGE_ARCHES  # noqa: E402
 # ECS's RuntimePlatform.CpuArchitecture of each image architecture.
 ECS_ARCH = {"amd64": "X86_64", "arm64": "ARM64"}
 ECS_TEMPLATE = REPO / "deploy" / "ecs" / "ses-smtp-proxy.yaml"
