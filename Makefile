@@ -267,8 +267,10 @@ ARCH		?= amd64
 # Extra docker build flags; the tests add --add-host so that the build's
 # --check never asks a real resolver for the SES name.
 DOCKER_BUILD_FLAGS ?=
-# Every file of the image is dated the last commit's time.
-SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# Every file of the image is dated the last commit's time (0 outside git).
+ifeq ($(origin SOURCE_DATE_EPOCH),undefined)
+SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+endif
 export SOURCE_DATE_EPOCH
 
 # The image for ARCH, its SBOM (build/sbom-ARCH.spdx.json) and its OCI
@@ -288,6 +290,7 @@ index:
 	/usr/bin/python3 tools/oci.py index build/oci $(VERSION) $(ARCHES)
 
 push: index
+	@test -n "$(REGISTRY)" || { echo "make push: set REGISTRY=HOST[:PORT]" >&2; exit 2; }
 	skopeo copy --all --preserve-digests $(SKOPEO_FLAGS) oci:build/oci:$(VERSION) \
 	    docker://$(REGISTRY)/ses-smtp-proxy:$(VERSION)
 
