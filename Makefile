@@ -49,8 +49,10 @@ WARN	= -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
 HARDEN	= -fPIE -fstack-protector-strong -fstack-clash-protection \
 	  $(ARCH_HARDEN)
 CFLAGS	?= -O2 -g
+# No build directory in the binary: its bytes are the same in every clone.
 CFLAGS	+= -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) \
-	   -DVERSION='"$(VERSION)"' -isystem $(KINC)
+	   -DVERSION='"$(VERSION)"' -isystem $(KINC) \
+	   -ffile-prefix-map=$(CURDIR)=.
 LDHARD	= -Wl,-z,relro,-z,now,-z,noexecstack
 
 SRCS	= log.c metrics.c fds.c cidr.c json.c allowlist.c config.c dns.c resolvconf.c loop.c \
@@ -118,6 +120,14 @@ $(B)/shortclock/ses-smtp-proxy: $(B)/shortclock/proxy.o $(SHORT_OBJS)
 	$(LINK)
 
 shortclock: $(B)/shortclock/ses-smtp-proxy
+
+# The files the release binary is made of besides its source, one
+# "role path" a line: tools/sbom.sh names the Debian package of each.
+toolchain-files:
+	@echo "compiler $$(command -v $(LDCC))"
+	@echo "musl $(MUSL)/libc.a"
+	@echo "libgcc $$($(LDCC) -print-libgcc-file-name)"
+	@echo "libseccomp $$(gcc -print-file-name=libseccomp.so)"
 
 # Unit tests: each tests/unit/test_X.c links every module except main().
 # RUN is empty on amd64; qemu-aarch64-static runs the arm64 ones.
@@ -318,14 +328,42 @@ bench-smoke:
 
 # ---- container (Dockerfile, image tests, demo) ----
 IMAGE		?= ses-smtp-proxy
+# The image's architecture: amd64 or arm64 (make ARCH=arm64 cross-builds).
+ARCH		?= amd64
 # Extra docker build flags; the tests add --add-host so that the build's
 # --check never asks a real resolver for the SES name.
 DOCKER_BUILD_FLAGS ?=
+# Every file of the image is dated the last commit's time (0 outside git).
+ifeq ($(origin SOURCE_DATE_EPOCH),undefined)
+SOURCE_DATE_EPOCH := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+endif
+export SOURCE_DATE_EPOCH
 
+# The image for ARCH, its SBOM (build/sbom-ARCH.spdx.json) and its OCI
+# manifest in build/oci (tools/image.sh).
 image:
 	tests/container/seed-base.sh
-	docker build --network host --build-arg VERSION=$(VERSION) \
-	    $(DOCKER_BUILD_FLAGS) -t $(IMAGE) .
+	tools/image.sh --build-arg VERSION=$(VERSION) $(DOCKER_BUILD_FLAGS) \
+	    -- $(ARCH) $(IMAGE)
+
+# The multi-arch index of the ARCHES images in build/oci (after make image
+# of each), then pushed as $(REGISTRY)/ses-smtp-proxy:$(VERSION) with its
+# digests unchanged (SKOPEO_FLAGS=--dest-tls-verify=false: a plain-HTTP
+# registry, as the tests' one on loopback).
+ARCHES		?= amd64 arm64
+SKOPEO_FLAGS	?=
+index:
+	/usr/bin/python3 tools/oci.py index build/oci $(VERSION) $(ARCHES)
+
+push: index
+	@test -n "$(REGISTRY)" || { echo "make push: set REGISTRY=HOST[:PORT]" >&2; exit 2; }
+	skopeo copy --all --preserve-digests $(SKOPEO_FLAGS) oci:build/oci:$(VERSION) \
+	    docker://$(REGISTRY)/ses-smtp-proxy:$(VERSION)
+
+# Two builds of the last commit from two clones, compared (tools/reproduce.sh).
+reproduce:
+	tests/container/seed-base.sh
+	tools/reproduce.sh
 
 container-test:
 	tests/container/run.sh
@@ -333,7 +371,7 @@ container-test:
 demo:
 	tests/container/demo.sh
 
-.PHONY: image container-test demo
+.PHONY: image index push reproduce container-test demo toolchain-files
 # ---- end container ----
 
 clean:

@@ -214,6 +214,14 @@ c_sasl() {
 	    [ -e "/usr/lib/$ma/sasl2/liblogin.so.2" ]
 }
 c_git() { git --version; }
+c_skopeo() { skopeo copy --help | grep -q -- --preserve-digests; }
+c_diffoscope() {
+	printf 'a\n' >"$tmp/a" && printf 'b\n' >"$tmp/b" &&
+	    ! diffoscope --text "$tmp/d" "$tmp/a" "$tmp/b" && grep -q '^+b' "$tmp/d"
+}
+c_jsonschema() {
+	/usr/bin/python3 -c 'import jsonschema; jsonschema.Draft7Validator'
+}
 
 check docker.io "docker or dockerd is missing" c_docker
 check docker-compose "docker-compose is missing" c_compose
@@ -228,6 +236,10 @@ check binutils "readelf is missing" c_binutils
 check postfix "postfix lacks texthash maps or Cyrus SASL" c_postfix
 check libsasl2-modules "no SASL PLAIN and LOGIN modules for Postfix" c_sasl
 check git "git is missing" c_git
+check skopeo "skopeo cannot copy with --preserve-digests" c_skopeo
+check diffoscope-minimal "diffoscope cannot compare two files" c_diffoscope
+check python3-jsonschema "python3 cannot validate a draft-07 JSON schema" \
+    c_jsonschema
 
 # ---- the lists and the checks name the same packages ----
 listed=$("$here/deps.sh" --list) || exit 1

@@ -8,8 +8,12 @@ label LABEL=<run id>, so teardown removes exactly the containers this run
 started.
 """
 
+import io
 import json
+import shutil
+import socket
 import subprocess
+import tarfile
 import time
 import uuid
 from pathlib import Path
@@ -35,6 +39,67 @@ def docker(*args, check=True, timeout=60, **kw):
     return subprocess.run(["docker", *map(str, args)], check=check,
                           capture_output=True, text=True, timeout=timeout,
                           **kw)
+
+
+class Registry:
+    """Debian's docker-registry serving on 127.0.0.1:PORT from workdir
+    (Docker and skopeo talk plain HTTP to a registry on loopback): addr is
+    "127.0.0.1:PORT"; stop() ends it; requests() counts the HTTP requests
+    it logged."""
+
+    def __init__(self, workdir):
+        exe = shutil.which("docker-registry")
+        if exe is None:
+            raise AssertionError("docker-registry is missing "
+                                 "(tests/packages/container-packages.txt)")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.addr = f"127.0.0.1:{port}"
+        self.log_path = Path(workdir) / "registry.log"
+        cfg = Path(workdir) / "registry.yml"
+        cfg.write_text(
+            "version: 0.1\n"
+            "log: {level: info}\n"
+            f"storage: {{filesystem: {{rootdirectory: {Path(workdir) / 'data'}}}}}\n"
+            f"http: {{addr: {self.addr}}}\n")
+        self._log = open(self.log_path, "w")
+        self._proc = subprocess.Popen([exe, "serve", str(cfg)],
+                                      stdout=self._log,
+                                      stderr=subprocess.STDOUT)
+
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                return True
+            except OSError:
+                return False
+        wait_for(up, timeout=20, what="docker-registry listening")
+
+    def stop(self):
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(timeout=20)
+        self._log.close()
+
+    def requests(self):
+        return self.log_path.read_text().count("/v2/")
+
+
+def saved_layers(image):
+    """[(TarInfo, bytes or None)] of every layer of `docker save image`."""
+    saved = subprocess.run(["docker", "save", image], check=True,
+                           capture_output=True, timeout=120).stdout
+    outer = tarfile.open(fileobj=io.BytesIO(saved))
+    manifest = json.load(outer.extractfile("manifest.json"))
+    assert len(manifest) == 1
+    members = []
+    for layer in manifest[0]["Layers"]:
+        inner = tarfile.open(fileobj=outer.extractfile(layer))
+        for m in inner.getmembers():
+            data = inner.extractfile(m).read() if m.isfile() else None
+            members.append((m, data))
+    return members
 
 
 def inspect(ref, kind="container"):

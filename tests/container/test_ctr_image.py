@@ -35,18 +35,7 @@ def _norm(name):
 @pytest.fixture(scope="module")
 def layers(image):
     """[(TarInfo, bytes or None)] of every layer of the saved image."""
-    saved = subprocess.run(["docker", "save", image], check=True,
-                           capture_output=True, timeout=120).stdout
-    outer = tarfile.open(fileobj=io.BytesIO(saved))
-    manifest = json.load(outer.extractfile("manifest.json"))
-    assert len(manifest) == 1
-    members = []
-    for layer in manifest[0]["Layers"]:
-        inner = tarfile.open(fileobj=outer.extractfile(layer))
-        for m in inner.getmembers():
-            data = inner.extractfile(m).read() if m.isfile() else None
-            members.append((m, data))
-    return members
+    return ctr.saved_layers(image)
 
 
 def test_ctr01_layers_hold_only_the_binary_and_the_ranges_file(layers):

@@ -8,8 +8,6 @@ HTTP to a registry on loopback), serving a copy of the local builder base;
 the failing mirror is a closed port on 127.0.0.1, so debootstrap fails at
 once: no byte leaves loopback."""
 
-import shutil
-import socket
 import subprocess
 import time
 
@@ -17,60 +15,18 @@ import pytest
 
 import ctr
 from ctr import REPO, RUN_ID
-from helpers import wait_for
 
 SEED = REPO / "tests" / "container" / "seed-base.sh"
 LOCAL_BASE = "debian:bookworm-slim"
 DEAD_MIRROR = "http://127.0.0.1:9/debian"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def registry(tmp_path):
-    """A registry on 127.0.0.1:PORT; .stop() ends it; .requests counts the
-    HTTP requests it logged."""
-    exe = shutil.which("docker-registry")
-    if exe is None:
-        pytest.fail("docker-registry is missing (tests/packages/container-packages.txt)")
-    port = free_port()
-    cfg = tmp_path / "registry.yml"
-    cfg.write_text(
-        "version: 0.1\n"
-        "log: {level: info}\n"
-        f"storage: {{filesystem: {{rootdirectory: {tmp_path / 'data'}}}}}\n"
-        f"http: {{addr: 127.0.0.1:{port}}}\n")
-    log = open(tmp_path / "registry.log", "w")
-    proc = subprocess.Popen([exe, "serve", str(cfg)], stdout=log,
-                            stderr=subprocess.STDOUT)
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return True
-        except OSError:
-            return False
-    wait_for(up, timeout=20, what="docker-registry listening")
-
-    class Registry:
-        addr = f"127.0.0.1:{port}"
-
-        @staticmethod
-        def stop():
-            if proc.poll() is None:
-                proc.terminate()
-                proc.wait(timeout=20)
-
-        @staticmethod
-        def requests():
-            return (tmp_path / "registry.log").read_text().count("/v2/")
-    yield Registry
-    Registry.stop()
-    log.close()
+    """A registry on 127.0.0.1:PORT (ctr.Registry)."""
+    reg = ctr.Registry(tmp_path)
+    yield reg
+    reg.stop()
 
 
 @pytest.fixture

@@ -12,11 +12,18 @@ import ipaddress
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+
+sys.path.insert(0, str(REPO / "tools"))
+# The architectures the image is built for.
+from oci import ARCHES as IMAGE_ARCHES  # noqa: E402
+# ECS's RuntimePlatform.CpuArchitecture of each image architecture.
+ECS_ARCH = {"amd64": "X86_64", "arm64": "ARM64"}
 ECS_TEMPLATE = REPO / "deploy" / "ecs" / "ses-smtp-proxy.yaml"
 K8S_DIR = REPO / "deploy" / "kubernetes"
 # The kustomize overlay of the SES VPC endpoint path.  Beside the base,
@@ -827,9 +834,17 @@ def check_ecs_hardening(t):
         p.append("task definition network mode is not awsvpc")
     if "TaskRoleArn" in tdp:
         p.append("a task role is given: the proxy calls no AWS API")
-    if tdp.get("RuntimePlatform", {}).get("CpuArchitecture") != "X86_64":
-        p.append("RuntimePlatform.CpuArchitecture is not X86_64 (the "
-                 "binary and its seccomp filter are x86_64 only)")
+    arch = t.get("Parameters", {}).get("CpuArchitecture", {})
+    if tdp.get("RuntimePlatform", {}).get("CpuArchitecture") != \
+            {"Ref": "CpuArchitecture"}:
+        p.append("RuntimePlatform.CpuArchitecture is not the "
+                 "CpuArchitecture parameter")
+    elif arch.get("Default") != "X86_64" or \
+            sorted(arch.get("AllowedValues", [])) != \
+            sorted(ECS_ARCH[a] for a in IMAGE_ARCHES):
+        p.append("the CpuArchitecture parameter is not X86_64 by default "
+                 "with the image's architectures allowed "
+                 f"({', '.join(ECS_ARCH[a] for a in IMAGE_ARCHES)})")
     if len(tdp.get("ContainerDefinitions", [])) != 1:
         p.append("expected one container")
     c = ecs_container(t)
@@ -1247,6 +1262,25 @@ def _named_port(container, port):
     return None
 
 
+def pod_arches(pod):
+    """The node architectures a pod may run on: its nodeSelector's
+    kubernetes.io/arch, or the In values of its required node affinity on
+    that key; {"any"} when neither names one."""
+    arch = pod.get("nodeSelector", {}).get("kubernetes.io/arch")
+    if arch is not None:
+        return {arch}
+    required = pod.get("affinity", {}).get("nodeAffinity", {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution", {})
+    found = set()
+    for term in required.get("nodeSelectorTerms", []):
+        for e in term.get("matchExpressions", []):
+            if e.get("key") == "kubernetes.io/arch":
+                if e.get("operator") != "In":
+                    return {"any"}
+                found |= set(e.get("values", []))
+    return found or {"any"}
+
+
 def _selects(selector, labels):
     return bool(selector) and all(labels.get(k) == v
                                   for k, v in selector.items())
@@ -1315,8 +1349,9 @@ def check_k8s_restricted(docs):
         p.append("readiness probe is not httpGet /readyz")
     if "terminationGracePeriodSeconds" not in pod:
         p.append("no terminationGracePeriodSeconds")
-    if pod.get("nodeSelector", {}).get("kubernetes.io/arch") != "amd64":
-        p.append("not pinned to amd64 nodes (the binary is x86_64 only)")
+    if pod_arches(pod) != set(IMAGE_ARCHES):
+        p.append(f"the pod's node architectures {sorted(pod_arches(pod))} "
+                 f"are not the image's {list(IMAGE_ARCHES)}")
     spread = [s for s in pod.get("topologySpreadConstraints", [])
               if s.get("topologyKey") == "topology.kubernetes.io/zone"]
     anti = pod.get("affinity", {}).get("podAntiAffinity", {})

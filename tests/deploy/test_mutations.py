@@ -438,9 +438,16 @@ ECS_HARDENING = {
     "a task role":
         (lambda t: setitem(td_props(t), "TaskRoleArn", "arn:x"),
          "a task role is given"),
-    "arm64":
+    "fixed architecture":
         (lambda t: setitem(td_props(t)["RuntimePlatform"],
-                           "CpuArchitecture", "ARM64"), "X86_64"),
+                           "CpuArchitecture", "ARM64"),
+         "not the CpuArchitecture parameter"),
+    "arm64 by default":
+        (lambda t: setitem(t["Parameters"]["CpuArchitecture"], "Default",
+                           "ARM64"), "X86_64 by default"),
+    "any architecture allowed":
+        (lambda t: delitem(t["Parameters"]["CpuArchitecture"],
+                           "AllowedValues"), "X86_64 by default"),
     "one task allowed":
         (lambda t: setitem(t["Parameters"]["DesiredCount"], "MinValue", 1),
          "fewer than 2 tasks"),
@@ -634,8 +641,11 @@ K8S_RESTRICTED = {
         (lambda k: delitem(pod(k), "terminationGracePeriodSeconds"),
          "no terminationGracePeriodSeconds"),
     "any architecture":
-        (lambda k: delitem(pod(k)["nodeSelector"], "kubernetes.io/arch"),
-         "amd64"),
+        (lambda k: delitem(pod(k)["affinity"], "nodeAffinity"),
+         "node architectures ['any']"),
+    "amd64 only":
+        (lambda k: setitem(pod(k)["nodeSelector"], "kubernetes.io/arch",
+                           "amd64"), "node architectures ['amd64']"),
     "no spread":
         (lambda k: (delitem(pod(k), "topologySpreadConstraints"),
                     delitem(pod(k), "affinity")), "not spread"),
