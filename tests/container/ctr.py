@@ -87,7 +87,11 @@ class Registry:
 
 
 def saved_layers(image):
-    """[(TarInfo, bytes or None)] of every layer of `docker save image`."""
+    """[(TarInfo, bytes or None)] of every layer of `docker save image`.
+    A name without a tag means :latest (docker save of a bare name would
+    save every tag of the repository)."""
+    if ":" not in image.rsplit("/", 1)[-1] and "@" not in image:
+        image += ":latest"
     saved = subprocess.run(["docker", "save", image], check=True,
                            capture_output=True, timeout=120).stdout
     outer = tarfile.open(fileobj=io.BytesIO(saved))
