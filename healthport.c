@@ -61,17 +61,12 @@ healthport_listen(const struct sockaddr *sa, socklen_t len)
 	return (0);
 }
 
+/*
+ * The health port's own descriptors (its listener and open probes), in
+ * this worker's gauge: kept current on every change, so that a scrape
+ * answered by another worker sees them too.
+ */
 static void
-probe_close(struct probe *p)
-{
-
-	loop_watch_close(&p->w);
-	free(p->out);
-	p->out = NULL;
-}
-
-/* The health port's own descriptors: its listener and open probes. */
-static uint64_t
 count_fds(void)
 {
 	uint64_t n = listener_fds(&lis);
@@ -79,7 +74,17 @@ count_fds(void)
 
 	for (i = 0; i < HEALTHPORT_CONNS; i++)
 		n += probes[i].w.fd >= 0;
-	return (n);
+	metrics_set(MG_PROBE_FDS, n);
+}
+
+static void
+probe_close(struct probe *p)
+{
+
+	loop_watch_close(&p->w);
+	free(p->out);
+	p->out = NULL;
+	count_fds();
 }
 
 /* Arm the timer for the earliest probe deadline. */
@@ -153,7 +158,6 @@ answer_metrics(struct probe *p, int head)
 		return (1);
 	}
 	refresh();
-	metrics_set(MG_PROBE_FDS, count_fds());
 	body = p->out + METRICS_HEAD_MAX;
 	if ((len = metrics_render(body, METRICS_TEXT_MAX,
 	    loop_wall_ms())) == 0) {
@@ -318,6 +322,7 @@ callback_accept(int fd, const struct sockaddr_storage *ss)
 	p->deadline = loop_now() + HEALTHPORT_MS;
 	if (loop_watch_set(&p->w, EPOLLIN) != 0)
 		probe_close(p);
+	count_fds();
 	timer_arm();
 }
 
@@ -365,5 +370,6 @@ healthport_start(int pp, int (*ready)(void), void (*gauges)(void))
 	    HEALTHPORT_CONNS, callback_accept, callback_listen_error) != 0)
 		return (-1);
 	listener_watch(&lis);
+	count_fds();
 	return (0);
 }

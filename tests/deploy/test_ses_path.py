@@ -104,6 +104,14 @@ def test_endpoint_parameters_take_only_their_form(cfn_raw):
     assert ok("SesEndpointDnsLabel", EXISTING["SesEndpointDnsLabel"])
     assert not ok("SesEndpointDnsLabel",
                   "vpce-0123-abcd.email-smtp.eu-west-1.vpce.amazonaws.com")
+    # The binary's rule (config_vpce_dns_valid): an id of 8 or 17 hex
+    # digits, a suffix of 8 [a-z0-9]; anything else would crash-loop it.
+    for good in ("vpce-0123abcd-ab12cd34", "vpce-0fe5b17a0707d6abc-29p5708s"):
+        assert ok("SesEndpointDnsLabel", good), good
+    for bad in ("vpce-0123-abcd", "vpce-0123abcd0-ab12cd34",
+                "vpce-0123456789ABCDEF0-abcdefgh", "vpce-0123abcd-ab12cd3",
+                "vpce-0123abcd-ab12cd34x", "vpce-0123abcg-ab12cd34"):
+        assert not ok("SesEndpointDnsLabel", bad), bad
     assert par["SesPath"]["AllowedValues"] == ["nat", "vpc-endpoint"]
     assert par["SesPath"]["Default"] == "nat"
 
