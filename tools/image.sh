@@ -9,7 +9,8 @@
 #    dpkg-query can be asked there what the SBOM says (the tests do).
 # 2. The SBOM is copied out to build/sbom-ARCH.spdx.json.
 # 3. docker build of the final stage, labelled with the SBOM's sha256.
-# 4. tools/oci.py writes that image again with architecture ARCH (Docker's
+# 4. tools/oci.py checks that its binary and ip-ranges.json are the files
+#    the SBOM hashes (the two builds must be one), then writes that image again with architecture ARCH (Docker's
 #    classic builder cannot build another platform's FROM scratch image
 #    from this one's build stage) and every time SOURCE_DATE_EPOCH: into
 #    build/oci (OCI layout, for make index and make push) and, by
@@ -60,7 +61,8 @@ build --build-arg SBOM_SHA256="$sbom" -t "$classic"
 docker save "$classic" >"$out/image-$arch.saved.tar"
 docker rmi "$classic" >/dev/null
 /usr/bin/python3 "$repo/tools/oci.py" normalize "$out/image-$arch.saved.tar" \
-    "$arch" "$SOURCE_DATE_EPOCH" "$out/oci" "$out/image-$arch.tar" "$image"
+    "$arch" "$SOURCE_DATE_EPOCH" "$out/oci" "$out/image-$arch.tar" "$image" \
+    "$out/sbom-$arch.spdx.json"
 rm -f "$out/image-$arch.saved.tar"
 docker load -q -i "$out/image-$arch.tar"
 echo "image.sh: $image (linux/$arch), SBOM build/sbom-$arch.spdx.json" \

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """The image as OCI content with no build time in it.
 
-  tools/oci.py normalize SAVED.tar ARCH EPOCH OCI_DIR LOAD.tar TAG
+  tools/oci.py normalize SAVED.tar ARCH EPOCH OCI_DIR LOAD.tar TAG SBOM
   tools/oci.py index OCI_DIR VERSION ARCH...
 
 normalize reads the `docker save` archive of the classic builder's image
-(one layer: its files are dated EPOCH by the Dockerfile) and writes the
+(one layer: its files are dated EPOCH by the Dockerfile), stops unless its
+binary and ip-ranges.json have the SHA256s the SBOM states, and writes the
 image again with a config of its own: architecture ARCH, every created time
 EPOCH, none of the builder's container fields.  Into the OCI image layout
 OCI_DIR go the layer (uncompressed, as saved), the config and the manifest,
@@ -86,10 +87,49 @@ def new_config(saved, arch, created, diff_id):
             "history": history}
 
 
-def normalize(saved_tar, arch, epoch, oci, load_tar, tag):
+def sbom_hashes(path):
+    """{file in the image: sha256} that the SBOM at ${path} states: the
+    binary (a File) and the ip-ranges.json (a Package)."""
+    sbom = json.loads(Path(path).read_text())
+    want = {}
+
+    def sha256(item):
+        return next((c["checksumValue"] for c in item.get("checksums", [])
+                     if c.get("algorithm") == "SHA256"), None)
+    for f in sbom.get("files", []):
+        if f.get("fileName") == "./ses-smtp-proxy":
+            want["ses-smtp-proxy"] = sha256(f)
+    for p in sbom.get("packages", []):
+        if p.get("SPDXID") == "SPDXRef-Package-ip-ranges":
+            want["etc/ses-smtp-proxy/ip-ranges.json"] = sha256(p)
+    return want
+
+
+def check_sbom(layer, sbom):
+    """Stop unless the layer's files are the ones the SBOM hashes: the
+    SBOM comes from one docker build, the image from another, and a cache
+    miss between them (a newer toolchain) must not ship an SBOM of other
+    bytes."""
+    want = sbom_hashes(sbom)
+    if set(want) != {"ses-smtp-proxy", "etc/ses-smtp-proxy/ip-ranges.json"} \
+            or None in want.values():
+        fail(f"{sbom}: no SHA256 of the binary and the ip-ranges.json")
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        got = {m.name.removeprefix("./"): hashlib.sha256(
+            tar.extractfile(m).read()).hexdigest()
+            for m in tar.getmembers() if m.isfile() and
+            m.name.removeprefix("./") in want}
+    for name, digest in want.items():
+        if got.get(name) != digest:
+            fail(f"{name} in the image has sha256 {got.get(name)}, the SBOM "
+                 f"{sbom} says {digest}: the two builds differ")
+
+
+def normalize(saved_tar, arch, epoch, oci, load_tar, tag, sbom):
     if arch not in ARCHES:
         fail(f"architecture {arch}: not one of {', '.join(ARCHES)}")
     saved, layer = read_saved(saved_tar)
+    check_sbom(layer, sbom)
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(epoch)))
     layout(oci)
     layer_digest = put_blob(oci, layer)
@@ -148,13 +188,14 @@ def index(oci, version, arches):
 
 
 def main(argv):
-    if len(argv) == 7 and argv[0] == "normalize":
-        normalize(argv[1], argv[2], argv[3], Path(argv[4]), argv[5], argv[6])
+    if len(argv) == 8 and argv[0] == "normalize":
+        normalize(argv[1], argv[2], argv[3], Path(argv[4]), argv[5], argv[6],
+                  argv[7])
     elif len(argv) >= 4 and argv[0] == "index":
         index(Path(argv[1]), argv[2], argv[3:])
     else:
         fail("usage: oci.py normalize SAVED.tar ARCH EPOCH OCI_DIR LOAD.tar TAG"
-             " | oci.py index OCI_DIR VERSION ARCH...")
+             " SBOM | oci.py index OCI_DIR VERSION ARCH...")
 
 
 if __name__ == "__main__":

@@ -171,6 +171,36 @@ def test_sbom_names_the_files_of_the_image(sbom, images, arch):
     assert ranges["releaseDate"] == f"{d}T{t}Z"
 
 
+def test_image_is_refused_when_its_files_are_not_the_sboms(sbom, images,
+                                                          arch, tmp_path):
+    """tools/oci.py normalize (the last step of make image) stops when the
+    layer's binary is not the one the SBOM hashes: the SBOM and the image
+    come from two docker builds, which must have made the same bytes."""
+    path, doc = sbom
+    archive = tmp_path / "image.tar"
+    archive.write_bytes(subprocess.run(
+        ["docker", "save", images[arch] if ":" in images[arch]
+         else images[arch] + ":latest"], check=True, capture_output=True,
+        timeout=120).stdout)
+    tool = REPO / "tools" / "oci.py"
+
+    def normalize(sbom_path):
+        return run("/usr/bin/python3", tool, "normalize", archive, arch, "0",
+                   tmp_path / "oci", tmp_path / "load.tar", "x:y", sbom_path)
+    ok = normalize(path)
+    assert ok.returncode == 0, ok.stderr
+    for f in doc["files"]:
+        if f["fileName"] == "./ses-smtp-proxy":
+            for c in f["checksums"]:
+                if c["algorithm"] == "SHA256":
+                    c["checksumValue"] = "0" * 64
+    other = tmp_path / "other.spdx.json"
+    other.write_text(json.dumps(doc))
+    bad = normalize(other)
+    assert bad.returncode == 1 and "the two builds differ" in bad.stderr, \
+        bad.stderr
+
+
 def test_sbom_versions_are_the_builders_packages(sbom, images, arch):
     """Every Debian package the SBOM names has the version dpkg-query gives
     in the builder image; the compiler, musl, libgcc and libseccomp are
