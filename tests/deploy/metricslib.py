@@ -22,8 +22,13 @@ ALERTS_TEST = d.REPO / "tests" / "deploy" / "alerts_test.yaml"
 
 METRICS_PATH = "/metrics"
 SIDECAR_PARAM = "EnableMetricsSidecar"
-AGENT_IMAGE = re.compile(
-    r"public\.ecr\.aws/cloudwatch-agent/cloudwatch-agent:\d+\.\d+\.\w+")
+# The agent image the sidecar may name: a private ECR copy (the tasks
+# reach no other registry), pinned by tag or digest.
+AGENT_IMAGE_OK = ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/"
+                  "cloudwatch-agent:1.300062.0b1304")
+AGENT_IMAGE_BAD = ("public.ecr.aws/cloudwatch-agent/cloudwatch-agent:"
+                   "1.300062.0b1304",
+                   "123456789012.dkr.ecr.eu-west-1.amazonaws.com/cwa")
 # What the agent may do: write EMF records to its own log group.
 AGENT_ACTIONS = {"logs:CreateLogGroup", "logs:CreateLogStream",
                  "logs:PutLogEvents"}
@@ -224,6 +229,33 @@ def _only_in(on, off):
     return set(d.cfn_resources(on)) - set(d.cfn_resources(off))
 
 
+def _image_problems(t, image):
+    """The sidecar's image must be a parameter, empty by default, that
+    admits only a pinned private ECR URI, and that a Rule requires when
+    the sidecar is on: a public default would fail the task's start (the
+    tasks reach ECR only), the proxy's container with it."""
+    par = t["Parameters"].get(image.get("Ref"), {}) if d.is_ref(image) \
+        else None
+    if par is None:
+        return [f"the sidecar's image {image!r} is not a parameter"]
+    p = []
+    if par.get("Default", "") != "":
+        p.append("the sidecar's image parameter has a default, which the "
+                 "tasks cannot pull")
+    pattern = par.get("AllowedPattern", "")
+    if not re.fullmatch(pattern, AGENT_IMAGE_OK) or any(
+            re.fullmatch(pattern, bad) for bad in AGENT_IMAGE_BAD):
+        p.append("the sidecar's image parameter admits more than a pinned "
+                 "private ECR URI")
+    name = image["Ref"]
+    if not d.cfn_rule_failures(t, {SIDECAR_PARAM: "true", name: ""}) or \
+            d.cfn_rule_failures(t, {SIDECAR_PARAM: "true",
+                                    name: AGENT_IMAGE_OK}):
+        p.append("no Rule requires the sidecar's image when the sidecar "
+                 "is on")
+    return p
+
+
 def check_ecs_metrics(t, table, defaults):
     """Off (the default), the template deploys exactly as without the
     sidecar; on, it adds only the agent's container, its task role and its
@@ -274,12 +306,7 @@ def check_ecs_metrics(t, table, defaults):
     if side.get("Essential") is not False:
         p.append("the sidecar is essential: its failure would stop the "
                  "proxy's task")
-    image = side.get("Image")
-    default = t["Parameters"].get(image.get("Ref"), {}).get("Default", "") \
-        if d.is_ref(image) else ""
-    if not AGENT_IMAGE.fullmatch(str(default)):
-        p.append(f"the sidecar's image {image!r} is not a parameter whose "
-                 "default is the CloudWatch agent at a pinned version")
+    p += _image_problems(t, side.get("Image"))
     if side.get("PortMappings"):
         p.append("the sidecar maps ports")
     caps = side.get("LinuxParameters", {}).get("Capabilities", {})

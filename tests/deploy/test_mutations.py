@@ -881,11 +881,18 @@ ECS_METRICS = {
     "essential sidecar":
         (lambda t: setitem(sidecar(t), "Essential", True),
          "the sidecar is essential"),
-    "agent image latest":
+    "agent image with a public default":
         (lambda t: setitem(t["Parameters"]["MetricsAgentImage"], "Default",
                            "public.ecr.aws/cloudwatch-agent/"
-                           "cloudwatch-agent:latest"),
-         "at a pinned version"),
+                           "cloudwatch-agent:1.300062.0b1304"),
+         "has a default, which the tasks cannot pull"),
+    "agent image unpinned":
+        (lambda t: setitem(t["Parameters"]["MetricsAgentImage"],
+                           "AllowedPattern", ".*"),
+         "admits more than a pinned private ECR URI"),
+    "agent image not required":
+        (lambda t: t["Rules"].pop("MetricsSidecarNeedsAnImage"),
+         "no Rule requires the sidecar's image"),
     "agent image hard-coded":
         (lambda t: setitem(sidecar(t), "Image", "cloudwatch-agent"),
          "is not a parameter"),
