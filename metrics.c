@@ -330,15 +330,16 @@ static void
 render_worker_gauge(struct out *o, const char *name, const char *type,
     const char *help, enum metrics_gauge g, enum metrics_gauge g2)
 {
+	uint64_t v;
 	unsigned w;
 
 	head(o, name, type, help);
 	for (w = 0; w < info.workers && w < METRICS_WORKERS_MAX; w++) {
+		v = gauge(w, g) + (g2 != MG_N ? gauge(w, g2) : 0);
 		put(o, PREFIX "%s", name);
 		put_worker(o, w, "{", "");
 		put(o, "%s %llu\n", info.workers > 1 ? "}" : "",
-		    (unsigned long long)(gauge(w, g) +
-		    (g2 != MG_N ? gauge(w, g2) : 0)));
+		    (unsigned long long)v);
 	}
 }
 
