@@ -49,15 +49,15 @@ VPCE_DNS = "SES_VPC_ENDPOINT_DNS"
 ALLOW_CIDRS = "SES_ALLOW_CIDRS"
 
 # Parameter values of the ECS template's variants (the rest: defaults).
-# The CIDRs, group and label are documentation values.
+# The CIDRs (RFC 5737), group and label are documentation values.
 ECS_VARIANTS = {
     "nat": {},
     "vpc-endpoint": {
         "SesPath": "vpc-endpoint", "SesRegion": "eu-west-1",
-        "SesEndpointSubnetCidrs": "10.0.0.0/24,10.0.1.0/24"},
+        "SesEndpointSubnetCidrs": "192.0.2.0/24,198.51.100.0/24"},
     "vpc-endpoint-existing": {
         "SesPath": "vpc-endpoint", "SesRegion": "eu-west-1",
-        "SesEndpointSubnetCidrs": "10.0.0.0/24,10.0.1.0/24",
+        "SesEndpointSubnetCidrs": "192.0.2.0/24,198.51.100.0/24",
         "ExistingSesEndpointSecurityGroupId": "sg-0123456789abcdef0",
         "SesEndpointDnsLabel": "vpce-0123456789abcdef0-abcdefgh"},
 }

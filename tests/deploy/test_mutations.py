@@ -329,15 +329,15 @@ ECS_SES_PATH = {
     "endpoint: 587 to a CIDR beside the group":
         (variant("vpc-endpoint", mutate=add_egress({
             "IpProtocol": "tcp", "FromPort": 587, "ToPort": 587,
-            "CidrIp": "10.0.0.0/16"})),
+            "CidrIp": "198.51.100.0/24"})),
          "is not 587 to one security group"),
     "endpoint: SES_ALLOW_CIDRS beside it":
         (variant("vpc-endpoint", mutate=lambda t: env_set(
-            t, d.ALLOW_CIDRS, "10.0.0.0/24")),
+            t, d.ALLOW_CIDRS, "192.0.2.0/24")),
          "SES_ALLOW_CIDRS is set beside SES_VPC_ENDPOINT_CIDRS"),
     "endpoint: CIDRs hard-coded":
         (variant("vpc-endpoint", mutate=lambda t: env_set(
-            t, d.VPCE_CIDRS, "10.0.0.0/24,10.0.1.0/24")),
+            t, d.VPCE_CIDRS, "192.0.2.0/24,198.51.100.0/24")),
          "not the join of a CommaDelimitedList parameter"),
     "endpoint: the relay left in NAT mode":
         (variant("vpc-endpoint", mutate=lambda t: env_del(t, d.VPCE_CIDRS)),
@@ -345,7 +345,7 @@ ECS_SES_PATH = {
     "endpoint: its group open to the VPC":
         (variant("vpc-endpoint", mutate=lambda t: (
             delitem(ses_ingress(t), "SourceSecurityGroupId"),
-            setitem(ses_ingress(t), "CidrIp", "10.0.0.0/16"))),
+            setitem(ses_ingress(t), "CidrIp", "198.51.100.0/24"))),
          "the endpoint's group admits"),
     "endpoint: its group open on 443":
         (variant("vpc-endpoint", mutate=lambda t: (
