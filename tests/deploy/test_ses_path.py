@@ -65,12 +65,12 @@ RULES_REFUSE = {
         (dict(VPCE, SesEndpointSubnetCidrs=""), "eu-west-1",
          "needs SesEndpointSubnetCidrs"),
     "endpoint with an empty CIDR":
-        (dict(VPCE, SesEndpointSubnetCidrs="10.0.0.0/24,"), "eu-west-1",
+        (dict(VPCE, SesEndpointSubnetCidrs="192.0.2.0/24,"), "eu-west-1",
          "needs SesEndpointSubnetCidrs"),
     "endpoint for another region's SES":
         (VPCE, "us-east-2", "needs SesRegion to be the stack's region"),
     "NAT given CIDRs":
-        ({"SesEndpointSubnetCidrs": "10.0.0.0/24"}, "eu-west-1",
+        ({"SesEndpointSubnetCidrs": "192.0.2.0/24"}, "eu-west-1",
          "SesPath nat uses no endpoint"),
     "NAT given an endpoint's group":
         ({"ExistingSesEndpointSecurityGroupId": "sg-0123456789abcdef0"},
