@@ -767,7 +767,7 @@ K8S_SES_PATH = {
          "names no destination: every address"),
     "endpoint: a subnet with exceptions":
         ("overlay", lambda k: setitem(egress_ses(k)["to"][0]["ipBlock"],
-                                      "except", ["10.0.4.0/25"]),
+                                      "except", ["192.0.2.0/25"]),
          "not a plain ipBlock"),
     "endpoint: 587 to pods by label":
         ("overlay", lambda k: egress_ses(k)["to"].append(

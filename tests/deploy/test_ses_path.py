@@ -93,10 +93,10 @@ def test_endpoint_parameters_take_only_their_form(cfn_raw):
 
     def ok(name, value):
         return re.fullmatch(par[name]["AllowedPattern"], value) is not None
-    for good in ("", "10.0.0.0/24", "10.1.128.0/17", "172.16.0.0/28"):
+    for good in ("", "192.0.2.0/24", "198.51.0.0/17", "203.0.113.0/28"):
         assert ok("SesEndpointSubnetCidrs", good), good
-    for bad in ("10.0.0.0", "0.0.0.0/0", "10.0.0.0/8", "10.0.0.0/29",
-                "10.0.0.0/24 ", "fd00::/64"):
+    for bad in ("192.0.2.0", "0.0.0.0/0", "198.0.0.0/8", "192.0.2.0/29",
+                "192.0.2.0/24 ", "2001:db8::/64"):
         assert not ok("SesEndpointSubnetCidrs", bad), bad
     assert ok("ExistingSesEndpointSecurityGroupId", "")
     assert ok("ExistingSesEndpointSecurityGroupId", "sg-0123456789abcdef0")
