@@ -752,11 +752,11 @@ K8S_SES_PATH = {
          "names no destination: every address"),
     "endpoint: one subnet differs":
         ("overlay", lambda k: setitem(egress_ses(k)["to"][2]["ipBlock"],
-                                      "cidr", "198.51.100.0/24"),
+                                      "cidr", "203.0.113.128/25"),
          "not the endpoint's subnets"),
     "endpoint: the relay knows a subnet more":
         ("overlay", lambda k: kenv_set(k, d.VPCE_CIDRS, d.k8s_env(k)[
-            d.VPCE_CIDRS] + ",198.51.100.0/24"),
+            d.VPCE_CIDRS] + ",203.0.113.128/25"),
          "not the endpoint's subnets"),
     "endpoint: 587 still to 0.0.0.0/0":
         ("overlay", lambda k: egress_ses(k)["to"].append(
@@ -774,7 +774,7 @@ K8S_SES_PATH = {
             {"podSelector": {}}),
          "not a plain ipBlock"),
     "endpoint: SES_ALLOW_CIDRS beside it":
-        ("overlay", lambda k: kenv_set(k, d.ALLOW_CIDRS, "198.51.100.0/24"),
+        ("overlay", lambda k: kenv_set(k, d.ALLOW_CIDRS, "203.0.113.128/25"),
          "SES_ALLOW_CIDRS is set beside SES_VPC_ENDPOINT_CIDRS"),
     "endpoint: a placeholder left":
         ("overlay", lambda k: kenv_set(k, d.VPCE_CIDRS,

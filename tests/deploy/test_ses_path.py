@@ -220,7 +220,7 @@ def test_overlay_objects_and_checks(k8s, k8s_vpce, defaults):
 
 def test_overlay_fields(k8s_vpce):
     env = d.k8s_env(k8s_vpce)
-    assert env[d.VPCE_CIDRS] == "10.0.4.0/24,10.0.5.0/24,10.0.6.0/24"
+    assert env[d.VPCE_CIDRS] == "192.0.2.0/24,198.51.100.0/24,203.0.113.0/24"
     assert d.ALLOW_CIDRS not in env and d.VPCE_DNS not in env
     egress = d.k8s_one(k8s_vpce, "NetworkPolicy")["spec"]["egress"]
     assert egress[1] == {
@@ -248,7 +248,7 @@ def test_overlay_with_fewer_cidrs_than_entries_fails(tmp_path):
     leaving a placeholder in the NetworkPolicy."""
     for p in d.K8S_VPCE_DIR.glob("*.yaml"):
         (tmp_path / p.name).write_text(p.read_text(encoding="utf-8").replace(
-            "../kubernetes", str(d.K8S_DIR)).replace(",10.0.6.0/24", ""),
+            "../kubernetes", str(d.K8S_DIR)).replace(",203.0.113.0/24", ""),
             encoding="utf-8")
     with pytest.raises(ValueError, match="index 2 is out of bounds"):
         d.render_kustomization(tmp_path)
