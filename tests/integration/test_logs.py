@@ -3,11 +3,13 @@ logfmt format."""
 
 import base64
 import ipaddress
+import math
 import re
 import shutil
 import signal
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -302,3 +304,46 @@ def test_log_lines_gathered_into_whole_writes_under_load(dns, ses,
     closes = [ln for ln in lines if b'"event":"conn_close"' in ln]
     assert len(closes) == sessions
     assert len(writes) < len(lines), (len(writes), len(lines))
+
+
+def _write_calls(pid):
+    """write(2)-family calls the process has made (/proc/PID/io syscw):
+    the relay's are its log writes (sockets use sendto, not counted)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("syscw:"):
+            return int(line.split()[1])
+    raise AssertionError(f"/proc/{pid}/io has no syscw")
+
+
+@pytest.mark.skipif(UNDER_VALGRIND,
+                    reason="valgrind's own writes are counted in /proc/PID/io")
+def test_log_lines_not_written_each_time_the_loop_sleeps(dns, ses,
+                                                          proxy_factory):
+    """One session after another, each a few loop turns, the relay asleep
+    between most of them: the lines still leave 4 KiB at a time or when
+    the oldest has waited 100 ms, not at every sleep (which cost a write
+    and a log-reader wake-up per session, bench/README.md "Logs"). The
+    bound is the contract: one write per started 4 KiB and one per
+    started 100 ms of the burst, plus 2."""
+    proxy = proxy_factory()
+    time.sleep(0.3)  # the startup lines are out (100 ms at most)
+    with proxy.cond:
+        first = len(proxy.lines)
+    before = _write_calls(proxy.pid)
+    t0 = time.monotonic()
+    sessions = 150
+    for _ in range(sessions):
+        with connect() as c:
+            assert read_line(c) == SES_GREETING
+            c.sendall(b"QUIT\r\n")
+            read_reply(c)
+    proxy.wait_count("conn_close", sessions, timeout=30)
+    elapsed = time.monotonic() - t0
+    writes = _write_calls(proxy.pid) - before
+    with proxy.cond:
+        lines = proxy.lines[first:]
+    nbytes = sum(len(ln) + 1 for ln in lines)
+    bound = math.ceil(nbytes / 4096) + math.ceil(elapsed / 0.1) + 2
+    assert writes <= bound, (
+        f"{writes} writes for {len(lines)} lines ({nbytes} "
+        f"bytes) in {elapsed:.2f} s; the contract allows {bound}")
