@@ -548,6 +548,24 @@ test_trunc(int json)
 	TEST_DONE();
 
 	/*
+	 * Every short length, each byte distinct from its neighbours: the
+	 * pieces of a line are copied by lengths 1-3, 4-7, 8-16 and longer
+	 * (log.c, copy), each way with its own moves.
+	 */
+	TEST_START("log line %s: values of 1 to 40 bytes", mode);
+	for (k = 1; k <= 40; k++) {
+		for (base = 0; base < k; base++)
+			big[base] = (char)('a' + base % 26);
+		big[k] = '\0';
+		if (!ASSERT_INT_EQ(line_with(big), 1))
+			break;
+		if (!ASSERT_INT_EQ(line_get(json, out, outlen, "v", &f), 0) ||
+		    !ASSERT_STR_EQ(f.val, big))
+			break;
+	}
+	TEST_DONE();
+
+	/*
 	 * Every length around the limit: a line that fits in LOG_LINE_MAX
 	 * is written whole, a longer one is cut and marked (log.h: "a line
 	 * longer than LOG_LINE_MAX is cut").
