@@ -14,8 +14,8 @@ static int log_worker = -1;	/* --workers: this process's index */
 
 /*
  * Inside the event loop, lines are gathered and written together (see
- * loop.c: when the loop would sleep, when BATCH_MAX is reached, or after
- * at most LOOP_LOG_HOLD_MS): one write(2) of at most PIPE_BUF bytes,
+ * loop.c: when BATCH_MAX is reached, or when the oldest has waited
+ * LOOP_LOG_HOLD_MS): one write(2) of at most PIPE_BUF bytes,
  * atomic on the pipe that Docker, ECS and Kubernetes give a container's
  * stderr, instead of one write and one wake-up of the log reader per line.
  */
@@ -71,10 +71,10 @@ copy(char *dst, const char *src, size_t n)
 		memcpy(dst, src, n);
 	else if (n >= 8) {
 		memcpy(dst, src, 8);
-		memcpy(dst + n - 8, src + n - 8, 8);
+		memcpy(dst + (n - 8), src + (n - 8), 8);
 	} else if (n >= 4) {
 		memcpy(dst, src, 4);
-		memcpy(dst + n - 4, src + n - 4, 4);
+		memcpy(dst + (n - 4), src + (n - 4), 4);
 	} else if (n > 0) {
 		dst[0] = src[0];
 		dst[n / 2] = src[n / 2];

@@ -189,8 +189,8 @@ run_timers(void)
  * have gathered (log_end) or once the oldest has waited LOOP_LOG_HOLD_MS,
  * whichever comes first; the wait is cut short for that.  Not when the
  * loop would sleep: a relay under load sleeps between most events, and a
- * write each time wakes the log reader (Docker's, ECS's) that often, on
- * the CPU the clients share (bench/README.md, "Logs").  An idle relay's
+ * write each time wakes the log reader (Docker's, ECS's) that often
+ * (bench/README.md, "The apart topology, in short").  An idle relay's
  * lines are out within LOOP_LOG_HOLD_MS.
  */
 static int

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Paired A/B of two or more relays on one SMTP workload: each repetition
+# Paired A/B of two or more relays on one workload: each repetition
 # runs every command once, back to back, so that slow drift of the machine
 # hits all of them alike; the verdict is the median of the per-repetition
 # ratios to the first command, and in how many repetitions each was ahead.
@@ -7,16 +7,22 @@
 #   bench/ab.sh [options] NAME=COMMAND [NAME=COMMAND ...]
 #     --topology apart|shared  apart (default): every command on CPU 1,
 #                              smtp-source and smtp-sink on CPU 0
-#     --mode one|many          one message per session (default), or many
-#     --msgs N                 messages per run (default 8000)
-#     --sessions N             parallel sessions (default 8)
+#     --mode one|many|connrate one SMTP message per session (default), many
+#                              per session, or bench/benchtool's connection
+#                              rate (connect, 1 echoed byte, close)
+#     --msgs N                 SMTP messages per run (default 8000)
+#     --sessions N             parallel sessions or clients (default 8; 64
+#                              for connrate)
+#     --seconds S              connrate: seconds per run (default 3)
 #     --reps N                 repetitions (default 12, at most 100)
 #
 # A COMMAND listens on 127.0.0.1:1587 and relays to
-# email-smtp.us-east-1.amazonaws.com:587, which maps to 127.0.0.2 (smtp-sink)
-# inside the namespace; {ranges} in it becomes a generated allowlist whose
+# email-smtp.us-east-1.amazonaws.com:587, which maps to 127.0.0.2 (smtp-sink,
+# or benchtool's echo server for connrate) inside the namespace; {ranges} in it becomes a generated allowlist whose
 # AMAZON/us-east-1 prefix is 127.0.0.0/28. Its stderr is a pipe read by
 # `cat` on the clients' CPU, as a container runtime reads a container's.
+# Each run reports its rate and the CPU (user + system, from /proc, summed
+# over the command's process tree) per message or connection.
 # Example, the relay before and after a change (bench/README.md):
 #
 #   git worktree add /tmp/old HEAD~1 && make -C /tmp/old ses-smtp-proxy
@@ -28,7 +34,7 @@
 # run.sh. A measurement, not a test: no timing threshold.
 set -euo pipefail
 
-topology=apart mode=one msgs=8000 sessions=8 reps=12
+topology=apart mode=one msgs=8000 sessions="" reps=12 seconds=3
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--topology) topology=$2; shift ;;
@@ -36,16 +42,22 @@ while [[ $# -gt 0 ]]; do
 	--msgs) msgs=$2; shift ;;
 	--sessions) sessions=$2; shift ;;
 	--reps) reps=$2; shift ;;
-	-h | --help) sed -n '2,27p' "$0"; exit 0 ;;
+	--seconds) seconds=$2; shift ;;
+	-h | --help) sed -n '2,34p' "$0"; exit 0 ;;
 	--*) echo "ab.sh: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
 	shift
 done
 case "$topology/$mode" in
-apart/one | apart/many | shared/one | shared/many) ;;
-*) echo "ab.sh: --topology apart|shared, --mode one|many" >&2; exit 2 ;;
+apart/one | apart/many | apart/connrate) ;;
+shared/one | shared/many | shared/connrate) ;;
+*) echo "ab.sh: --topology apart|shared, --mode one|many|connrate" >&2
+	exit 2 ;;
 esac
+if [[ -z $sessions ]]; then
+	if [[ $mode == connrate ]]; then sessions=64; else sessions=8; fi
+fi
 if [[ $# -lt 2 || ! $reps =~ ^[0-9]+$ || $reps -lt 1 || $reps -gt 100 ]]; then
 	echo "ab.sh: two NAME=COMMAND or more, --reps 1-100 (--help)" >&2
 	exit 2
@@ -54,7 +66,7 @@ if [[ $(id -u) -ne 0 ]]; then
 	echo "ab.sh: must run as root (unshare)" >&2
 	exit 2
 fi
-for tool in smtp-source smtp-sink taskset; do
+for tool in smtp-source smtp-sink taskset gcc; do
 	command -v "$tool" >/dev/null || {
 		echo "ab.sh: $tool is missing: run bench/run.sh --smoke once" \
 			"(it installs postfix and util-linux)" >&2
@@ -66,7 +78,7 @@ if [[ "${SES_AB_NETNS:-}" != "$$" ]]; then
 	export SES_AB_NETNS=$$
 	exec unshare --net --mount --propagation private -- bash "$0" \
 		--topology "$topology" --mode "$mode" --msgs "$msgs" \
-		--sessions "$sessions" --reps "$reps" "$@"
+		--sessions "$sessions" --reps "$reps" --seconds "$seconds" "$@"
 fi
 
 # ---- inside the namespace --------------------------------------------------
@@ -80,8 +92,10 @@ trap cleanup EXIT
 ip link set lo up
 [[ $(ip -o link show | wc -l) -eq 1 ]] || {
 	echo "ab.sh: the namespace has interfaces other than lo" >&2; exit 2; }
+# as run.sh: room for the connection rate's TIME_WAITs, at most 4096 kept
 sysctl -q -w net.ipv4.ip_local_port_range="1024 65535" \
-	net.ipv4.tcp_tw_reuse=1 net.core.somaxconn=4096
+	net.ipv4.tcp_tw_reuse=1 net.core.somaxconn=4096 \
+	net.ipv4.tcp_max_tw_buckets=4096
 printf '127.0.0.1\tlocalhost\n127.0.0.2\temail-smtp.us-east-1.amazonaws.com\n' \
 	>"$work/hosts"
 printf 'nameserver 127.0.0.1\n' >"$work/resolv.conf"
@@ -95,7 +109,15 @@ chmod 644 "$work/ip-ranges.json"
 
 if [[ $topology == apart ]]; then pin_proxy="taskset -c 1" pin_load="taskset -c 0"
 else pin_proxy="" pin_load=""; fi
-$pin_load smtp-sink -u nobody -m 2000 127.0.0.2:587 4096 &
+if [[ $mode == connrate ]]; then
+	here=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+	gcc -O2 -Wall -Wextra -pthread -o "$work/benchtool" "$here/benchtool.c"
+	$pin_load "$work/benchtool" server 127.0.0.2 587 >/dev/null &
+	unit=conns
+else
+	$pin_load smtp-sink -u nobody -m 2000 127.0.0.2:587 4096 &
+	unit=msgs
+fi
 sink=$!
 opts=()
 [[ $mode == many ]] && opts=(-d)
@@ -104,48 +126,88 @@ listening() {
 	ss -Hltn 'sport = :1587' | grep -q .
 }
 
-# One run of ${2} (name ${1}): prints "NAME REP RATE".
+# CPU ticks (user + system) of ${1} and every process below it.
+tree_ticks() {
+	local pid=$1 kid sum
+	sum=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+	for kid in $(ps -o pid= --ppid "$pid"); do
+		sum=$((sum + $(tree_ticks "$kid")))
+	done
+	echo "$sum"
+}
+
+# The load of one run; prints the units done (messages, connections).
+load() {
+	local out
+	if [[ $mode == connrate ]]; then
+		out=$($pin_load "$work/benchtool" connrate 127.0.0.1 1587 \
+			"$sessions" "$seconds")
+		echo "${out#conns }" | cut -d' ' -f1
+		return
+	fi
+	$pin_load timeout 300 smtp-source -s "$sessions" -m "$msgs" -l 1000 \
+		-f a@example.com -t b@example.com "${opts[@]}" 127.0.0.1:1587 >&2
+	echo "$msgs"
+}
+
+# One run of ${2} (name ${1}): prints "NAME REP RATE CPU-NS-PER-UNIT".
 run_one() {
 	local name=$1 cmd=${2//\{ranges\}/$work/ip-ranges.json} rep=$3 px t0 t1
+	local c0 c1 n hz
+	hz=$(getconf CLK_TCK)
 	# shellcheck disable=SC2086 # the command is words, as given
 	$pin_proxy $cmd 2> >($pin_load cat >/dev/null) &
 	px=$!
 	for _ in $(seq 100); do listening && break; sleep 0.02; done
 	listening || { echo "ab.sh: $name does not listen on 1587" >&2; kill "$px"; exit 1; }
+	c0=$(tree_ticks "$px")
 	t0=$(date +%s%N)
-	$pin_load timeout 300 smtp-source -s "$sessions" -m "$msgs" -l 1000 \
-		-f a@example.com -t b@example.com "${opts[@]}" 127.0.0.1:1587
+	n=$(load)
 	t1=$(date +%s%N)
+	c1=$(tree_ticks "$px")
 	kill "$px"
 	wait "$px" 2>/dev/null || true
 	for _ in $(seq 100); do listening || break; sleep 0.02; done
-	echo "$name $rep $((msgs * 1000000000 / (t1 - t0)))"
+	echo "$name $rep $((n * 1000000000 / (t1 - t0))) $(((c1 - c0) * (1000000000 / hz) / n))"
 }
 
-echo "ab.sh: $topology, $mode message(s) per session, $msgs messages," \
-	"$sessions sessions, $reps repetitions"
+echo "ab.sh: $topology, $mode, $sessions parallel, $reps repetitions"
 for rep in $(seq "$reps"); do
 	for spec in "$@"; do
 		run_one "${spec%%=*}" "${spec#*=}" "$rep"
 	done
-done | tee "$work/runs" | awk '{ printf "  rep %s %-10s %6d msgs/s\n", $2, $1, $3 }'
-/usr/bin/python3 - "$work/runs" <<'EOF'
+done | tee "$work/runs" | awk -v u="$unit" '{ printf "  rep %s %-10s %6d %s/s  CPU %6.1f us/%s\n", $2, $1, $3, u, $4 / 1000, substr(u, 1, length(u) - 1) }'
+/usr/bin/python3 - "$work/runs" "$unit" <<'EOF'
 import statistics, sys
-runs = {}
+rate, cpu = {}, {}
 for line in open(sys.argv[1]):
-    name, rep, rate = line.split()
-    runs.setdefault(name, {})[int(rep)] = int(rate)
-names = list(runs)
-ref = runs[names[0]]
+    name, rep, r, c = line.split()
+    rate.setdefault(name, {})[int(rep)] = int(r)
+    cpu.setdefault(name, {})[int(rep)] = int(c) / 1000
+unit = sys.argv[2]
+names = list(rate)
+
+
+def paired(d, name, other, lower_wins):
+    """Median of the per-repetition ratios of ${name} to ${other}, and in
+    how many repetitions ${name} won."""
+    ratios = [d[name][k] / d[other][k] for k in d[name]
+              if k in d[other] and d[other][k] > 0]
+    if not ratios:
+        return "no pairs"
+    won = sum(x < 1 if lower_wins else x > 1 for x in ratios)
+    return (f"{statistics.median(ratios):.3f}x, "
+            f"{'less' if lower_wins else 'ahead'} in {won} of {len(ratios)}")
+
+
 for name in names:
-    r = runs[name]
-    v = list(r.values())
-    out = (f"{name:10} median {statistics.median(v):7.0f} msgs/s "
-           f"(min {min(v)}, max {max(v)}, {len(v)} runs)")
-    if name != names[0]:
-        ratios = [r[k] / ref[k] for k in r if k in ref]
-        out += (f"; to {names[0]}: median ratio "
-                f"{statistics.median(ratios):.3f}, ahead in "
-                f"{sum(x > 1 for x in ratios)} of {len(ratios)}")
-    print(out)
+    v, c = list(rate[name].values()), list(cpu[name].values())
+    print(f"{name:10} {statistics.median(v):7.0f} {unit}/s "
+          f"(min {min(v)}, max {max(v)}), CPU {statistics.median(c):.1f} "
+          f"us/{unit[:-1]} (min {min(c):.1f}, max {max(c):.1f})")
+    for other in names:
+        if other != name:
+            print(f"{'':10} to {other}: rate "
+                  f"{paired(rate, name, other, False)}; CPU "
+                  f"{paired(cpu, name, other, True)}")
 EOF
