@@ -59,7 +59,7 @@ cut_limit(void)
 
 /*
  * Copy ${n} bytes.  The pieces of a line are short (a key, a number, an
- * address: measured, 1 to 24 bytes but for the whole line), and musl's
+ * address: bench/README.md, "The apart topology, in short"), and musl's
  * memcpy starts each with a `rep movs` that costs more than such a copy:
  * two overlapping fixed-size moves cover any length from 4 to 16.
  */

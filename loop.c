@@ -15,7 +15,7 @@
 
 #define LOOP_MAX_TIMERS	12	/* a few per module; loop_timer_add says when full */
 #define LOOP_BATCH	64
-/* Log lines wait at most this long while events keep coming. */
+/* Gathered log lines wait at most this long (wait_events). */
 #define LOOP_LOG_HOLD_MS	100
 
 static int epfd = -1;
@@ -197,9 +197,12 @@ static int
 wait_events(struct epoll_event *ev)
 {
 	static uint64_t held;
-	int timeout = next_timeout();
+	int timeout;
 	uint64_t due;
 
+	/* The turn's callbacks took time: count from now, not its start. */
+	now_ms = loop_clock();
+	timeout = next_timeout();
 	if (!log_pending())
 		held = 0;
 	else {

@@ -62,14 +62,22 @@ if [[ $# -lt 2 || ! $reps =~ ^[0-9]+$ || $reps -lt 1 || $reps -gt 100 ]]; then
 	echo "ab.sh: two NAME=COMMAND or more, --reps 1-100 (--help)" >&2
 	exit 2
 fi
+if [[ ! $msgs =~ ^[1-9][0-9]{0,6}$ || ! $sessions =~ ^[1-9][0-9]{0,3}$ ||
+	! $seconds =~ ^[0-9]{1,3}(\.[0-9]+)?$ ]]; then
+	echo "ab.sh: --msgs 1-9999999, --sessions 1-9999, --seconds a number" \
+		"of seconds below 1000" >&2
+	exit 2
+fi
 if [[ $(id -u) -ne 0 ]]; then
 	echo "ab.sh: must run as root (unshare)" >&2
 	exit 2
 fi
-for tool in smtp-source smtp-sink taskset gcc; do
+tools=(smtp-source smtp-sink taskset ss ip /usr/bin/python3)
+[[ $mode == connrate ]] && tools+=(gcc)
+for tool in "${tools[@]}"; do
 	command -v "$tool" >/dev/null || {
 		echo "ab.sh: $tool is missing: run bench/run.sh --smoke once" \
-			"(it installs postfix and util-linux)" >&2
+			"(it installs what the bench needs)" >&2
 		exit 2
 	}
 done
@@ -83,8 +91,12 @@ fi
 
 # ---- inside the namespace --------------------------------------------------
 work=$(mktemp -d /tmp/ses-ab.XXXXXX)
-sink=""
+sink="" relay=""
 cleanup() {
+	if [[ -n $relay ]]; then
+		kill "$relay" 2>/dev/null
+		wait "$relay" 2>/dev/null
+	fi
 	[[ -n $sink ]] && kill "$sink" 2>/dev/null
 	rm -rf "$work"
 }
@@ -129,24 +141,39 @@ listening() {
 # CPU ticks (user + system) of ${1} and every process below it.
 tree_ticks() {
 	local pid=$1 kid sum
-	sum=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)
+	# utime and stime, counted after the ")" that ends the command name
+	sum=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null |
+		awk '{ print $12 + $13 }')
+	sum=${sum:-0}
 	for kid in $(ps -o pid= --ppid "$pid"); do
 		sum=$((sum + $(tree_ticks "$kid")))
 	done
 	echo "$sum"
 }
 
-# The load of one run; prints the units done (messages, connections).
+# The load of one run; prints the units done (messages, connections),
+# 0 when the client failed.
 load() {
 	local out
 	if [[ $mode == connrate ]]; then
 		out=$($pin_load "$work/benchtool" connrate 127.0.0.1 1587 \
-			"$sessions" "$seconds")
-		echo "${out#conns }" | cut -d' ' -f1
+			"$sessions" "$seconds") || out=""
+		# "conns N failures F seconds S"
+		if [[ ! $out =~ ^conns\ ([0-9]+)\ failures\ ([0-9]+) ]]; then
+			echo 0
+			return
+		fi
+		((BASH_REMATCH[2] == 0)) ||
+			echo "ab.sh: ${BASH_REMATCH[2]} failed connections" >&2
+		echo "${BASH_REMATCH[1]}"
 		return
 	fi
-	$pin_load timeout 300 smtp-source -s "$sessions" -m "$msgs" -l 1000 \
-		-f a@example.com -t b@example.com "${opts[@]}" 127.0.0.1:1587 >&2
+	if ! $pin_load timeout 300 smtp-source -s "$sessions" -m "$msgs" \
+		-l 1000 -f a@example.com -t b@example.com "${opts[@]}" \
+		127.0.0.1:1587 >&2; then
+		echo 0
+		return
+	fi
 	echo "$msgs"
 }
 
@@ -155,9 +182,13 @@ run_one() {
 	local name=$1 cmd=${2//\{ranges\}/$work/ip-ranges.json} rep=$3 px t0 t1
 	local c0 c1 n hz
 	hz=$(getconf CLK_TCK)
-	# shellcheck disable=SC2086 # the command is words, as given
-	$pin_proxy $cmd 2> >($pin_load cat >/dev/null) &
+	# the command is words, as given, never a glob
+	set -f
+	# shellcheck disable=SC2086
+	$pin_proxy $cmd >/dev/null 2> >($pin_load cat >/dev/null) &
 	px=$!
+	set +f
+	relay=$px
 	for _ in $(seq 100); do listening && break; sleep 0.02; done
 	listening || { echo "ab.sh: $name does not listen on 1587" >&2; kill "$px"; exit 1; }
 	c0=$(tree_ticks "$px")
@@ -167,16 +198,24 @@ run_one() {
 	c1=$(tree_ticks "$px")
 	kill "$px"
 	wait "$px" 2>/dev/null || true
+	relay=""
+	if [[ ! $n =~ ^[0-9]+$ || $n -eq 0 ]]; then
+		echo "ab.sh: the client failed through $name (repetition $rep)" >&2
+		exit 1
+	fi
 	for _ in $(seq 100); do listening || break; sleep 0.02; done
 	echo "$name $rep $((n * 1000000000 / (t1 - t0))) $(((c1 - c0) * (1000000000 / hz) / n))"
 }
 
 echo "ab.sh: $topology, $mode, $sessions parallel, $reps repetitions"
+# In this shell, not a pipeline's: cleanup must see ${relay}.
+: >"$work/runs"
 for rep in $(seq "$reps"); do
 	for spec in "$@"; do
-		run_one "${spec%%=*}" "${spec#*=}" "$rep"
+		run_one "${spec%%=*}" "${spec#*=}" "$rep" >>"$work/runs"
+		tail -n 1 "$work/runs" | awk -v u="$unit" '{ printf "  rep %s %-10s %6d %s/s  CPU %6.1f us/%s\n", $2, $1, $3, u, $4 / 1000, substr(u, 1, length(u) - 1) }'
 	done
-done | tee "$work/runs" | awk -v u="$unit" '{ printf "  rep %s %-10s %6d %s/s  CPU %6.1f us/%s\n", $2, $1, $3, u, $4 / 1000, substr(u, 1, length(u) - 1) }'
+done
 /usr/bin/python3 - "$work/runs" "$unit" <<'EOF'
 import statistics, sys
 rate, cpu = {}, {}
