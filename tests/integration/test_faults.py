@@ -203,7 +203,10 @@ def _one_direction_can_hold():
 
 
 def test_flt08_idle_timer_fires_with_full_buffers(dns, upstream, proxy_factory):
-    proxy = proxy_factory("--idle-timeout", "1")
+    # 2 s: the second direction's writes (below, 1 s) end well before the
+    # relay can call the session idle, even if that direction fills at once
+    # (with 1 s the two raced: the relay reset the socket being written)
+    proxy = proxy_factory("--idle-timeout", "2")
     client, up = relayed_pair(upstream)
     # more than both ends and the proxy can buffer, so each send stops
     blob = os.urandom(_one_direction_can_hold() + (8 << 20))
