@@ -25,10 +25,11 @@
 # over the command's process tree) per message or connection.
 # Example, the relay before and after a change (bench/README.md):
 #
-#   git worktree add /tmp/old HEAD~1 && make -C /tmp/old ses-smtp-proxy
+#   old=$(mktemp -d)/old
+#   git worktree add "$old" HEAD~1 && make -C "$old" ses-smtp-proxy
 #   make ses-smtp-proxy
 #   R="--region us-east-1 --listen 127.0.0.1:1587 --ip-ranges {ranges}"
-#   sudo bench/ab.sh "old=/tmp/old/ses-smtp-proxy $R" "new=$PWD/ses-smtp-proxy $R"
+#   sudo bench/ab.sh "old=$old/ses-smtp-proxy $R" "new=$PWD/ses-smtp-proxy $R"
 #
 # Root, in a private network and mount namespace (loopback only), like
 # run.sh. A measurement, not a test: no timing threshold.
@@ -43,7 +44,7 @@ while [[ $# -gt 0 ]]; do
 	--sessions) sessions=$2; shift ;;
 	--reps) reps=$2; shift ;;
 	--seconds) seconds=$2; shift ;;
-	-h | --help) sed -n '2,34p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,35p' "$0"; exit 0 ;;
 	--*) echo "ab.sh: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
