@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Paired A/B of two or more relays on one workload: each repetition
 # runs every command once, back to back, so that slow drift of the machine
-# hits all of them alike; the verdict is the median of the per-repetition
-# ratios to the first command, and in how many repetitions each was ahead.
+# hits all of them alike, starting one command later each time (the first
+# run of a repetition was 1-3 % slower: four copies of one relay, 10
+# repetitions, bench/README.md); the verdict is the median of the
+# per-repetition ratios between every two commands, and in how many
+# repetitions each was ahead.
 #
 #   bench/ab.sh [options] NAME=COMMAND [NAME=COMMAND ...]
 #     --topology apart|shared  apart (default): every command on CPU 1,
@@ -15,6 +18,9 @@
 #                              for connrate)
 #     --seconds S              connrate: seconds per run (default 3)
 #     --reps N                 repetitions (default 12, at most 100)
+#     --halt-poll NS           for the run, an idle CPU polls NS nanoseconds
+#                              before it halts (cpuidle haltpoll, restored
+#                              at exit; the kernel's default is 200000)
 #
 # A COMMAND listens on 127.0.0.1:1587 and relays to
 # email-smtp.us-east-1.amazonaws.com:587, which maps to 127.0.0.2 (smtp-sink,
@@ -35,7 +41,7 @@
 # run.sh. A measurement, not a test: no timing threshold.
 set -euo pipefail
 
-topology=apart mode=one msgs=8000 sessions="" reps=12 seconds=3
+topology=apart mode=one msgs=8000 sessions="" reps=12 seconds=3 halt_poll=""
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--topology) topology=$2; shift ;;
@@ -44,7 +50,8 @@ while [[ $# -gt 0 ]]; do
 	--sessions) sessions=$2; shift ;;
 	--reps) reps=$2; shift ;;
 	--seconds) seconds=$2; shift ;;
-	-h | --help) sed -n '2,35p' "$0"; exit 0 ;;
+	--halt-poll) halt_poll=$2; shift ;;
+	-h | --help) sed -n '2,41p' "$0"; exit 0 ;;
 	--*) echo "ab.sh: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
@@ -73,6 +80,12 @@ if [[ $(id -u) -ne 0 ]]; then
 	echo "ab.sh: must run as root (unshare)" >&2
 	exit 2
 fi
+halt_file=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+if [[ -n $halt_poll ]] && [[ ! $halt_poll =~ ^[0-9]{1,7}$ || ! -w $halt_file ]]; then
+	echo "ab.sh: --halt-poll needs nanoseconds (0-9999999) and a kernel" \
+		"with cpuidle haltpoll ($halt_file)" >&2
+	exit 2
+fi
 tools=(smtp-source smtp-sink taskset ss ip /usr/bin/python3)
 [[ $mode == connrate ]] && tools+=(gcc)
 for tool in "${tools[@]}"; do
@@ -87,13 +100,15 @@ if [[ "${SES_AB_NETNS:-}" != "$$" ]]; then
 	export SES_AB_NETNS=$$
 	exec unshare --net --mount --propagation private -- bash "$0" \
 		--topology "$topology" --mode "$mode" --msgs "$msgs" \
-		--sessions "$sessions" --reps "$reps" --seconds "$seconds" "$@"
+		--sessions "$sessions" --reps "$reps" --seconds "$seconds" \
+		${halt_poll:+--halt-poll "$halt_poll"} "$@"
 fi
 
 # ---- inside the namespace --------------------------------------------------
 work=$(mktemp -d /tmp/ses-ab.XXXXXX)
-sink="" relay=""
+sink="" relay="" halt_was=""
 cleanup() {
+	[[ -n $halt_was ]] && echo "$halt_was" >"$halt_file"
 	if [[ -n $relay ]]; then
 		kill "$relay" 2>/dev/null
 		wait "$relay" 2>/dev/null
@@ -102,6 +117,12 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+if [[ -n $halt_poll ]]; then
+	halt_was=$(<"$halt_file")
+	echo "$halt_poll" >"$halt_file"
+fi
 ip link set lo up
 [[ $(ip -o link show | wc -l) -eq 1 ]] || {
 	echo "ab.sh: the namespace has interfaces other than lo" >&2; exit 2; }
@@ -178,10 +199,22 @@ load() {
 	echo "$msgs"
 }
 
-# One run of ${2} (name ${1}): prints "NAME REP RATE CPU-NS-PER-UNIT".
+# How many times CPU ${1} has gone idle since boot (every cpuidle state;
+# 0 on a kernel without cpuidle).
+idle_entries() {
+	local f sum=0
+	for f in /sys/devices/system/cpu/cpu"$1"/cpuidle/state*/usage; do
+		[[ -r $f ]] && sum=$((sum + $(<"$f")))
+	done
+	echo "$sum"
+}
+
+# One run of ${2} (name ${1}): prints "NAME REP RATE CPU-NS-PER-UNIT
+# IDLE0 IDLE1", the last two the times CPU 0 and CPU 1 went idle per
+# 1000 units: each is a sleep that a wake-up (an interrupt) had to end.
 run_one() {
 	local name=$1 cmd=${2//\{ranges\}/$work/ip-ranges.json} rep=$3 px t0 t1
-	local c0 c1 n hz
+	local c0 c1 n hz i0 i1 j0 j1
 	hz=$(getconf CLK_TCK)
 	# the command is words, as given, never a glob
 	set -f
@@ -193,9 +226,11 @@ run_one() {
 	for _ in $(seq 100); do listening && break; sleep 0.02; done
 	listening || { echo "ab.sh: $name does not listen on 1587" >&2; kill "$px"; exit 1; }
 	c0=$(tree_ticks "$px")
+	i0=$(idle_entries 0) i1=$(idle_entries 1)
 	t0=$(date +%s%N)
 	n=$(load)
 	t1=$(date +%s%N)
+	j0=$(idle_entries 0) j1=$(idle_entries 1)
 	c1=$(tree_ticks "$px")
 	kill "$px"
 	wait "$px" 2>/dev/null || true
@@ -205,38 +240,46 @@ run_one() {
 		exit 1
 	fi
 	for _ in $(seq 100); do listening || break; sleep 0.02; done
-	echo "$name $rep $((n * 1000000000 / (t1 - t0))) $(((c1 - c0) * (1000000000 / hz) / n))"
+	echo "$name $rep $((n * 1000000000 / (t1 - t0))) $(((c1 - c0) * (1000000000 / hz) / n))" \
+		"$(((j0 - i0) * 1000 / n)) $(((j1 - i1) * 1000 / n))"
 }
 
-echo "ab.sh: $topology, $mode, $sessions parallel, $reps repetitions"
+idle="no cpuidle haltpoll"
+[[ -r $halt_file ]] && idle="an idle CPU polls $(<"$halt_file") ns before it halts"
+echo "ab.sh: $topology, $mode, $sessions parallel, $reps repetitions; $idle"
 # In this shell, not a pipeline's: cleanup must see ${relay}.
 : >"$work/runs"
+specs=("$@")
 for rep in $(seq "$reps"); do
-	for spec in "$@"; do
+	for k in $(seq 0 $(($# - 1))); do
+		spec=${specs[(rep - 1 + k) % $#]}
 		run_one "${spec%%=*}" "${spec#*=}" "$rep" >>"$work/runs"
-		tail -n 1 "$work/runs" | awk -v u="$unit" '{ printf "  rep %s %-10s %6d %s/s  CPU %6.1f us/%s\n", $2, $1, $3, u, $4 / 1000, substr(u, 1, length(u) - 1) }'
+		tail -n 1 "$work/runs" | awk -v u="$unit" '{ printf "  rep %s %-10s %6d %s/s  CPU %6.1f us/%s  idle CPU 0 %5.2f, CPU 1 %5.2f\n", $2, $1, $3, u, $4 / 1000, substr(u, 1, length(u) - 1), $5 / 1000, $6 / 1000 }'
 	done
 done
 /usr/bin/python3 - "$work/runs" "$unit" <<'EOF'
 import statistics, sys
-rate, cpu = {}, {}
+rate, cpu, idle0, idle1 = {}, {}, {}, {}
 for line in open(sys.argv[1]):
-    name, rep, r, c = line.split()
+    name, rep, r, c, i0, i1 = line.split()
     rate.setdefault(name, {})[int(rep)] = int(r)
     cpu.setdefault(name, {})[int(rep)] = int(c) / 1000
+    idle0.setdefault(name, []).append(int(i0) / 1000)
+    idle1.setdefault(name, []).append(int(i1) / 1000)
 unit = sys.argv[2]
 names = list(rate)
 
 
 def paired(d, name, other, lower_wins):
-    """Median of the per-repetition ratios of ${name} to ${other}, and in
-    how many repetitions ${name} won."""
+    """Median (and range) of the per-repetition ratios of ${name} to
+    ${other}, and in how many repetitions ${name} won."""
     ratios = [d[name][k] / d[other][k] for k in d[name]
               if k in d[other] and d[other][k] > 0]
     if not ratios:
         return "no pairs"
     won = sum(x < 1 if lower_wins else x > 1 for x in ratios)
-    return (f"{statistics.median(ratios):.3f}x, "
+    return (f"{statistics.median(ratios):.3f}x ({min(ratios):.3f}-"
+            f"{max(ratios):.3f}), "
             f"{'less' if lower_wins else 'ahead'} in {won} of {len(ratios)}")
 
 
@@ -244,7 +287,10 @@ for name in names:
     v, c = list(rate[name].values()), list(cpu[name].values())
     print(f"{name:10} {statistics.median(v):7.0f} {unit}/s "
           f"(min {min(v)}, max {max(v)}), CPU {statistics.median(c):.1f} "
-          f"us/{unit[:-1]} (min {min(c):.1f}, max {max(c):.1f})")
+          f"us/{unit[:-1]} (min {min(c):.1f}, max {max(c):.1f}); "
+          f"times idle per {unit[:-1]}: CPU 0 "
+          f"{statistics.median(idle0[name]):.2f}, CPU 1 "
+          f"{statistics.median(idle1[name]):.2f}")
     for other in names:
         if other != name:
             print(f"{'':10} to {other}: rate "

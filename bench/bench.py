@@ -192,6 +192,22 @@ class Env:
         self.scrapes = {}
         os.sched_setaffinity(0, {CLIENT_CPU} if topo == "apart"
                              else ALL_CPUS)
+        self.wake = self.wakecost()
+
+    def wakecost(self):
+        """What a wake-up costs the waker on this machine: "sleeping_us S
+        polling_us P" from benchtool (CPU 0 wakes a thread waiting on CPU
+        1), or "" where it cannot run."""
+        if not {PROXY_CPU, CLIENT_CPU} <= ALL_CPUS:
+            return ""
+        r = subprocess.run([self.tool, "wakecost", "1000"],
+                           capture_output=True, text=True, timeout=60)
+        m = re.fullmatch(r"sleeping_us (\S+) polling_us (\S+)\n", r.stdout)
+        if r.returncode != 0 or not m:
+            return ""
+        return (f"waking a thread that waits on a CPU idle for 1 ms costs "
+                f"the waker {m.group(1)} µs, on a CPU that polls "
+                f"{m.group(2)} µs (`benchtool wakecost`)")
 
     def _write_configs(self):
         w = self.work
@@ -809,6 +825,10 @@ def main():
                     "a /metrics scraper, instead of the proxy comparison")
     ap.add_argument("--scrape-max", type=int, default=900,
                     help="most GETs per scraper run (one a second)")
+    ap.add_argument("--halt-poll", type=int, default=None,
+                    help="run.sh set the guest's idle polling window to "
+                    "this many ns for the run: the sections are named "
+                    "TOPOLOGY-haltpoll")
     args = ap.parse_args()
     topos = args.topology.split(",")
     if any(t not in ("shared", "apart") for t in topos):
@@ -824,11 +844,11 @@ def main():
         env.set_topology(topo)
         t0 = time.monotonic()
         if args.scrape:
-            sec = "scrape-" + topo
+            sec = "scrape-" + topo + haltpoll_suffix(args)
             names = ["ses-smtp-proxy", SCRAPED]
             phases = select(SCRAPE_WORKLOADS, args.only)
         else:
-            sec = topo
+            sec = topo + haltpoll_suffix(args)
             proxies = PROXIES if topo == "shared" else PROXIES_APART
             names = ["direct"] + [p for p in proxies
                                   if want is None or p in want]
@@ -856,7 +876,33 @@ def main():
     log(f"wrote {args.out} in {time.monotonic() - t_start:.0f}s")
 
 
-SECTION_ORDER = ["shared", "apart", "scrape-shared", "scrape-apart"]
+SECTION_ORDER = ["shared", "apart", "shared-haltpoll", "apart-haltpoll",
+                 "scrape-shared", "scrape-apart", "scrape-shared-haltpoll",
+                 "scrape-apart-haltpoll"]
+HALT_POLL = Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+CPUIDLE = Path("/sys/devices/system/cpu/cpuidle/current_driver")
+
+
+def haltpoll_suffix(args):
+    """The section of a run with --halt-poll is apart from the machine's
+    own: a different machine setting, not a newer measurement."""
+    return "" if args.halt_poll is None else "-haltpoll"
+
+
+def idle_note():
+    """How this machine's idle CPUs wait, which decides what waking one
+    costs (bench/README.md, "The apart topology, in short")."""
+    try:
+        driver = CPUIDLE.read_text().strip()
+    except OSError:
+        return "no cpuidle driver"
+    if driver != "haltpoll" or not HALT_POLL.exists():
+        return f"cpuidle {driver}"
+    ns = int(HALT_POLL.read_text())
+    return (f"cpuidle haltpoll, an idle CPU polls {ns} ns before it halts"
+            + (" (the kernel's default is 200000)" if ns != 200000 else ""))
+
+
 MARK = re.compile(r"<!-- section (\S+) -->\n(.*?)<!-- end \1 -->\n",
                   re.S)
 
@@ -988,7 +1034,9 @@ def render(args, topo, names, R, check, env, secs):
     out = [title, ""]
     out.append(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
                f"{os.cpu_count()} CPUs, kernel {os.uname().release}, "
-               f"RLIMIT_NOFILE {args.nofile}; "
+               f"{idle_note()}"
+               + (f"; {env.wake}" if env.wake else "") +
+               f", RLIMIT_NOFILE {args.nofile}; "
                f"{args.reps} repetitions, proxies interleaved (every proxy "
                f"once per repetition, the order rotating); took {secs:.0f} s."
                " Cells: median (min–max over the repetitions). Best ses: "
@@ -1057,7 +1105,9 @@ def render_scrape(args, topo, R, env, secs):
              "CPUs")
     out = [f"## Scrape cost, {topo} ({where}; {args.label} run)", ""]
     out.append(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-               f"{os.cpu_count()} CPUs, kernel {os.uname().release}; "
+               f"{os.cpu_count()} CPUs, kernel {os.uname().release}, "
+               f"{idle_note()}"
+               + (f"; {env.wake}" if env.wake else "") + "; "
                f"{args.reps} repetitions, interleaved; took {secs:.0f} s. "
                "ses-smtp-proxy (one process) with `--health-listen "
                f"{HEALTH[0]}:{HEALTH[1]}` in both columns; *with scraper*: a "

@@ -15,6 +15,15 @@
  *                                     "ready OK FAILED", hold them until
  *                                     stdin reaches EOF, then exit
  *   waitport ADDR PORT TIMEOUT_MS     -> "ms M" once a relayed echo works
+ *   wakecost N                        what waking a thread costs the waker:
+ *                                     a thread on CPU 0 writes an eventfd
+ *                                     N times that a thread on CPU 1 waits
+ *                                     on, first in epoll_wait (its CPU
+ *                                     idle: the wake-up needs an
+ *                                     interrupt), then polling it (no
+ *                                     wake-up at all); the medians of the
+ *                                     write(2) in microseconds:
+ *                                     "sleeping_us S polling_us P"
  *
  * Build: gcc -O2 -pthread -o benchtool benchtool.c
  */
@@ -30,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -498,6 +508,86 @@ static int cmd_waitport(char **av)
 	return 1;
 }
 
+struct wake {
+	int efd, ep, polling;
+	volatile int seen, stop;
+};
+
+static void pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof set, &set))
+		die("pthread_setaffinity_np");
+}
+
+/* CPU 1: wait for the eventfd, count each wake-up in ${seen}. */
+static void *wakee(void *p)
+{
+	struct wake *w = p;
+	struct epoll_event ev;
+	uint64_t v;
+
+	pin(1);
+	while (!w->stop) {
+		if (!w->polling && epoll_wait(w->ep, &ev, 1, 100) <= 0)
+			continue;
+		if (read(w->efd, &v, sizeof v) == sizeof v)
+			__atomic_add_fetch(&w->seen, 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* Median microseconds of ${n} eventfd writes from CPU 0, each after the
+ * other side has taken the last and had 1 ms to go back to sleep. */
+static double wake_median(int n, int polling)
+{
+	struct wake w = {.polling = polling};
+	struct epoll_event ev = {.events = EPOLLIN};
+	pthread_t th;
+	double *t = malloc(sizeof(double) * (size_t)n), m;
+	uint64_t one = 1;
+
+	w.efd = eventfd(0, EFD_NONBLOCK);
+	w.ep = epoll_create1(0);
+	if (!t || w.efd < 0 || w.ep < 0 ||
+	    epoll_ctl(w.ep, EPOLL_CTL_ADD, w.efd, &ev))
+		die("wakecost: eventfd/epoll");
+	pin(0);
+	pthread_create(&th, NULL, wakee, &w);
+	usleep(10000);
+	for (int i = 0; i < n; i++) {
+		double t0 = now();
+		if (write(w.efd, &one, sizeof one) != sizeof one)
+			die("wakecost: write");
+		t[i] = (now() - t0) * 1e6;
+		while (__atomic_load_n(&w.seen, __ATOMIC_ACQUIRE) <= i)
+			;
+		usleep(1000);
+	}
+	w.stop = 1;
+	pthread_join(th, NULL);
+	close(w.efd);
+	close(w.ep);
+	qsort(t, (size_t)n, sizeof *t, dcmp);
+	m = t[n / 2];
+	free(t);
+	return m;
+}
+
+static int cmd_wakecost(char **av)
+{
+	int n = atoi(av[0]);
+
+	if (n < 1 || n > 1000000)
+		die("wakecost: N must be 1-1000000");
+	printf("sleeping_us %.2f", wake_median(n, 0));
+	printf(" polling_us %.2f\n", wake_median(n, 1));
+	return 0;
+}
+
 int main(int ac, char **av)
 {
 	if (ac >= 4 && !strcmp(av[1], "server"))
@@ -512,6 +602,8 @@ int main(int ac, char **av)
 		return cmd_idle(av + 2);
 	if (ac >= 5 && !strcmp(av[1], "waitport"))
 		return cmd_waitport(av + 2);
+	if (ac >= 3 && !strcmp(av[1], "wakecost"))
+		return cmd_wakecost(av + 2);
 	fprintf(stderr, "usage: see the comment at the top of benchtool.c\n");
 	return 2;
 }

@@ -19,9 +19,15 @@
 #   bench/run.sh --scrape   instead of the proxy comparison: the relay with
 #                           --health-listen, without and with a scraper
 #                           GETting /metrics once a second (issue 17)
+#   bench/run.sh --halt-poll NS  for this run, an idle CPU polls NS
+#                           nanoseconds before it halts (the guest's
+#                           cpuidle haltpoll window, restored at exit;
+#                           the kernel's default is 200000); its sections
+#                           get -haltpoll appended
 #
 # Results go into sections of the output (shared, apart, scrape-shared,
-# scrape-apart); a run replaces the sections it measured and keeps the rest.
+# scrape-apart; each with -haltpoll appended after a --halt-poll run); a
+# run replaces the sections it measured and keeps the rest.
 #
 # Needs root on Debian 12 (unshare, apt-get). A measurement, not a test: it
 # fails only when a tool or proxy cannot run at all, never on a timing.
@@ -34,6 +40,7 @@ mode=full
 reps=""
 topology=${SES_BENCH_TOPOLOGY:-shared}
 scrape=""
+halt_poll=""
 out=""
 only=""
 proxies=""
@@ -46,7 +53,8 @@ while [[ $# -gt 0 ]]; do
 	--proxies) proxies=$2; shift ;;
 	--topology) topology=$2; shift ;;
 	--scrape) scrape=1 ;;
-	-h | --help) sed -n '2,29p' "$0"; exit 0 ;;
+	--halt-poll) halt_poll=$2; shift ;;
+	-h | --help) sed -n '2,33p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -66,6 +74,18 @@ fi
 if [[ $(id -u) -ne 0 ]]; then
 	echo "run.sh: must run as root (unshare, apt-get)" >&2
 	exit 2
+fi
+halt_file=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+if [[ -n $halt_poll ]]; then
+	if [[ ! $halt_poll =~ ^[0-9]{1,7}$ ]]; then
+		echo "run.sh: --halt-poll $halt_poll: nanoseconds, 0-9999999" >&2
+		exit 2
+	fi
+	if [[ ! -w $halt_file ]]; then
+		echo "run.sh: --halt-poll: this kernel has no cpuidle haltpoll" \
+			"($halt_file)" >&2
+		exit 2
+	fi
 fi
 
 # ---- outside the namespace: build and install -----------------------------
@@ -116,11 +136,20 @@ if [[ "${SES_BENCH_NETNS:-}" != "$$" ]]; then
 	export SES_BENCH_MODE=$mode SES_BENCH_REPS=$reps
 	export SES_BENCH_ONLY=$only SES_BENCH_PROXIES=$proxies
 	export SES_BENCH_TOPOLOGY=$topology SES_BENCH_SCRAPE=$scrape
+	export SES_BENCH_HALT_POLL=$halt_poll
 	exec unshare --net --mount --propagation private -- bash "$0"
 fi
 
 # ---- inside the namespace --------------------------------------------------
 work=$SES_BENCH_WORK
+if [[ -n $SES_BENCH_HALT_POLL ]]; then
+	# a machine-wide setting, not the namespace's: put back on every exit
+	halt_was=$(<"$halt_file")
+	trap 'echo "$halt_was" >"$halt_file"' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	echo "$SES_BENCH_HALT_POLL" >"$halt_file"
+fi
 ip link set lo up
 if [[ $(ip -o link show | wc -l) -ne 1 ]]; then
 	echo "run.sh: the namespace has interfaces other than lo" >&2
@@ -179,6 +208,7 @@ args=(--workdir "$work" --tool "$work/benchtool"
 	--idle-conns "$idle" --max-conns "$maxconns"
 	--topology "$SES_BENCH_TOPOLOGY")
 [[ -n $SES_BENCH_SCRAPE ]] && args+=(--scrape)
+[[ -n $SES_BENCH_HALT_POLL ]] && args+=(--halt-poll "$SES_BENCH_HALT_POLL")
 [[ -n $SES_BENCH_ONLY ]] && args+=(--only "$SES_BENCH_ONLY")
 [[ -n $SES_BENCH_PROXIES ]] && args+=(--proxies "$SES_BENCH_PROXIES")
 if [[ $SES_BENCH_MODE == smoke ]]; then
