@@ -81,9 +81,11 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 2
 fi
 halt_file=/sys/module/haltpoll/parameters/guest_halt_poll_ns
-if [[ -n $halt_poll ]] && [[ ! $halt_poll =~ ^[0-9]{1,7}$ || ! -w $halt_file ]]; then
-	echo "ab.sh: --halt-poll needs nanoseconds (0-9999999) and a kernel" \
-		"with cpuidle haltpoll ($halt_file)" >&2
+idle_driver=/sys/devices/system/cpu/cpuidle/current_driver
+if [[ -n $halt_poll ]] && [[ ! $halt_poll =~ ^(0|[1-9][0-9]{0,6})$ ||
+	! -w $halt_file || $(cat "$idle_driver" 2>/dev/null) != haltpoll ]]; then
+	echo "ab.sh: --halt-poll needs nanoseconds (0-9999999) and the" \
+		"haltpoll cpuidle driver ($idle_driver, $halt_file)" >&2
 	exit 2
 fi
 tools=(smtp-source smtp-sink taskset ss ip /usr/bin/python3)
@@ -108,7 +110,7 @@ fi
 work=$(mktemp -d /tmp/ses-ab.XXXXXX)
 sink="" relay="" halt_was=""
 cleanup() {
-	[[ -n $halt_was ]] && echo "$halt_was" >"$halt_file"
+	[[ -n $halt_was ]] && { echo "$halt_was" >"$halt_file" || true; }
 	if [[ -n $relay ]]; then
 		kill "$relay" 2>/dev/null
 		wait "$relay" 2>/dev/null
@@ -199,19 +201,21 @@ load() {
 	echo "$msgs"
 }
 
-# How many times CPU ${1} has gone idle since boot (every cpuidle state;
+# How many times CPU ${1} has halted since boot: the usage of every
+# cpuidle state but POLL (a poll that times out then halts, counted once;
 # 0 on a kernel without cpuidle).
 idle_entries() {
-	local f sum=0
-	for f in /sys/devices/system/cpu/cpu"$1"/cpuidle/state*/usage; do
-		[[ -r $f ]] && sum=$((sum + $(<"$f")))
+	local d sum=0
+	for d in /sys/devices/system/cpu/cpu"$1"/cpuidle/state*; do
+		[[ -r $d/usage && $(<"$d/name") != POLL ]] &&
+			sum=$((sum + $(<"$d/usage")))
 	done
 	echo "$sum"
 }
 
 # One run of ${2} (name ${1}): prints "NAME REP RATE CPU-NS-PER-UNIT
-# IDLE0 IDLE1", the last two the times CPU 0 and CPU 1 went idle per
-# 1000 units: each is a sleep that a wake-up (an interrupt) had to end.
+# IDLE0 IDLE1", the last two the times CPU 0 and CPU 1 halted per 1000
+# units: each a halt that an interrupt had to end.
 run_one() {
 	local name=$1 cmd=${2//\{ranges\}/$work/ip-ranges.json} rep=$3 px t0 t1
 	local c0 c1 n hz i0 i1 j0 j1
@@ -250,6 +254,8 @@ echo "ab.sh: $topology, $mode, $sessions parallel, $reps repetitions; $idle"
 # In this shell, not a pipeline's: cleanup must see ${relay}.
 : >"$work/runs"
 specs=("$@")
+((reps % $# == 0)) || echo "ab.sh: $reps repetitions of $# commands:" \
+	"some go first more often than others (a multiple of $# evens it out)" >&2
 for rep in $(seq "$reps"); do
 	for k in $(seq 0 $(($# - 1))); do
 		spec=${specs[(rep - 1 + k) % $#]}

@@ -200,14 +200,17 @@ class Env:
         1), or "" where it cannot run."""
         if not {PROXY_CPU, CLIENT_CPU} <= ALL_CPUS:
             return ""
-        r = subprocess.run([self.tool, "wakecost", "1000"],
-                           capture_output=True, text=True, timeout=60)
+        try:
+            r = subprocess.run([self.tool, "wakecost", "1000"],
+                               capture_output=True, text=True, timeout=60)
+        except (subprocess.TimeoutExpired, OSError):
+            return ""
         m = re.fullmatch(r"sleeping_us (\S+) polling_us (\S+)\n", r.stdout)
         if r.returncode != 0 or not m:
             return ""
         return (f"waking a thread that waits on a CPU idle for 1 ms costs "
-                f"the waker {m.group(1)} µs, on a CPU that polls "
-                f"{m.group(2)} µs (`benchtool wakecost`)")
+                f"the waker {m.group(1)} µs, where no thread waits (it "
+                f"polls) {m.group(2)} µs (`benchtool wakecost 1000`)")
 
     def _write_configs(self):
         w = self.work
@@ -797,6 +800,9 @@ def main():
     if len(sys.argv) == 4 and sys.argv[1] == "scrape":
         scrape_main(sys.argv[2], int(sys.argv[3]))
         return
+    # SIGTERM (run.sh's trap, timeout) unwinds the finally blocks that stop
+    # every proxy, server and scraper this run started, by PID.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser()
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--tool", required=True)
@@ -1027,10 +1033,13 @@ def render(args, topo, names, R, check, env, secs):
     peers_all = [n for n in names if n in PEERS]
     if topo == "apart":
         title = (f"## Apart: the proxy alone on CPU {PROXY_CPU}, client and "
-                 f"server on CPU {CLIENT_CPU} ({args.label} run)")
+                 f"server on CPU {CLIENT_CPU}")
     else:
-        title = (f"## Shared: client, server and proxy on all CPUs "
-                 f"({args.label} run)")
+        title = "## Shared: client, server and proxy on all CPUs"
+    if args.halt_poll is not None:
+        title += (f", idle CPUs polling {args.halt_poll} ns before they "
+                  "halt (`--halt-poll`)")
+    title += f" ({args.label} run)"
     out = [title, ""]
     out.append(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
                f"{os.cpu_count()} CPUs, kernel {os.uname().release}, "
@@ -1103,6 +1112,9 @@ def render_scrape(args, topo, R, env, secs):
     where = (f"relay on CPU {PROXY_CPU}; client, server and scraper on CPU "
              f"{CLIENT_CPU}" if topo == "apart" else "every process on all "
              "CPUs")
+    if args.halt_poll is not None:
+        where += (f"; idle CPUs polling {args.halt_poll} ns before they "
+                  "halt")
     out = [f"## Scrape cost, {topo} ({where}; {args.label} run)", ""]
     out.append(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
                f"{os.cpu_count()} CPUs, kernel {os.uname().release}, "

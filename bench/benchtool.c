@@ -21,8 +21,8 @@
  *                                     on, first in epoll_wait (its CPU
  *                                     idle: the wake-up needs an
  *                                     interrupt), then polling it (no
- *                                     wake-up at all); the medians of the
- *                                     write(2) in microseconds:
+ *                                     waiter to wake at all); the medians
+ *                                     of the write(2) in microseconds:
  *                                     "sleeping_us S polling_us P"
  *
  * Build: gcc -O2 -pthread -o benchtool benchtool.c
@@ -510,7 +510,7 @@ static int cmd_waitport(char **av)
 
 struct wake {
 	int efd, ep, polling;
-	volatile int seen, stop;
+	int seen, stop;		/* __atomic_* only: two threads */
 };
 
 static void pin(int cpu)
@@ -531,7 +531,7 @@ static void *wakee(void *p)
 	uint64_t v;
 
 	pin(1);
-	while (!w->stop) {
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		if (!w->polling && epoll_wait(w->ep, &ev, 1, 100) <= 0)
 			continue;
 		if (read(w->efd, &v, sizeof v) == sizeof v)
@@ -556,7 +556,8 @@ static double wake_median(int n, int polling)
 	    epoll_ctl(w.ep, EPOLL_CTL_ADD, w.efd, &ev))
 		die("wakecost: eventfd/epoll");
 	pin(0);
-	pthread_create(&th, NULL, wakee, &w);
+	if (pthread_create(&th, NULL, wakee, &w))
+		die("wakecost: pthread_create");
 	usleep(10000);
 	for (int i = 0; i < n; i++) {
 		double t0 = now();
@@ -564,10 +565,11 @@ static double wake_median(int n, int polling)
 			die("wakecost: write");
 		t[i] = (now() - t0) * 1e6;
 		while (__atomic_load_n(&w.seen, __ATOMIC_ACQUIRE) <= i)
-			;
+			if (now() - t0 > 1)
+				die("wakecost: no wake-up within 1 s");
 		usleep(1000);
 	}
-	w.stop = 1;
+	__atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	close(w.efd);
 	close(w.ep);

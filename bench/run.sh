@@ -76,14 +76,16 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 2
 fi
 halt_file=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+idle_driver=/sys/devices/system/cpu/cpuidle/current_driver
 if [[ -n $halt_poll ]]; then
-	if [[ ! $halt_poll =~ ^[0-9]{1,7}$ ]]; then
+	if [[ ! $halt_poll =~ ^(0|[1-9][0-9]{0,6})$ ]]; then
 		echo "run.sh: --halt-poll $halt_poll: nanoseconds, 0-9999999" >&2
 		exit 2
 	fi
-	if [[ ! -w $halt_file ]]; then
-		echo "run.sh: --halt-poll: this kernel has no cpuidle haltpoll" \
-			"($halt_file)" >&2
+	if [[ ! -w $halt_file ||
+		$(cat "$idle_driver" 2>/dev/null) != haltpoll ]]; then
+		echo "run.sh: --halt-poll: the idle driver is not haltpoll" \
+			"($idle_driver, $halt_file)" >&2
 		exit 2
 	fi
 fi
@@ -217,7 +219,14 @@ if [[ $SES_BENCH_MODE == smoke ]]; then
 		--connrate-seconds 0.3 --idle-conns 200 --max-conns 1000)
 fi
 rc=0
-timeout 7200 /usr/bin/python3 "$here/bench.py" "${args[@]}" || rc=$?
+# In the background, so that a signal ends the wait at once: the trap
+# stops bench.py (timeout passes the TERM on) and the EXIT trap puts
+# --halt-poll back, instead of both waiting for the run to end.
+timeout 7200 /usr/bin/python3 "$here/bench.py" "${args[@]}" &
+bench=$!
+trap 'kill "$bench" 2>/dev/null; wait "$bench"; exit 130' INT
+trap 'kill "$bench" 2>/dev/null; wait "$bench"; exit 143' TERM
+wait "$bench" || rc=$?
 if [[ $rc -eq 0 ]]; then
 	cat "$SES_BENCH_OUT"
 	rm -rf "$work"
