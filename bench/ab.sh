@@ -260,7 +260,7 @@ for rep in $(seq "$reps"); do
 	for k in $(seq 0 $(($# - 1))); do
 		spec=${specs[(rep - 1 + k) % $#]}
 		run_one "${spec%%=*}" "${spec#*=}" "$rep" >>"$work/runs"
-		tail -n 1 "$work/runs" | awk -v u="$unit" '{ printf "  rep %s %-10s %6d %s/s  CPU %6.1f us/%s  idle CPU 0 %5.2f, CPU 1 %5.2f\n", $2, $1, $3, u, $4 / 1000, substr(u, 1, length(u) - 1), $5 / 1000, $6 / 1000 }'
+		tail -n 1 "$work/runs" | awk -v u="$unit" '{ printf "  rep %s %-10s %6d %s/s  CPU %6.1f us/%s  halts CPU 0 %5.2f, CPU 1 %5.2f\n", $2, $1, $3, u, $4 / 1000, substr(u, 1, length(u) - 1), $5 / 1000, $6 / 1000 }'
 	done
 done
 /usr/bin/python3 - "$work/runs" "$unit" <<'EOF'
@@ -294,7 +294,7 @@ for name in names:
     print(f"{name:10} {statistics.median(v):7.0f} {unit}/s "
           f"(min {min(v)}, max {max(v)}), CPU {statistics.median(c):.1f} "
           f"us/{unit[:-1]} (min {min(c):.1f}, max {max(c):.1f}); "
-          f"times idle per {unit[:-1]}: CPU 0 "
+          f"halts per {unit[:-1]}: CPU 0 "
           f"{statistics.median(idle0[name]):.2f}, CPU 1 "
           f"{statistics.median(idle1[name]):.2f}")
     for other in names:
