@@ -80,14 +80,9 @@ if [[ $(id -u) -ne 0 ]]; then
 	echo "ab.sh: must run as root (unshare)" >&2
 	exit 2
 fi
-halt_file=/sys/module/haltpoll/parameters/guest_halt_poll_ns
-idle_driver=/sys/devices/system/cpu/cpuidle/current_driver
-if [[ -n $halt_poll ]] && [[ ! $halt_poll =~ ^(0|[1-9][0-9]{0,6})$ ||
-	! -w $halt_file || $(cat "$idle_driver" 2>/dev/null) != haltpoll ]]; then
-	echo "ab.sh: --halt-poll needs nanoseconds (0-9999999) and the" \
-		"haltpoll cpuidle driver ($idle_driver, $halt_file)" >&2
-	exit 2
-fi
+# shellcheck source=bench/haltpoll.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/haltpoll.sh"
+haltpoll_check ab.sh "$halt_poll"
 tools=(smtp-source smtp-sink taskset ss ip /usr/bin/python3)
 [[ $mode == connrate ]] && tools+=(gcc)
 for tool in "${tools[@]}"; do

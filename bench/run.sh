@@ -75,20 +75,9 @@ if [[ $(id -u) -ne 0 ]]; then
 	echo "run.sh: must run as root (unshare, apt-get)" >&2
 	exit 2
 fi
-halt_file=/sys/module/haltpoll/parameters/guest_halt_poll_ns
-idle_driver=/sys/devices/system/cpu/cpuidle/current_driver
-if [[ -n $halt_poll ]]; then
-	if [[ ! $halt_poll =~ ^(0|[1-9][0-9]{0,6})$ ]]; then
-		echo "run.sh: --halt-poll $halt_poll: nanoseconds, 0-9999999" >&2
-		exit 2
-	fi
-	if [[ ! -w $halt_file ||
-		$(cat "$idle_driver" 2>/dev/null) != haltpoll ]]; then
-		echo "run.sh: --halt-poll: the idle driver is not haltpoll" \
-			"($idle_driver, $halt_file)" >&2
-		exit 2
-	fi
-fi
+# shellcheck source=bench/haltpoll.sh
+. "$here/haltpoll.sh"
+haltpoll_check run.sh "$halt_poll"
 
 # ---- outside the namespace: build and install -----------------------------
 if [[ "${SES_BENCH_NETNS:-}" != "$$" ]]; then
